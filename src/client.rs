@@ -1,0 +1,522 @@
+//! [`Client`]: the running component, and the four boxes it gives the
+//! application: [`Inbox`], [`ControlInbox`], [`Outbox`], [`SignalOutbox`].
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use std::{fmt, io};
+
+use crate::config::Config;
+use crate::mailbox::{
+    self, Mailbox, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
+};
+use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::sys::EventFd;
+use crate::worker;
+
+/// Capacity of the signal outbox. A connection emits at most
+/// `Connected`, `PeerClosed`, one `Error` per phase it can fail in after
+/// connecting (read, write, shutdown) or one before, and the final
+/// `SocketShutdown`: six, so eight never fills.
+pub const SIGNAL_CAPACITY: usize = 8;
+
+/// State shared by the application side and the worker.
+pub(crate) struct Core {
+    /// Strongest control message received so far (0: none).
+    control: AtomicU8,
+    /// True while the worker sleeps (or is about to) in `poll`.
+    parked: AtomicBool,
+    wake: EventFd,
+    final_report: Mutex<Option<ShutdownReport>>,
+}
+
+impl Core {
+    fn new() -> io::Result<Core> {
+        Ok(Core {
+            control: AtomicU8::new(0),
+            parked: AtomicBool::new(false),
+            wake: EventFd::new()?,
+            final_report: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn control(&self) -> Option<Control> {
+        Control::from_u8(self.control.load(Ordering::Acquire))
+    }
+
+    fn send_control(&self, msg: Control) {
+        self.control.fetch_max(msg as u8, Ordering::AcqRel);
+        self.wake_worker();
+    }
+
+    /// Wakes the worker if it sleeps or is about to. Paired with
+    /// [`Core::park`]: the worker marks itself parked, then re-checks every
+    /// box under that box's lock; a producer changes a box under the same
+    /// lock, then looks at the mark. Whichever comes second sees the other.
+    pub(crate) fn wake_worker(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            self.wake.notify();
+        }
+    }
+
+    pub(crate) fn park(&self) {
+        self.parked.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn wake_fd(&self) -> &EventFd {
+        &self.wake
+    }
+
+    pub(crate) fn set_final(&self, report: ShutdownReport) {
+        *self
+            .final_report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(report);
+    }
+
+    fn take_final(&self) -> Option<ShutdownReport> {
+        self.final_report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The boxes as the worker sees them.
+pub(crate) struct Boxes<const C: usize, const I: usize, const O: usize> {
+    pub core: Arc<Core>,
+    pub inbox: Arc<Mailbox<Chunk<C>, I>>,
+    pub outbox: Arc<Mailbox<Chunk<C>, O>>,
+    pub signal: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
+}
+
+/// A running connection: Kamaelia's `ThreadedTCPClient`. Made by
+/// [`Config::spawn`]; one worker thread owns the socket.
+///
+/// `C` is the chunk size in bytes, `I` and `O` the inbox and outbox
+/// capacities in chunks.
+///
+/// Dropping the `Client` without [`join`](Client::join) sends
+/// [`Control::Shutdown`]: the worker stops, closes the socket and ends on
+/// its own (the drop does not wait for it).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use ttc::{Chunk, Config, Control, Reason, Signal};
+///
+/// // A one-shot upper-casing echo server on loopback.
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = listener.local_addr().unwrap().port();
+/// std::thread::spawn(move || {
+///     let (mut s, _) = listener.accept().unwrap();
+///     let mut buf = [0u8; 64];
+///     loop {
+///         let n = s.read(&mut buf).unwrap();
+///         if n == 0 { break }
+///         s.write_all(&buf[..n].to_ascii_uppercase()).unwrap();
+///     }
+/// });
+///
+/// let client = Config::new("127.0.0.1", port).spawn().unwrap();
+/// let t = Duration::from_secs(10);
+/// assert!(matches!(client.signal().recv_timeout(t), Ok(Signal::Connected(_))));
+///
+/// client.inbox().try_send(Chunk::from_slice(b"hello").unwrap()).unwrap();
+/// let reply = client.outbox().recv_timeout(t).unwrap();
+/// assert_eq!(&reply[..], b"HELLO");
+///
+/// client.control().send(Control::ProducerFinished);
+/// let report = client.join();
+/// assert_eq!(report.reason, Reason::Finished);
+/// assert_eq!((report.sent, report.received, report.unsent), (5, 5, 0));
+/// ```
+pub struct Client<const C: usize = 1024, const I: usize = 16, const O: usize = 16> {
+    inbox: Inbox<C, I>,
+    outbox: Outbox<C, O>,
+    control: ControlInbox,
+    signal: SignalOutbox,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<const C: usize, const I: usize, const O: usize> fmt::Debug for Client<C, I, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("chunk", &C)
+            .field("inbox", &self.inbox.mailbox)
+            .field("outbox", &self.outbox.mailbox)
+            .finish()
+    }
+}
+
+impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
+    pub(crate) fn spawn(config: Config) -> Result<Self, Error> {
+        const {
+            assert!(
+                C > 0 && I > 0 && O > 0,
+                "chunk size and capacities must be non-zero"
+            )
+        };
+        let spawn_err = |e: io::Error| Error::from_io(Phase::Spawn, &e);
+        let core = Arc::new(Core::new().map_err(spawn_err)?);
+        let boxes = Boxes {
+            core: core.clone(),
+            inbox: Arc::new(Mailbox::new()),
+            outbox: Arc::new(Mailbox::new()),
+            signal: Arc::new(Mailbox::new()),
+        };
+        let inbox = Inbox {
+            mailbox: boxes.inbox.clone(),
+            core: core.clone(),
+        };
+        let outbox = Outbox {
+            mailbox: boxes.outbox.clone(),
+            core: core.clone(),
+        };
+        let control = ControlInbox { core: core.clone() };
+        let signal = SignalOutbox {
+            mailbox: boxes.signal.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(config.thread_name.clone())
+            .stack_size(config.stack_size)
+            .spawn(move || worker::run(config, boxes))
+            .map_err(spawn_err)?;
+        Ok(Client {
+            inbox,
+            outbox,
+            control,
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    /// The inbox: bytes to send to the server.
+    pub fn inbox(&self) -> &Inbox<C, I> {
+        &self.inbox
+    }
+
+    /// The outbox: bytes the server sent.
+    pub fn outbox(&self) -> &Outbox<C, O> {
+        &self.outbox
+    }
+
+    /// The control inbox: [`Control`] messages.
+    pub fn control(&self) -> &ControlInbox {
+        &self.control
+    }
+
+    /// The signal outbox: [`Signal`] messages.
+    pub fn signal(&self) -> &SignalOutbox {
+        &self.signal
+    }
+
+    /// Waits for the worker to end and returns its final report (the same
+    /// as the `SocketShutdown` signal). Send a control message first, or
+    /// wait for the server to close: `join` itself does not stop anything.
+    pub fn join(mut self) -> ShutdownReport {
+        if let Some(t) = self.thread.take() {
+            // The worker never panics on what a peer or caller sends; if it
+            // did anyway, its guard has still recorded a final report.
+            let _ = t.join();
+        }
+        self.control.core.take_final().unwrap_or_else(|| {
+            let mut r = ShutdownReport::new(Reason::Error);
+            r.error = Some(Error::new(
+                Phase::Shutdown,
+                io::ErrorKind::Other,
+                "worker ended without a report",
+            ));
+            r
+        })
+    }
+
+    /// True once the worker thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+}
+
+impl<const C: usize, const I: usize, const O: usize> Drop for Client<C, I, O> {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.control.send(Control::Shutdown);
+        }
+    }
+}
+
+/// The inbox: chunks queued here are written to the socket, in order.
+/// Clone it to send from several threads.
+pub struct Inbox<const C: usize = 1024, const N: usize = 16> {
+    mailbox: Arc<Mailbox<Chunk<C>, N>>,
+    core: Arc<Core>,
+}
+
+impl<const C: usize, const N: usize> Clone for Inbox<C, N> {
+    fn clone(&self) -> Self {
+        Inbox {
+            mailbox: self.mailbox.clone(),
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<const C: usize, const N: usize> fmt::Debug for Inbox<C, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.mailbox.fmt(f)
+    }
+}
+
+/// [`Inbox::send_slice`] stopped before the end of the slice. The first
+/// `accepted` bytes were queued and will be written (or counted as unsent);
+/// the rest were not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendSliceError {
+    /// How many bytes from the start of the slice were queued.
+    pub accepted: usize,
+    /// True if the inbox is closed; false if it stayed full until the
+    /// timeout.
+    pub closed: bool,
+}
+
+impl fmt::Display for SendSliceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = if self.closed {
+            "inbox closed"
+        } else {
+            "timed out waiting for room in the inbox"
+        };
+        write!(f, "{why} after {} bytes were accepted", self.accepted)
+    }
+}
+
+impl std::error::Error for SendSliceError {}
+
+impl<const C: usize, const N: usize> Inbox<C, N> {
+    /// Queues `chunk` if there is room, never waiting. When the inbox is
+    /// full or closed, the chunk comes back in the error.
+    pub fn try_send(&self, chunk: Chunk<C>) -> Result<(), TrySendError<Chunk<C>>> {
+        self.mailbox.try_send(chunk)?;
+        self.core.wake_worker();
+        Ok(())
+    }
+
+    /// Queues `chunk`, waiting up to `timeout` for room.
+    pub fn send_timeout(
+        &self,
+        chunk: Chunk<C>,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<Chunk<C>>> {
+        self.mailbox.send_timeout(chunk, timeout)?;
+        self.core.wake_worker();
+        Ok(())
+    }
+
+    /// Queues `chunk`, waiting for room as long as it takes; fails (handing
+    /// it back) only when the inbox is closed.
+    pub fn send(&self, chunk: Chunk<C>) -> Result<(), TrySendError<Chunk<C>>> {
+        self.mailbox.send(chunk)?;
+        self.core.wake_worker();
+        Ok(())
+    }
+
+    /// Queues all of `data`, split into chunks of at most `C` bytes, waiting
+    /// up to `timeout` in all for room. On failure it says how many bytes
+    /// were queued, so the caller knows exactly what was not taken.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # let client = ttc::Config::new("127.0.0.1", 9).spawn().unwrap();
+    /// let data = vec![7u8; 10_000];
+    /// match client.inbox().send_slice(&data, Duration::from_secs(5)) {
+    ///     Ok(()) => {}
+    ///     Err(e) => eprintln!("only {} of {} bytes queued: {e}", e.accepted, data.len()),
+    /// }
+    /// ```
+    pub fn send_slice(&self, data: &[u8], timeout: Duration) -> Result<(), SendSliceError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut accepted = 0;
+        for piece in data.chunks(C) {
+            let mut chunk = Chunk::<C>::new();
+            // Cannot fail: `chunks(C)` yields at most C bytes.
+            let _ = chunk.extend_from_slice(piece);
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            match self.send_timeout(chunk, left) {
+                Ok(()) => accepted += piece.len(),
+                Err(e) => {
+                    return Err(SendSliceError {
+                        accepted,
+                        closed: matches!(e, SendTimeoutError::Closed(_)),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Capacity in chunks.
+    pub fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Chunks queued and not yet taken by the worker.
+    pub fn len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    /// True when no chunk is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.mailbox.is_empty()
+    }
+
+    /// True once the inbox takes nothing more (after `ProducerFinished`,
+    /// `Shutdown`, `Abort`, the server closing, or an error).
+    pub fn is_closed(&self) -> bool {
+        self.mailbox.is_closed()
+    }
+}
+
+/// The outbox: chunks of what the server sent, in order, each at most `C`
+/// bytes. Clone it to receive on another thread. It closes when the
+/// connection ends; what is queued can still be received after that.
+pub struct Outbox<const C: usize = 1024, const N: usize = 16> {
+    mailbox: Arc<Mailbox<Chunk<C>, N>>,
+    core: Arc<Core>,
+}
+
+impl<const C: usize, const N: usize> Clone for Outbox<C, N> {
+    fn clone(&self) -> Self {
+        Outbox {
+            mailbox: self.mailbox.clone(),
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<const C: usize, const N: usize> fmt::Debug for Outbox<C, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.mailbox.fmt(f)
+    }
+}
+
+impl<const C: usize, const N: usize> Outbox<C, N> {
+    // Taking from a full outbox may let a worker that stopped reading read
+    // again.
+    fn taken(&self, (chunk, was_full): (Chunk<C>, bool)) -> Chunk<C> {
+        if was_full {
+            self.core.wake_worker();
+        }
+        chunk
+    }
+
+    /// Waits for the next chunk. `Err` once the connection has ended and
+    /// everything was received.
+    pub fn recv(&self) -> Result<Chunk<C>, mailbox::Closed> {
+        match self.mailbox.recv_until(None) {
+            Ok(v) => Ok(self.taken(v)),
+            Err(_) => Err(mailbox::Closed),
+        }
+    }
+
+    /// Waits up to `timeout` for the next chunk.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Chunk<C>, RecvTimeoutError> {
+        self.mailbox
+            .recv_until(Instant::now().checked_add(timeout))
+            .map(|v| self.taken(v))
+    }
+
+    /// Takes the next chunk if there is one, never waiting.
+    pub fn try_recv(&self) -> Result<Chunk<C>, TryRecvError> {
+        match self.mailbox.try_recv_was_full() {
+            Ok(v) => Ok(self.taken(v)),
+            Err(true) => Err(TryRecvError::Closed),
+            Err(false) => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Iterates over the chunks as they arrive, ending when the connection
+    /// has ended and everything was received.
+    pub fn iter(&self) -> impl Iterator<Item = Chunk<C>> + '_ {
+        core::iter::from_fn(move || self.recv().ok())
+    }
+
+    /// Capacity in chunks.
+    pub fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Chunks waiting to be received.
+    pub fn len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    /// True when no chunk is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.mailbox.is_empty()
+    }
+}
+
+/// The control inbox. Sending never blocks and never fails; a message sent
+/// after the connection ended has no effect. Clone it to stop the client
+/// from elsewhere (a signal handler thread, say).
+#[derive(Clone)]
+pub struct ControlInbox {
+    core: Arc<Core>,
+}
+
+impl fmt::Debug for ControlInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ControlInbox")
+            .field("pending", &self.core.control())
+            .finish()
+    }
+}
+
+impl ControlInbox {
+    /// Delivers `msg` to the worker and wakes it.
+    pub fn send(&self, msg: Control) {
+        self.core.send_control(msg);
+    }
+}
+
+/// The signal outbox: [`Signal`]s in order, ending with exactly one
+/// `SocketShutdown`. Clone it to watch from another thread.
+#[derive(Clone)]
+pub struct SignalOutbox {
+    mailbox: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
+}
+
+impl fmt::Debug for SignalOutbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.mailbox.fmt(f)
+    }
+}
+
+impl SignalOutbox {
+    /// Waits for the next signal; `Err` after the final one was received.
+    pub fn recv(&self) -> Result<Signal, mailbox::Closed> {
+        self.mailbox.recv()
+    }
+
+    /// Waits up to `timeout` for the next signal.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Signal, RecvTimeoutError> {
+        self.mailbox.recv_timeout(timeout)
+    }
+
+    /// Takes the next signal if there is one.
+    pub fn try_recv(&self) -> Result<Signal, TryRecvError> {
+        self.mailbox.try_recv()
+    }
+
+    /// Iterates over the signals, ending after `SocketShutdown`.
+    pub fn iter(&self) -> impl Iterator<Item = Signal> + '_ {
+        core::iter::from_fn(move || self.recv().ok())
+    }
+}

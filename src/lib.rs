@@ -1,0 +1,83 @@
+//! # ttc: a threaded TCP client for constrained devices
+//!
+//! `ttc` is Kamaelia's `ThreadedTCPClient` done right, in Rust: a component
+//! that connects to a server, writes what arrives on its **inbox**,
+//! delivers what the server sends on its **outbox**, obeys **control**
+//! messages (`ProducerFinished`, `Shutdown`, `Abort`), and reports
+//! `Connected`, `PeerClosed`, errors and one final `SocketShutdown` on its
+//! **signal** outbox.
+//!
+//! ## Design
+//!
+//! - One worker thread per connection owns a blocking
+//!   [`std::net::TcpStream`]. It sleeps in `poll(2)` on the socket and an
+//!   eventfd that the boxes use to wake it, so an idle connection costs no
+//!   wake-ups and a control message is seen at once.
+//! - The four boxes are fixed-capacity [`mailbox::Mailbox`]es
+//!   (a [`heapless::Deque`] behind a mutex and condvars). Chunk size and
+//!   capacities are const generics; after connecting, no message allocates.
+//! - Backpressure both ways: a full inbox hands the message back (or the
+//!   blocking send waits); a full outbox makes the worker stop reading, so
+//!   TCP flow control slows the server down.
+//! - Nothing panics on anything a peer or caller sends; every error is a
+//!   [`Signal::Error`] with its [`Phase`] and [`std::io::ErrorKind`].
+//! - The library never prints: it logs through [`log`].
+//!
+//! ## Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use ttc::{Config, Control, Reason, Signal};
+//!
+//! // A server that says hello and closes.
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let port = listener.local_addr().unwrap().port();
+//! std::thread::spawn(move || {
+//!     use std::io::Write;
+//!     let (mut s, _) = listener.accept().unwrap();
+//!     s.write_all(b"hello from the server\n").unwrap();
+//! });
+//!
+//! let client = Config::new("127.0.0.1", port).spawn().unwrap();
+//! let mut got = Vec::new();
+//! for chunk in client.outbox().iter() {
+//!     got.extend_from_slice(&chunk);
+//! }
+//! assert_eq!(got, b"hello from the server\n");
+//!
+//! let signals: Vec<Signal> = client.signal().iter().collect();
+//! assert!(matches!(signals[0], Signal::Connected(_)));
+//! assert_eq!(signals[1], Signal::PeerClosed);
+//! match signals.last() {
+//!     Some(Signal::SocketShutdown(report)) => assert_eq!(report.reason, Reason::PeerClosed),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(rust_2018_idioms)]
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+compile_error!("ttc runs on Linux and Android: it uses poll(2) and eventfd");
+
+mod client;
+mod config;
+pub mod logger;
+pub mod mailbox;
+mod message;
+pub mod peers;
+mod sys;
+mod worker;
+
+pub use client::{
+    Client, ControlInbox, Inbox, Outbox, SendSliceError, SignalOutbox, SIGNAL_CAPACITY,
+};
+pub use config::{
+    Config, IpFamily, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LINGER, DEFAULT_STACK_SIZE,
+    DEFAULT_WRITE_TIMEOUT,
+};
+pub use mailbox::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+pub use message::{
+    Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, DEFAULT_CHUNK, DEFAULT_INBOX,
+    DEFAULT_OUTBOX, ERROR_MESSAGE_CAPACITY,
+};

@@ -1,0 +1,154 @@
+//! The few OS calls std does not offer: an `eventfd` to wake the worker and
+//! a blocking `poll(2)` over the (blocking) socket and that eventfd.
+//!
+//! This is the only module with `unsafe` code. Every call checks its result;
+//! nothing here changes the socket's blocking mode.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// A counter file descriptor: `notify` makes it readable, `drain` resets it.
+#[derive(Debug)]
+pub(crate) struct EventFd {
+    fd: OwnedFd,
+}
+
+impl EventFd {
+    pub(crate) fn new() -> io::Result<EventFd> {
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new
+        // descriptor that we own from here on.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh, valid descriptor owned by nobody else.
+        Ok(EventFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Adds one to the counter, waking a `poll` on it.
+    pub(crate) fn notify(&self) {
+        let one: u64 = 1;
+        loop {
+            // SAFETY: writes 8 bytes from a live u64 to our own descriptor.
+            let r = unsafe {
+                libc::write(
+                    self.fd.as_raw_fd(),
+                    (&one as *const u64).cast(),
+                    core::mem::size_of::<u64>(),
+                )
+            };
+            // EAGAIN cannot happen on a blocking eventfd short of 2^64-1
+            // notifies; EINTR is retried. Anything else leaves the counter
+            // readable or is unrecoverable, and the worker's own deadlines
+            // still bound how long it sleeps.
+            if r >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
+    }
+
+    /// Resets the counter to zero (called only after poll said readable, so
+    /// the read does not block).
+    pub(crate) fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from our own descriptor.
+        let _ = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut v as *mut u64).cast(),
+                core::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// What `poll` reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ready {
+    /// The socket has data, end of stream, or an error to read.
+    pub readable: bool,
+    /// The socket has room to write, or an error to report.
+    pub writable: bool,
+    /// The socket is closed both ways or has an error (POLLHUP/POLLERR).
+    pub hangup: bool,
+    /// The eventfd was notified.
+    pub woken: bool,
+}
+
+/// Blocks until the socket is ready for what is asked, the eventfd is
+/// notified, or `timeout` passes (`None`: no limit). With neither `read`
+/// nor `write` the socket is left out entirely, so a hung-up socket cannot
+/// make poll return at once again and again.
+pub(crate) fn poll(
+    sock: RawFd,
+    read: bool,
+    write: bool,
+    wake: &EventFd,
+    timeout: Option<Duration>,
+) -> io::Result<Ready> {
+    let mut events: libc::c_short = 0;
+    if read {
+        events |= libc::POLLIN;
+    }
+    if write {
+        events |= libc::POLLOUT;
+    }
+    let mut fds = [
+        libc::pollfd {
+            fd: if read || write { sock } else { -1 },
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let ms: libc::c_int = match timeout {
+        None => -1,
+        // Round up so a short wait never becomes a busy zero-timeout poll.
+        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
+    };
+    // SAFETY: `fds` is a live array of two pollfd for the whole call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(Ready::default());
+        }
+        return Err(e);
+    }
+    let s = fds[0].revents;
+    let bad = s & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+    Ok(Ready {
+        readable: s & libc::POLLIN != 0 || (read && bad),
+        writable: s & libc::POLLOUT != 0 || (write && bad),
+        hangup: bad,
+        woken: fds[1].revents & libc::POLLIN != 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_eventfd_wakes_poll_and_drains() {
+        let efd = EventFd::new().unwrap();
+        efd.notify();
+        let r = poll(-1, false, false, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert!(r.woken);
+        efd.drain();
+        let r = poll(-1, false, false, &efd, Some(Duration::from_millis(1))).unwrap();
+        assert!(!r.woken);
+    }
+}
