@@ -81,3 +81,8 @@ pub use message::{
     Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, DEFAULT_CHUNK, DEFAULT_INBOX,
     DEFAULT_OUTBOX, ERROR_MESSAGE_CAPACITY,
 };
+
+// The README's Rust examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
