@@ -75,10 +75,10 @@ impl<const C: usize, const I: usize, const O: usize> Drop for FinalGuard<'_, C, 
     }
 }
 
-/// Why the loop stopped, before the socket is closed.
+/// Why the loop stopped, before the socket is closed. The error, if any,
+/// is already in the worker's report.
 struct End {
     reason: Reason,
-    error: Option<Error>,
 }
 
 struct Worker<'a, const C: usize, const I: usize, const O: usize> {
@@ -159,19 +159,18 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         match self.boxes.core.control() {
             Some(Control::Abort) => Some(End {
                 reason: Reason::Aborted,
-                error: None,
             }),
             Some(Control::Shutdown) => Some(End {
                 reason: Reason::Shutdown,
-                error: None,
             }),
             _ => None,
         }
     }
 
-    fn fail(&self, phase: Phase, err: &io::Error) -> End {
+    fn fail(&mut self, phase: Phase, err: &io::Error) -> End {
         let error = Error::from_io(phase, err);
         self.signal(Signal::Error(error.clone()));
+        self.report.error = Some(error);
         // A failed flush after the server closed ends as "peer closed",
         // with the loss in `unsent`.
         let reason = if self.peer_closed && phase == Phase::Write {
@@ -179,10 +178,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         } else {
             Reason::Error
         };
-        End {
-            reason,
-            error: Some(error),
-        }
+        End { reason }
     }
 
     /// Resolves and connects within one budget, trying each address in
@@ -426,16 +422,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 } else {
                     Reason::PeerClosed
                 };
-                return End {
-                    reason,
-                    error: None,
-                };
+                return End { reason };
             }
             if self.linger_deadline.is_some_and(|d| now >= d) {
                 log::debug!("linger time over");
                 return End {
                     reason: Reason::Finished,
-                    error: None,
                 };
             }
             let write_deadline = match (
@@ -522,7 +514,6 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         });
         self.report.unsent = unsent;
         self.report.reason = end.reason;
-        self.report.error = end.error;
         log::debug!("socket shutdown: {}", self.report);
         self.report
     }
@@ -538,5 +529,5 @@ fn is_transient(e: &io::Error) -> bool {
 }
 
 // Keep the signal-capacity bound honest: Connected, PeerClosed, up to three
-// errors and the final signal.
-const _: () = assert!(SIGNAL_CAPACITY >= 6 + 1);
+// errors and the final signal (six), plus the slot `signal` keeps free.
+const _: () = assert!(SIGNAL_CAPACITY > 6);

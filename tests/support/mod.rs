@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use ttc::peers::{fill_pattern, fnv1a, fnv1a_update, pattern, ConnectionReport, Peer};
 
 /// Generous bound for anything that should happen "soon": long enough that
@@ -100,7 +101,9 @@ impl<T: Send + 'static> OneShot<T> {
 
     /// The server's result, waiting at most `SOON`.
     pub fn result(&self) -> T {
-        self.rx.recv_timeout(SOON).expect("server did not finish in time")
+        self.rx
+            .recv_timeout(SOON)
+            .expect("server did not finish in time")
     }
 }
 
@@ -112,16 +115,31 @@ pub fn observe(mut s: TcpStream, limit: Duration) -> Observed {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Observed { received, ending: Ending::TimedOut };
+            return Observed {
+                received,
+                ending: Ending::TimedOut,
+            };
         }
         s.set_read_timeout(Some(left)).unwrap();
         match s.read(&mut buf) {
-            Ok(0) => return Observed { received, ending: Ending::Eof },
+            Ok(0) => {
+                return Observed {
+                    received,
+                    ending: Ending::Eof,
+                }
+            }
             Ok(n) => received.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                return Observed { received, ending: Ending::Reset }
+                return Observed {
+                    received,
+                    ending: Ending::Reset,
+                }
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("server read failed: {e}"),
         }
@@ -154,7 +172,9 @@ pub fn reset_after(before: usize) -> OneShot<usize> {
                 Ok(n) => got += n,
             }
         }
-        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(s);
         got
     })
@@ -218,7 +238,15 @@ pub fn final_report(signals: &[ttc::Signal]) -> ttc::ShutdownReport {
 
 /// Reads the outbox until it closes (the connection ended), at most `SOON`.
 pub fn drain_outbox<const C: usize, const N: usize>(outbox: &ttc::Outbox<C, N>) -> Vec<u8> {
-    let deadline = Instant::now() + SOON;
+    drain_outbox_within(outbox, SOON)
+}
+
+/// Reads the outbox until it closes, at most `limit`.
+pub fn drain_outbox_within<const C: usize, const N: usize>(
+    outbox: &ttc::Outbox<C, N>,
+    limit: Duration,
+) -> Vec<u8> {
+    let deadline = Instant::now() + limit;
     let mut got = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -228,7 +256,9 @@ pub fn drain_outbox<const C: usize, const N: usize>(outbox: &ttc::Outbox<C, N>) 
                 got.extend_from_slice(&chunk);
             }
             Err(ttc::RecvTimeoutError::Closed) => return got,
-            Err(ttc::RecvTimeoutError::Timeout) => panic!("outbox did not close in time ({} bytes so far)", got.len()),
+            Err(ttc::RecvTimeoutError::Timeout) => {
+                panic!("outbox did not close in time ({} bytes so far)", got.len())
+            }
         }
     }
 }
@@ -281,7 +311,8 @@ pub fn thread_id_named(name: &str) -> Option<String> {
 
 /// (voluntary context switches, user+system CPU ticks) of thread `tid`.
 pub fn thread_activity(tid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
     let switches = status
         .lines()
         .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
