@@ -25,6 +25,10 @@ pub(crate) const IO_SLICE: Duration = Duration::from_millis(20);
 /// Size of the worker's write and read batch buffers (at least one chunk).
 const BATCH: usize = 8 * 1024;
 
+/// During a busy upload, the most bytes written before the worker looks at
+/// the socket for incoming data.
+const READ_CHECK_EVERY: usize = 64 * 1024;
+
 /// Runs a connection from start to end. Always ends with exactly one
 /// `SocketShutdown` on the signal outbox, even if something panicked.
 pub(crate) fn run<const C: usize, const I: usize, const O: usize>(
@@ -95,6 +99,8 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// The last write took everything: the next one will likely not block,
     /// so it is tried without asking poll first.
     writable: bool,
+    /// Bytes written since the last look at the socket with `poll`.
+    unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
     pending_since: Option<Instant>,
     reading: bool,
@@ -117,6 +123,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             wend: 0,
             rbuf: vec![0; batch].into_boxed_slice(),
             writable: true,
+            unpolled: 0,
             pending_since: None,
             reading: true,
             write_open: true,
@@ -323,6 +330,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     self.wstart += n;
                 }
                 self.report.sent += n as u64;
+                self.unpolled += n;
                 self.writable = n == want;
                 if n > 0 {
                     self.pending_since = Some(now);
@@ -399,7 +407,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 if !self.has_pending() {
                     self.pending_since = None;
                 }
-                if self.writable {
+                // A busy upload keeps writing without polling, but looks
+                // at the socket at least every READ_CHECK_EVERY bytes so
+                // the server's replies are not starved.
+                let look_due = self.reading && self.unpolled >= READ_CHECK_EVERY;
+                if self.writable && !look_due {
                     continue;
                 }
             }
@@ -464,17 +476,27 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 Some(_) => true,
                 None => false,
             };
-            if more_input || room_again || control_now {
+            let write_now = want_write && self.writable;
+            let busy = more_input || room_again || control_now || write_now;
+            if busy {
                 core.unpark();
-                continue;
+                if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
+                    continue;
+                }
             }
-            let timeout = match (write_deadline, self.linger_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
-            .map(|d| d.saturating_duration_since(now));
+            // Busy: only a look at the socket (zero timeout), no sleep.
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                match (write_deadline, self.linger_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+                .map(|d| d.saturating_duration_since(now))
+            };
             let ready = sys::poll(fd, want_read, want_write, core.wake_fd(), timeout);
             core.unpark();
+            self.unpolled = 0;
             let ready = match ready {
                 Ok(r) => r,
                 Err(e) => return self.fail(Phase::Read, &e),

@@ -602,3 +602,31 @@ fn test_join_returns_the_same_report_as_the_final_signal() {
     assert_eq!(joined.reason, Reason::PeerClosed);
     assert_eq!(joined.received, ttc::peers::FORTUNE.len() as u64);
 }
+
+// 2 + 3 at once: a bulk upload to an echo server while its replies stream
+// back; the worker must keep reading during a long run of writes.
+
+#[test]
+fn test_full_duplex_bulk_echo_is_byte_exact() {
+    let server = start(Peer::Echo);
+    let client = Config::new("127.0.0.1", server.port()).spawn().unwrap();
+    let len = 4 * 1024 * 1024;
+    let inbox = client.inbox().clone();
+    let sender = std::thread::spawn(move || inbox.send_slice(&pattern_bytes(0, len), SOON));
+    let mut got = Vec::with_capacity(len);
+    let deadline = Instant::now() + 3 * SOON;
+    while got.len() < len {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = client.outbox().recv_timeout(left).expect("echo stalled");
+        got.extend_from_slice(&chunk);
+    }
+    sender.join().unwrap().unwrap();
+    assert!(got == pattern_bytes(0, len), "echoed bytes differ");
+    client.control().send(Control::ProducerFinished);
+    let report = final_report(&all_signals(client.signal()));
+    assert_eq!(report.reason, Reason::Finished);
+    assert_eq!(
+        (report.sent, report.received, report.unsent),
+        (len as u64, len as u64, 0)
+    );
+}
