@@ -237,8 +237,10 @@ pub struct ShutdownReport {
     pub received: u64,
     /// Bytes accepted (initial message or inbox) but never written.
     pub unsent: u64,
-    /// The error that ended the connection, when `reason` is
-    /// [`Reason::Error`].
+    /// The error that ended the connection: set when `reason` is
+    /// [`Reason::Error`], and when it is [`Reason::PeerClosed`] but the
+    /// final flush after the server closed failed (the loss is in
+    /// `unsent`).
     pub error: Option<Error>,
 }
 
