@@ -318,12 +318,7 @@ fn test_producer_finished_flushes_half_closes_and_delivers_late_reply() {
 fn test_producer_finished_ends_after_linger_when_server_never_closes() {
     // Reads our half-close, then holds the connection open without closing.
     let (_hold_tx, hold) = mpsc::channel::<()>();
-    let server = OneShot::spawn(move |mut s| {
-        let mut got = Vec::new();
-        s.read_to_end(&mut got).unwrap();
-        let _ = hold.recv_timeout(SOON);
-        got
-    });
+    let server = hold_after_eof(hold);
     let client = Config::new("127.0.0.1", server.port())
         .linger(Duration::from_millis(300))
         .spawn()
@@ -395,7 +390,9 @@ fn test_abort_resets_the_connection() {
 
 #[test]
 fn test_stronger_control_overrides_producer_finished() {
-    let server = silent(SOON);
+    // The server never closes, so only the Shutdown can end the linger.
+    let (_hold_tx, hold) = mpsc::channel::<()>();
+    let server = hold_after_eof(hold);
     let client = Config::new("127.0.0.1", server.port())
         .linger(SOON)
         .spawn()

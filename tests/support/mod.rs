@@ -151,6 +151,18 @@ pub fn silent(limit: Duration) -> OneShot<Observed> {
     OneShot::spawn(move |s| observe(s, limit))
 }
 
+/// Reads until the client half-closes, then keeps the connection open
+/// without closing it until `release` fires (or `SOON` passes). Returns
+/// what it read.
+pub fn hold_after_eof(release: Receiver<()>) -> OneShot<Vec<u8>> {
+    OneShot::spawn(move |mut s| {
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let _ = release.recv_timeout(SOON);
+        got
+    })
+}
+
 /// Neither reads nor sends: holds the connection for `hold`, so the
 /// client's writes back up. Reports how much it could read afterwards.
 pub fn stalled(hold: Duration, release: Receiver<()>) -> OneShot<Observed> {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The mailbox under the loom model checker (issue 6): every interleaving of
+# small send / receive / close programs, tests/prop_loom_mailbox.rs.
+# Its own target dir: --cfg loom rebuilds everything.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export CARGO_TARGET_DIR=${TTC_LOOM_TARGET_DIR:-target/loom}
+# Optimised (loom runs thousands of interleavings), but without the release
+# profile's LTO, which only slows the link.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3}
+RUSTFLAGS="--cfg loom" cargo test --release --test prop_loom_mailbox

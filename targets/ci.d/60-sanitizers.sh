@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Concurrency checks beyond loom (issue 6), on nightly:
+# - ThreadSanitizer over the library's unit tests and the fault-injection
+#   suite (std rebuilt with TSan, so its locks and atomics are seen);
+# - Miri over the library's pure unit tests (mailbox, messages, peers'
+#   parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
+#   connection tests are TSan's.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+host=$(rustc -vV | sed -n 's/^host: //p')
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+fi
+have=$(rustup component list --toolchain nightly --installed)
+for c in rust-src miri; do
+    grep -q "^$c" <<<"$have" || rustup component add --toolchain nightly "$c"
+done
+
+echo "--- ThreadSanitizer"
+CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    cargo +nightly test -Zbuild-std --target "$host" \
+    --lib --test fault_reset --test fault_silence --test fault_backpressure \
+    --test fault_half_close --test prop_accounting
+
+echo "--- Miri"
+CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
+    cargo +nightly miri test --lib -- mailbox:: message:: peers::tests

@@ -1,0 +1,137 @@
+//! Fault: connecting to a listener that never accepts and whose backlog is
+//! full (the kernel drops our SYNs, so the connect hangs). The connect
+//! timeout ends it with a connect error, and everything accepted meanwhile
+//! (the initial message and queued chunks) is counted as unsent. Control
+//! messages sent while the worker is inside the connect attempt are acted
+//! on when that attempt ends: the connect is one blocking call, and control
+//! is checked between attempts, so `Shutdown` or `Abort` during it waits at
+//! most the connect timeout. (A peer that drops packets is in
+//! tests/netns_links.rs: it needs a namespace of its own.)
+
+#[path = "support/faults.rs"]
+mod faults;
+mod support;
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use faults::*;
+use support::*;
+use ttc::{Chunk, Config, Control, Phase, Reason, Signal};
+
+/// A loopback listener with backlog 0 that never accepts, with its queue
+/// already full. Keep it alive for the test.
+struct FullBacklog {
+    _listener: socket2::Socket,
+    _fillers: Vec<TcpStream>,
+    addr: SocketAddr,
+}
+
+fn full_backlog() -> FullBacklog {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    // Connect until one attempt hangs: the queue is full from then on.
+    for _ in 0..16 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        !fillers.is_empty() && fillers.len() < 16,
+        "backlog never filled"
+    );
+    FullBacklog {
+        _listener: sock,
+        _fillers: fillers,
+        addr,
+    }
+}
+
+#[test]
+fn test_connect_timeout_on_full_backlog_counts_accepted_bytes_as_unsent() {
+    let backlog = full_backlog();
+    let timeout = Duration::from_millis(600);
+    let t0 = Instant::now();
+    let client = Config::new("127.0.0.1", backlog.addr.port())
+        .initial_message(b"HELLO\r\n".to_vec())
+        .connect_timeout(timeout)
+        .spawn()
+        .unwrap();
+    // Queued while the connect hangs: never written, all counted.
+    let mut accepted = 0u64;
+    for i in 0..3u8 {
+        client
+            .inbox()
+            .try_send(Chunk::from_slice(&[i; 100]).unwrap())
+            .unwrap();
+        accepted += 100;
+    }
+    let signals = all_signals(client.signal());
+    let took = t0.elapsed();
+    let delivered = drain_outbox(client.outbox()).len() as u64;
+    let report = client.join();
+
+    assert!(!signals.iter().any(|s| matches!(s, Signal::Connected(_))));
+    let err = the_error(&signals).expect("a connect error");
+    assert_eq!(
+        (err.phase, err.kind),
+        (Phase::Connect, io::ErrorKind::TimedOut),
+        "{err}"
+    );
+    assert_eq!(report.reason, Reason::Error);
+    assert!(
+        took >= timeout - Duration::from_millis(50),
+        "gave up after {took:?}"
+    );
+    assert!(took < timeout + Duration::from_secs(2), "took {took:?}");
+    assert_accounting(&report, 7, accepted, delivered);
+    assert_eq!((report.sent, report.unsent), (0, 7 + accepted));
+}
+
+/// Sends `control` while the worker is inside its connect attempt (a
+/// SYN_SENT socket exists) and returns the report and how long the end took
+/// after the control message.
+fn control_during_connect(control: Control) -> (ttc::ShutdownReport, Vec<Signal>, Duration) {
+    let backlog = full_backlog();
+    let timeout = Duration::from_millis(1500);
+    let client = Config::new("127.0.0.1", backlog.addr.port())
+        .initial_message(b"HI".to_vec())
+        .connect_timeout(timeout)
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_syn_sent(backlog.addr.port()),
+        "the worker never started connecting"
+    );
+    let t0 = Instant::now();
+    client.control().send(control);
+    let signals = all_signals(client.signal());
+    let took = t0.elapsed();
+    let report = client.join();
+    assert!(!signals.iter().any(|s| matches!(s, Signal::Connected(_))));
+    // A stop request is not an error, even though the attempt timed out.
+    assert_eq!(the_error(&signals), None, "{signals:?}");
+    assert_accounting(&report, 2, 0, 0);
+    assert_eq!(report.unsent, 2);
+    // Within the attempt's own budget (see the module docs).
+    assert!(took <= timeout + Duration::from_secs(1), "took {took:?}");
+    (report, signals, took)
+}
+
+#[test]
+fn test_shutdown_during_connect_attempt_ends_when_the_attempt_ends() {
+    let (report, _, _) = control_during_connect(Control::Shutdown);
+    assert_eq!(report.reason, Reason::Shutdown);
+}
+
+#[test]
+fn test_abort_during_connect_attempt_ends_when_the_attempt_ends() {
+    let (report, _, _) = control_during_connect(Control::Abort);
+    assert_eq!(report.reason, Reason::Aborted);
+}
