@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Puts ttc on an Android phone over adb and runs it from /data/local/tmp.
+#
+#   bash targets/deploy/adb-run.sh [OPTIONS] [-- TTC_ARGS...]
+#
+#   --dry-run        ask the device its architecture (read-only), then print
+#                    each remaining command instead of running it
+#   -s SERIAL        which device (as `adb -s`); default: the only one
+#   --binary FILE    what to push; default: the static musl build,
+#                    target/deploy/dist/ttc-aarch64-linux-musl
+#   --dest DIR       where on the device; default /data/local/tmp
+#   --push-only      push and chmod, do not run
+#
+# Before pushing it runs `adb shell uname -m` and refuses (exit 3, nothing
+# pushed) when the phone cannot run the binary: another CPU architecture,
+# or a dynamically linked (glibc) build, which Android cannot start.
+# Otherwise exits with ttc's own status.
+#   e.g. bash targets/deploy/adb-run.sh -- demo
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DRY_RUN=0 serial="" bin="" dest=/data/local/tmp push_only=0
+args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dry-run) DRY_RUN=1 ;;
+        -s) serial=${2:?-s needs a serial}; shift ;;
+        --binary) bin=${2:?--binary needs a file}; shift ;;
+        --dest) dest=${2:?--dest needs a directory}; shift ;;
+        --push-only) push_only=1 ;;
+        -h | --help) header_help; exit 0 ;;
+        --) shift; args=("$@"); break ;;
+        *) die "unknown argument: $1 (try --help)" ;;
+    esac
+    shift
+done
+
+# shellcheck disable=SC2034 # read by act() in lib.sh
+readonly DRY_RUN
+if [ -z "$bin" ]; then
+    bin="$DIST/ttc-aarch64-linux-musl"
+    [ -f "$bin" ] || die "no $bin: build it with: bash targets/deploy/build-musl.sh (or pass --binary FILE)"
+fi
+[ -f "$bin" ] || die "$bin: no such file"
+command -v adb >/dev/null || die "adb not found (Debian: apt-get install adb)"
+
+adb_cmd=(adb)
+[ -n "$serial" ] && adb_cmd+=(-s "$serial")
+
+say "checking the device architecture: $(show_cmd "${adb_cmd[@]}" shell uname -m)"
+uname_m=$("${adb_cmd[@]}" shell uname -m 2>/dev/null | tr -d '\r' | head -n1) || uname_m=""
+[ -n "$uname_m" ] || die "no device answered 'adb shell uname -m' (connected, authorised? see 'adb devices')"
+refuse_unless_runs "$bin" "$uname_m"
+if elf_is_dynamic "$bin"; then
+    printf '%s: refusing to push: %s is dynamically linked (glibc); Android has no glibc to start it. Push the static build: bash targets/deploy/build-musl.sh\n' \
+        "${0##*/}" "${bin##*/}" >&2
+    exit "$EXIT_REFUSED"
+fi
+say "device: $uname_m; binary: ${bin##*/}, $(machine_name "$(elf_machine "$bin")"), static: ok"
+
+remote="${dest%/}/ttc"
+act "${adb_cmd[@]}" push "$bin" "$remote"
+act "${adb_cmd[@]}" shell chmod 755 "$(sq "$remote")"
+[ "$push_only" = 1 ] && exit 0
+run_line=$(sq "$remote")
+for a in ${args[@]+"${args[@]}"}; do run_line+=" $(sq "$a")"; done
+# adb shell joins its arguments into one line for the device's shell:
+# the words are quoted for it above.
+act "${adb_cmd[@]}" shell "$run_line"
