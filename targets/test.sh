@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The project's one test command (CI runs it through .ci/run):
+#
+#   bash targets/test.sh
+#
+# In order: setup (installs what is missing); cargo fmt --check; on the
+# host clippy, docs and the whole test suite; for armv7 and aarch64 clippy
+# and the whole test suite (unit, integration, doc, command-line) under
+# QEMU user-mode; for both Android triples `build --lib` and clippy; the
+# release-size budget; then every executable targets/ci.d/*.sh in lexical
+# order; then a summary.
+#
+# It stops at the first failing stage; TTC_KEEP_GOING=1 runs every stage
+# and fails at the end instead (to see all failures in one run).
+# Without a terminal (CI), TTC_STAGE_TIMEOUT (seconds, default 900; 0 for
+# none) bounds each cargo command, so a hung test fails its stage instead
+# of eating CI's time. On a terminal, Ctrl-C is the timeout.
+set -euo pipefail
+# shellcheck source=targets/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TTC_ROOT"
+
+stage_timeout=${TTC_STAGE_TIMEOUT:-900}
+[ -t 0 ] && stage_timeout=0
+keep_going=${TTC_KEEP_GOING:-0}
+logs=$(mktemp -d)
+names=()
+results=()
+failed=()
+run_start=${EPOCHREALTIME/./}
+
+# Time since $1 (microseconds since the epoch), as seconds with a decimal.
+elapsed() {
+    local ms=$(((${EPOCHREALTIME/./} - $1) / 1000))
+    printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# "N passed, N failed, N skipped" summed over the cargo test results in the
+# files $@ (skipped: cargo's "ignored").
+count_tests() {
+    cat "$@" 2>/dev/null | awk '
+        /^test result:/ { p += $4; f += $6; i += $8 }
+        END { printf "%d passed, %d failed, %d skipped", p, f, i }'
+}
+
+summary() {
+    local rc=$?
+    ttc_banner "summary"
+    local i
+    for i in "${!names[@]}"; do
+        printf '%-44s %s\n' "${names[$i]}" "${results[$i]}"
+    done
+    printf '%-44s %s\n' "total" "$(elapsed "$run_start")"
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "FAILED: $(printf '%s; ' "${failed[@]}")"
+    elif [ "$rc" -ne 0 ]; then
+        echo "FAILED: test.sh (exit $rc)"
+    fi
+    # Closing line: every cargo test result above, summed.
+    echo "tests: $(count_tests "$logs"/*.log)"
+    rm -rf "$logs"
+}
+trap summary EXIT
+
+# stage NAME CMD...: a banner, then CMD; its output is shown and kept for
+# the test count. CMD runs in a condition, so a shell function given as CMD
+# must return its own failures (set -e does not apply inside it).
+stage() {
+    local name=$1
+    shift
+    ttc_banner "$name"
+    local start=${EPOCHREALTIME/./} log rc=0 note=""
+    log="$logs/$(printf '%02d' ${#names[@]}).log"
+    "$@" 2>&1 | tee "$log" || rc=$?
+    if grep -q '^test result:' "$log"; then
+        note=" ($(count_tests "$log"))"
+    fi
+    names+=("$name")
+    if [ "$rc" -eq 0 ]; then
+        results+=("ok, $(elapsed "$start")$note")
+        return 0
+    fi
+    results+=("FAILED (exit $rc), $(elapsed "$start")$note")
+    failed+=("$name")
+    [ "$keep_going" = 1 ] || exit "$rc"
+}
+
+# Prints a command, then runs it under the stage timeout (timeout kills
+# the command's whole process group: cargo, test binaries, QEMU).
+timed() {
+    printf '$ %s\n' "$*"
+    if [ "$stage_timeout" -gt 0 ]; then
+        timeout -k 10 "$stage_timeout" "$@"
+    else
+        "$@"
+    fi
+}
+
+# cargo test for a foreign target, run by the QEMU runner in
+# .cargo/config.toml; fails if cargo did not run the doctests for it (cargo
+# before 1.89 skipped them silently without -Zdoctest-xcompile).
+test_foreign() {
+    local t=$1 out rc=0
+    out=$(mktemp)
+    timed cargo test --target "$t" 2>&1 | tee "$out" || rc=$?
+    if [ "$rc" -eq 0 ] && ! grep -q '^ *Doc-tests ' "$out"; then
+        echo "no doctests ran for $t" >&2
+        rc=1
+    fi
+    rm -f "$out"
+    return "$rc"
+}
+
+stage "setup" bash targets/setup.sh
+# Nothing after this can work without what setup installs.
+[ ${#failed[@]} -eq 0 ] || exit 1
+stage "fmt" timed cargo fmt --check
+
+stage "host: clippy" timed cargo clippy --all-targets -- -D warnings
+stage "host: doc" timed env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+stage "host: test" timed cargo test
+
+for t in "${TTC_QEMU_TARGETS[@]}"; do
+    stage "$t: clippy" timed cargo clippy --all-targets --target "$t" -- -D warnings
+    stage "$t: test (QEMU)" test_foreign "$t"
+done
+
+for t in "${TTC_ANDROID_TARGETS[@]}"; do
+    stage "$t: build --lib" timed cargo build --lib --target "$t"
+    stage "$t: clippy" timed cargo clippy --all-targets --target "$t" -- -D warnings
+done
+
+stage "release sizes (armv7 budget)" timed bash targets/sizes.sh --check
+
+shopt -s nullglob
+for step in targets/ci.d/*.sh; do
+    if [ -x "$step" ]; then
+        stage "ci.d/$(basename "$step")" timed "./$step"
+    else
+        echo "ci.d/$(basename "$step"): not executable, not run (chmod +x it)" >&2
+        names+=("ci.d/$(basename "$step")")
+        results+=("NOT RUN (not executable)")
+    fi
+done
+
+[ ${#failed[@]} -eq 0 ]
