@@ -302,7 +302,7 @@ impl<T, const N: usize> Mailbox<T, N> {
 
     /// Takes the oldest item without waiting.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.try_recv_was_full()
+        self.try_recv_room()
             .map(|(item, _)| item)
             .map_err(|closed| {
                 if closed {
@@ -313,15 +313,14 @@ impl<T, const N: usize> Mailbox<T, N> {
             })
     }
 
-    /// Takes the oldest item and says whether the queue was full before.
+    /// Takes the oldest item and says how many free slots it left.
     /// `Err(true)` means closed and empty.
-    pub(crate) fn try_recv_was_full(&self) -> Result<(T, bool), bool> {
+    pub(crate) fn try_recv_room(&self) -> Result<(T, usize), bool> {
         let mut s = self.lock();
-        let was_full = s.queue.is_full();
         match s.queue.pop_front() {
             Some(item) => {
                 self.wake_sender(&s);
-                Ok((item, was_full))
+                Ok((item, N - s.queue.len()))
             }
             None => Err(s.closed),
         }
@@ -341,17 +340,16 @@ impl<T, const N: usize> Mailbox<T, N> {
             .map_err(|_| Closed)
     }
 
-    /// Like `recv_timeout`, also saying whether the queue was full before.
+    /// Like `recv_timeout`, also saying how many free slots it left.
     pub(crate) fn recv_until(
         &self,
         deadline: Option<Instant>,
-    ) -> Result<(T, bool), RecvTimeoutError> {
+    ) -> Result<(T, usize), RecvTimeoutError> {
         let mut s = self.lock();
         loop {
-            let was_full = s.queue.is_full();
             if let Some(item) = s.queue.pop_front() {
                 self.wake_sender(&s);
-                return Ok((item, was_full));
+                return Ok((item, N - s.queue.len()));
             }
             if s.closed {
                 return Err(RecvTimeoutError::Closed);

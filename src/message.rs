@@ -24,6 +24,18 @@ pub const DEFAULT_OUTBOX: usize = 16;
 /// ```
 pub type Chunk<const C: usize = DEFAULT_CHUNK> = heapless::Vec<u8, C>;
 
+/// A chunk holding `bytes` (at most `C` of them), built with a memcpy:
+/// heapless's `from_slice` copies byte by byte, which at `opt-level = "z"`
+/// cost ~35x a memcpy and ran under the outbox lock.
+pub(crate) fn chunk_of<const C: usize>(bytes: &[u8]) -> Chunk<C> {
+    let n = bytes.len().min(C);
+    let mut a = [0u8; C];
+    a[..n].copy_from_slice(&bytes[..n]);
+    let mut chunk = Chunk::<C>::from_array(a);
+    chunk.truncate(n);
+    chunk
+}
+
 /// A message on the control inbox.
 ///
 /// A stronger message overrides a weaker one that the worker has not acted

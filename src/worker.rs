@@ -12,9 +12,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::client::{Boxes, SIGNAL_CAPACITY};
+use crate::client::{read_room, Boxes, SIGNAL_CAPACITY};
 use crate::config::{Config, IpFamily};
-use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::message::{chunk_of, Control, Error, Phase, Reason, ShutdownReport, Signal};
 use crate::sys;
 
 /// Longest a single blocking read or write may block: how late control can
@@ -370,7 +370,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 let queued = self
                     .boxes
                     .outbox
-                    .fill_from(|| pieces.next().and_then(|p| Chunk::<C>::from_slice(p).ok()));
+                    .fill_from(|| pieces.next().map(chunk_of::<C>));
                 debug_assert_eq!(queued, n.div_ceil(C));
                 Ok(())
             }
@@ -461,7 +461,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 _ => None,
             };
 
-            let want_read = self.reading && self.boxes.outbox.room() > 0;
+            let want_read = self.reading && self.boxes.outbox.room() >= read_room::<O>();
             let want_write = self.write_open && self.has_pending();
             core.park();
             // Re-check every box after marking ourselves parked (see
@@ -470,7 +470,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             let more_input = self.write_open
                 && self.wbuf.len() - self.wend + self.wstart >= C
                 && !self.boxes.inbox.is_empty();
-            let room_again = self.reading && !want_read && self.boxes.outbox.room() > 0;
+            let room_again =
+                self.reading && !want_read && self.boxes.outbox.room() >= read_room::<O>();
             let control_now = match core.control() {
                 Some(Control::ProducerFinished) => !self.finishing,
                 Some(_) => true,

@@ -755,6 +755,9 @@ fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     // connection is idle and only the signal can end it.
     let sent_at = Instant::now();
     t.signal(sig);
+    // Wait for the end with stdin still open: closing it first would race
+    // an end-of-input ProducerFinished against the signal.
+    t.wait_line("ttc: socket_shutdown");
     let o = t.finish();
     assert!(sent_at.elapsed() < SOON);
     assert_eq!(o.code, Some(status), "{o:?}");

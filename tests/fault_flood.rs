@@ -89,7 +89,14 @@ fn test_flood_with_slow_consumer_keeps_memory_bounded_and_loses_nothing() {
                 IN_FLIGHT_BOUND
             );
             assert!(server_at < FLOOD, "the whole flood was buffered");
-            assert_eq!(outbox.len(), outbox.capacity());
+            // The worker reads only with at least half the outbox free, so
+            // a stalled flow leaves it more than half full.
+            assert!(
+                outbox.len() > outbox.capacity() / 2,
+                "outbox {} of {}",
+                outbox.len(),
+                outbox.capacity()
+            );
             peak_rss = peak_rss.max(memory_kib().1);
         }
         let left = deadline.saturating_duration_since(Instant::now());
