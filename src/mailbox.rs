@@ -168,6 +168,22 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+/// Waits on `cv` for at most `left` (`None`: no limit).
+fn wait<'a, T, const N: usize>(
+    cv: &Condvar,
+    s: MutexGuard<'a, State<T, N>>,
+    left: Option<Duration>,
+) -> MutexGuard<'a, State<T, N>> {
+    match left {
+        None => cv.wait(s).unwrap_or_else(PoisonError::into_inner),
+        Some(left) => {
+            cv.wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0
+        }
+    }
+}
+
 impl<T, const N: usize> Mailbox<T, N> {
     /// An empty, open mailbox.
     #[cfg(not(loom))]
@@ -284,18 +300,7 @@ impl<T, const N: usize> Mailbox<T, N> {
                 },
             };
             s.waiting_senders += 1;
-            s = match left {
-                None => self
-                    .not_full
-                    .wait(s)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(left) => {
-                    self.not_full
-                        .wait_timeout(s, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
+            s = wait(&self.not_full, s, left);
             s.waiting_senders -= 1;
         }
     }
@@ -362,18 +367,7 @@ impl<T, const N: usize> Mailbox<T, N> {
                 },
             };
             s.waiting_receivers += 1;
-            s = match left {
-                None => self
-                    .not_empty
-                    .wait(s)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(left) => {
-                    self.not_empty
-                        .wait_timeout(s, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
+            s = wait(&self.not_empty, s, left);
             s.waiting_receivers -= 1;
         }
     }
