@@ -191,22 +191,28 @@ impl Console {
 
     /// Prints one line (a closed stderr is ignored: nothing to tell it to).
     pub fn line(&self, text: &str) {
+        self.with(|st, err| Self::write_line(st, err, text));
+    }
+
+    /// Prints the last line; nothing is printed after it. Printing and
+    /// closing happen under one lock, so a progress redraw cannot slip in
+    /// between.
+    pub fn final_line(&self, text: &str) {
         self.with(|st, err| {
-            if st.closed {
-                return;
-            }
-            if st.progress_shown {
-                let _ = err.write_all(b"\r\x1b[K");
-                st.progress_shown = false;
-            }
-            let _ = writeln!(err, "{text}");
+            Self::write_line(st, err, text);
+            st.closed = true;
         });
     }
 
-    /// Prints the last line; nothing is printed after it.
-    pub fn final_line(&self, text: &str) {
-        self.line(text);
-        self.with(|st, _| st.closed = true);
+    fn write_line(st: &mut ConsoleState, err: &mut io::StderrLock<'_>, text: &str) {
+        if st.closed {
+            return;
+        }
+        if st.progress_shown {
+            let _ = err.write_all(b"\r\x1b[K");
+            st.progress_shown = false;
+        }
+        let _ = writeln!(err, "{text}");
     }
 
     /// Replaces the progress line.
