@@ -29,6 +29,20 @@ pub(crate) const fn read_room<const N: usize>() -> usize {
     N.div_ceil(2)
 }
 
+/// Pause instructions between two looks at an empty outbox while a
+/// receive spins (a few hundred nanoseconds to a few microseconds,
+/// depending on the CPU).
+const SPIN_PAUSES: u32 = 64;
+
+/// Upper bound on [`Config::recv_spin`]: spinning longer than a thread
+/// wake-up costs never pays.
+const MAX_RECV_SPIN: Duration = Duration::from_millis(1);
+
+/// A deadline that has already passed: a receive that does not wait.
+fn past() -> Instant {
+    Instant::now()
+}
+
 /// State shared by the application side and the worker.
 pub(crate) struct Core {
     /// Strongest control message received so far (0: none).
@@ -37,16 +51,30 @@ pub(crate) struct Core {
     parked: AtomicBool,
     wake: EventFd,
     final_report: Mutex<Option<ShutdownReport>>,
+    /// How long a receive from an empty outbox may spin (zero: never).
+    recv_spin: Duration,
 }
 
 impl Core {
-    fn new() -> io::Result<Core> {
+    fn new(recv_spin: Duration) -> io::Result<Core> {
+        // With one CPU the worker cannot run while the receiver spins.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Core {
             control: AtomicU8::new(0),
             parked: AtomicBool::new(false),
             wake: EventFd::new()?,
             final_report: Mutex::new(None),
+            recv_spin: if cpus > 1 {
+                recv_spin.min(MAX_RECV_SPIN)
+            } else {
+                Duration::ZERO
+            },
         })
+    }
+
+    /// True while the worker sleeps in `poll` (or is about to).
+    fn worker_parked(&self) -> bool {
+        self.parked.load(Ordering::Relaxed)
     }
 
     pub(crate) fn control(&self) -> Option<Control> {
@@ -171,7 +199,7 @@ impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
             )
         };
         let spawn_err = |e: io::Error| Error::from_io(Phase::Spawn, &e);
-        let core = Arc::new(Core::new().map_err(spawn_err)?);
+        let core = Arc::new(Core::new(config.recv_spin).map_err(spawn_err)?);
         let boxes = Boxes {
             core: core.clone(),
             inbox: Arc::new(Mailbox::new()),
@@ -415,37 +443,152 @@ impl<const C: usize, const N: usize> fmt::Debug for Outbox<C, N> {
 impl<const C: usize, const N: usize> Outbox<C, N> {
     // The worker reads only when the outbox has at least
     // `read_room::<N>()` free slots (so each read is a batch, not one chunk
-    // per wake-up); the receive that frees exactly that much wakes it.
-    fn taken(&self, (chunk, room): (Chunk<C>, usize)) -> Chunk<C> {
-        if room == read_room::<N>() {
+    // per wake-up); the receive that frees that much wakes it.
+    fn taken(&self, removed: usize, room: usize) {
+        let want = read_room::<N>();
+        if room >= want && room - removed < want {
             self.core.wake_worker();
         }
-        chunk
+    }
+
+    /// Runs `attempt` (a receive that does not wait) until it finds data,
+    /// without sleeping, while data may be about to arrive: the worker is
+    /// awake (reading, most likely). Gives up at the spin limit
+    /// ([`Config::recv_spin`]), at `deadline`, when the outbox is closed,
+    /// or when the worker is seen asleep twice in a row (once may be a
+    /// `poll` that returns at once).
+    fn spin<R>(
+        &self,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Result<R, RecvTimeoutError>,
+    ) -> Option<R> {
+        let limit = self.core.recv_spin;
+        if limit.is_zero() {
+            return None;
+        }
+        let end = Instant::now() + limit;
+        let end = deadline.map_or(end, |d| d.min(end));
+        let mut parked_before = false;
+        loop {
+            match attempt() {
+                Ok(v) => return Some(v),
+                // Closed: the blocking receive that follows says so.
+                Err(RecvTimeoutError::Closed) => return None,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let parked = self.core.worker_parked();
+            if parked && parked_before {
+                return None;
+            }
+            parked_before = parked;
+            if Instant::now() >= end {
+                return None;
+            }
+            for _ in 0..SPIN_PAUSES {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Chunk<C>, RecvTimeoutError> {
+        let (chunk, room) = match self.spin(deadline, || self.mailbox.recv_until(Some(past()))) {
+            Some(v) => v,
+            None => self.mailbox.recv_until(deadline)?,
+        };
+        self.taken(1, room);
+        Ok(chunk)
     }
 
     /// Waits for the next chunk. `Err` once the connection has ended and
     /// everything was received.
     pub fn recv(&self) -> Result<Chunk<C>, mailbox::Closed> {
-        match self.mailbox.recv_until(None) {
-            Ok(v) => Ok(self.taken(v)),
-            Err(_) => Err(mailbox::Closed),
-        }
+        self.recv_until(None).map_err(|_| mailbox::Closed)
     }
 
     /// Waits up to `timeout` for the next chunk.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Chunk<C>, RecvTimeoutError> {
-        self.mailbox
-            .recv_until(Instant::now().checked_add(timeout))
-            .map(|v| self.taken(v))
+        self.recv_until(Instant::now().checked_add(timeout))
     }
 
     /// Takes the next chunk if there is one, never waiting.
     pub fn try_recv(&self) -> Result<Chunk<C>, TryRecvError> {
         match self.mailbox.try_recv_room() {
-            Ok(v) => Ok(self.taken(v)),
+            Ok((chunk, room)) => {
+                self.taken(1, room);
+                Ok(chunk)
+            }
             Err(true) => Err(TryRecvError::Closed),
             Err(false) => Err(TryRecvError::Empty),
         }
+    }
+
+    fn recv_into_until(
+        &self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, RecvTimeoutError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        let mut copy = |chunk: &mut Chunk<C>| {
+            let k = chunk.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&chunk[..k]);
+            n += k;
+            if k == chunk.len() {
+                return true;
+            }
+            // The rest of this chunk stays first in line.
+            chunk.copy_within(k.., 0);
+            chunk.truncate(chunk.len() - k);
+            false
+        };
+        let (removed, room) =
+            match self.spin(deadline, || self.mailbox.recv_with(Some(past()), &mut copy)) {
+                Some(v) => v,
+                None => self.mailbox.recv_with(deadline, &mut copy)?,
+            };
+        self.taken(removed, room);
+        Ok(n)
+    }
+
+    /// Waits for data, then copies as much of what is queued as fits into
+    /// `buf`, under one lock: the way to stream the outbox with one copy
+    /// of each byte and one lock per batch instead of per chunk. A chunk
+    /// that does not fit whole is split: its rest comes first next time.
+    /// Returns how many bytes were copied (at least one unless `buf` is
+    /// empty); `Err` once the connection has ended and everything was
+    /// received. `&Outbox` is also an [`io::Read`](std::io::Read) that
+    /// does this.
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = listener.local_addr().unwrap().port();
+    /// std::thread::spawn(move || {
+    ///     let (mut s, _) = listener.accept().unwrap();
+    ///     s.write_all(&[7u8; 5000]).unwrap();
+    /// });
+    /// let client = ttc::Config::new("127.0.0.1", port).spawn().unwrap();
+    /// let mut buf = [0u8; 4096];
+    /// let mut total = 0;
+    /// while let Ok(n) = client.outbox().recv_into(&mut buf) {
+    ///     assert!(buf[..n].iter().all(|&b| b == 7));
+    ///     total += n;
+    /// }
+    /// assert_eq!(total, 5000);
+    /// ```
+    pub fn recv_into(&self, buf: &mut [u8]) -> Result<usize, mailbox::Closed> {
+        self.recv_into_until(buf, None).map_err(|_| mailbox::Closed)
+    }
+
+    /// [`recv_into`](Self::recv_into), waiting at most `timeout` for data.
+    pub fn recv_into_timeout(
+        &self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, RecvTimeoutError> {
+        self.recv_into_until(buf, Instant::now().checked_add(timeout))
     }
 
     /// Iterates over the chunks as they arrive, ending when the connection
@@ -467,6 +610,27 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
     /// True when no chunk is waiting.
     pub fn is_empty(&self) -> bool {
         self.mailbox.is_empty()
+    }
+}
+
+/// Reads the outbox as a byte stream: [`Outbox::recv_into`], with the end
+/// of the connection (everything received) as end of file.
+///
+/// ```no_run
+/// # let client = ttc::Config::new("127.0.0.1", 7).spawn().unwrap();
+/// // Copy everything the server sends to stdout.
+/// std::io::copy(&mut client.outbox(), &mut std::io::stdout()).unwrap();
+/// ```
+impl<const C: usize, const N: usize> io::Read for &Outbox<C, N> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.recv_into(buf).unwrap_or(0))
+    }
+}
+
+/// As for `&Outbox`.
+impl<const C: usize, const N: usize> io::Read for Outbox<C, N> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.recv_into(buf).unwrap_or(0))
     }
 }
 

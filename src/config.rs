@@ -27,6 +27,9 @@ pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
 /// Default worker stack size: small, but with room for the system
 /// resolver, which needs tens of KiB of stack.
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+/// Default longest time a receive from an empty outbox keeps looking
+/// before it sleeps, while the worker is awake (see [`Config::recv_spin`]).
+pub const DEFAULT_RECV_SPIN: Duration = Duration::from_micros(50);
 
 /// How to reach the server and how the connection behaves. Build it with
 /// [`Config::new`] and the setters, then [`spawn`](Config::spawn).
@@ -56,6 +59,7 @@ pub struct Config {
     pub(crate) keepalive: Option<Duration>,
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
+    pub(crate) recv_spin: Duration,
 }
 
 impl Config {
@@ -74,6 +78,7 @@ impl Config {
             keepalive: None,
             stack_size: DEFAULT_STACK_SIZE,
             thread_name: String::from("ttc-worker"),
+            recv_spin: DEFAULT_RECV_SPIN,
         }
     }
 
@@ -147,6 +152,23 @@ impl Config {
     /// first 15 bytes).
     pub fn thread_name(mut self, name: impl Into<String>) -> Config {
         self.thread_name = name.into();
+        self
+    }
+
+    /// How long a receive from an empty outbox may keep looking for the
+    /// next chunk before it puts its thread to sleep (default 50 µs; zero:
+    /// sleep at once; at most 1 ms). It looks only while the worker thread
+    /// is awake (in the middle of reading, most likely), never on a
+    /// single-CPU machine, and never beyond the receive's own timeout.
+    ///
+    /// Why: handing a chunk to a sleeping thread costs a wake-up (tens of
+    /// microseconds on a small board or a VM), and a download moves data in
+    /// batches a few microseconds apart; sleeping between them made a
+    /// download several times slower (README, "Benchmarks"). A receive on
+    /// an idle connection finds the worker asleep in `poll` and sleeps at
+    /// once, so this costs nothing while nothing flows.
+    pub fn recv_spin(mut self, limit: Duration) -> Config {
+        self.recv_spin = limit;
         self
     }
 

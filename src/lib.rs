@@ -73,8 +73,8 @@ pub use client::{
     Client, ControlInbox, Inbox, Outbox, SendSliceError, SignalOutbox, SIGNAL_CAPACITY,
 };
 pub use config::{
-    Config, IpFamily, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LINGER, DEFAULT_STACK_SIZE,
-    DEFAULT_WRITE_TIMEOUT,
+    Config, IpFamily, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LINGER, DEFAULT_RECV_SPIN,
+    DEFAULT_STACK_SIZE, DEFAULT_WRITE_TIMEOUT,
 };
 pub use mailbox::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 pub use message::{

@@ -372,6 +372,51 @@ impl<T, const N: usize> Mailbox<T, N> {
         }
     }
 
+    /// Waits until something is queued (or the mailbox is closed and
+    /// empty, or `deadline` passes), then offers items, oldest first, under
+    /// one lock, to `take`. `take` uses what it needs of an item and
+    /// returns true if it used all of it (the item is removed and the next
+    /// one offered) or false (the item stays queued as `take` left it, and
+    /// the offer ends). With `deadline` `Some` in the past it does not wait
+    /// at all. Returns how many items were removed and the free slots
+    /// afterwards.
+    pub(crate) fn recv_with(
+        &self,
+        deadline: Option<Instant>,
+        mut take: impl FnMut(&mut T) -> bool,
+    ) -> Result<(usize, usize), RecvTimeoutError> {
+        let mut s = self.lock();
+        loop {
+            if !s.queue.is_empty() {
+                let mut n = 0;
+                while let Some(front) = s.queue.front_mut() {
+                    if !take(front) {
+                        break;
+                    }
+                    let _ = s.queue.pop_front();
+                    n += 1;
+                }
+                if n > 0 {
+                    self.wake_sender(&s);
+                }
+                return Ok((n, N - s.queue.len()));
+            }
+            if s.closed {
+                return Err(RecvTimeoutError::Closed);
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(RecvTimeoutError::Timeout),
+                },
+            };
+            s.waiting_receivers += 1;
+            s = wait(&self.not_empty, s, left);
+            s.waiting_receivers -= 1;
+        }
+    }
+
     /// Closes the mailbox: later sends fail and hand their item back,
     /// receivers get what is queued and then `Closed`. Every waiter wakes.
     pub fn close(&self) {
@@ -543,6 +588,35 @@ mod tests {
             p.join().unwrap();
         }
         assert_eq!(mb.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    #[test]
+    fn test_recv_with_takes_a_batch_and_keeps_a_partial_item() {
+        let mb: Mailbox<u32, 4> = Mailbox::new();
+        for v in [1, 2, 3] {
+            mb.try_send(v).unwrap();
+        }
+        let mut seen = [0u32; 3];
+        let mut i = 0;
+        // Takes 1 and 2 whole; leaves 3 queued but changed to 30.
+        let got = mb.recv_with(None, |v| {
+            seen[i] = *v;
+            i += 1;
+            if *v < 3 {
+                true
+            } else {
+                *v = 30;
+                false
+            }
+        });
+        assert_eq!(got, Ok((2, 3)));
+        assert_eq!(seen, [1, 2, 3]);
+        assert_eq!(mb.try_recv(), Ok(30));
+        // Empty: a deadline already past means no wait at all.
+        let past = Some(Instant::now());
+        assert_eq!(mb.recv_with(past, |_| true), Err(RecvTimeoutError::Timeout));
+        mb.close();
+        assert_eq!(mb.recv_with(None, |_| true), Err(RecvTimeoutError::Closed));
     }
 
     #[test]

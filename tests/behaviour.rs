@@ -173,6 +173,94 @@ fn test_every_server_byte_is_delivered_in_order_in_bounded_chunks() {
     assert_eq!(report.received, len);
 }
 
+#[test]
+fn test_recv_into_streams_every_byte_in_order_across_chunk_splits() {
+    let len = 1024 * 1024 + 7;
+    let server = start(Peer::Burst(len));
+    let client = Config::new("127.0.0.1", server.port())
+        .spawn_sized::<256, 4, 8>()
+        .unwrap();
+    // Buffers smaller than a chunk (the rest of a chunk comes first next
+    // time), odd sizes, and larger than the whole outbox (a batch drain
+    // frees every slot at once and must still wake the worker).
+    let sizes = [100, 256, 1000, 5000, 1];
+    let mut buf = vec![0u8; 5000];
+    let mut got = Vec::with_capacity(len as usize);
+    let deadline = Instant::now() + SOON;
+    for i in 0.. {
+        let want = sizes[i % sizes.len()];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.outbox().recv_into_timeout(&mut buf[..want], left) {
+            Ok(n) => {
+                assert!(n >= 1 && n <= want, "{n} bytes into a {want}-byte buffer");
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(ttc::RecvTimeoutError::Closed) => break,
+            Err(ttc::RecvTimeoutError::Timeout) => {
+                panic!("stalled after {} of {len} bytes", got.len())
+            }
+        }
+    }
+    assert_eq!(got.len() as u64, len);
+    assert!(got == pattern_bytes(0, len as usize), "bytes differ");
+    assert_eq!(final_report(&all_signals(client.signal())).received, len);
+    // An empty buffer takes nothing and does not wait, even when closed.
+    assert_eq!(client.outbox().recv_into(&mut []), Ok(0));
+}
+
+#[test]
+fn test_outbox_reads_as_an_io_stream_to_end_of_file() {
+    let len = 300_000 + 3;
+    let server = start(Peer::Burst(len));
+    let client = Config::new("127.0.0.1", server.port()).spawn().unwrap();
+    let mut got = Vec::new();
+    let copied = io::copy(&mut client.outbox(), &mut got).unwrap();
+    assert_eq!(copied, len);
+    assert!(got == pattern_bytes(0, len as usize), "bytes differ");
+    // End of file is sticky: the connection has ended.
+    assert_eq!(client.outbox().read(&mut [0u8; 16]).unwrap(), 0);
+    assert_eq!(final_report(&all_signals(client.signal())).received, len);
+}
+
+#[test]
+fn test_receive_on_idle_connection_sleeps_instead_of_spinning() {
+    // Receives spin briefly only while the worker is awake; on an idle
+    // connection the worker sleeps in poll, so a receive sleeps too.
+    let server = silent(SOON);
+    let client = Config::new("127.0.0.1", server.port()).spawn().unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    let outbox = client.outbox().clone();
+    // The receiving thread measures its own CPU time (its /proc entry is
+    // gone once it has ended).
+    let waiter = std::thread::spawn(move || {
+        let tid = current_thread_id();
+        let (_, ticks0) = thread_activity(&tid);
+        let t0 = Instant::now();
+        let mut buf = [0u8; 64];
+        let a = outbox.recv_timeout(Duration::from_millis(300)).err();
+        let b = outbox
+            .recv_into_timeout(&mut buf, Duration::from_millis(300))
+            .err();
+        let took = t0.elapsed();
+        let (_, ticks1) = thread_activity(&tid);
+        (a, b, took, ticks1 - ticks0)
+    });
+    let (a, b, took, ticks) = waiter.join().unwrap();
+    assert_eq!(a, Some(ttc::RecvTimeoutError::Timeout));
+    assert_eq!(b, Some(ttc::RecvTimeoutError::Timeout));
+    assert!(
+        took >= Duration::from_millis(600),
+        "returned early: {took:?}"
+    );
+    // 600 ms of waiting; a spinning receiver would burn ~60 ticks.
+    assert!(
+        ticks <= 5,
+        "receiver used {ticks} CPU ticks while waiting on an idle connection"
+    );
+    client.control().send(Control::Shutdown);
+    assert_eq!(client.join().reason, Reason::Shutdown);
+}
+
 // 4. Outbox full: the worker stops reading, does not spin, and resumes.
 
 #[test]

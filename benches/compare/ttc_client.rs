@@ -2,15 +2,22 @@
 //! the outbox, `ProducerFinished` / `Shutdown` on control, and the final
 //! `SocketShutdown` on signal.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ttc::{Chunk, Client, Config, Control, Signal};
 
-use crate::conn::{Conn, Opts};
+use crate::conn::{Conn, Opts, READ_BUF};
 
 const THREAD: &str = "bench-ttc-w";
+
+thread_local! {
+    // One receive buffer per thread, shared by all ttc clients on it, like
+    // the raw peer's read buffer.
+    static RECV_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_BUF].into_boxed_slice());
+}
 
 pub struct TtcClient {
     client: Client,
@@ -39,14 +46,20 @@ impl Conn for TtcClient {
             .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
     }
 
+    // Streams the outbox with `recv_into` into an 8 KiB buffer, as the raw
+    // peer reads its socket (one lock and one copy per batch, not per
+    // 1 KiB chunk).
     fn recv<F: FnMut(&[u8])>(&mut self, mut f: F) -> usize {
-        match self.client.outbox().recv() {
-            Ok(chunk) => {
-                f(&chunk);
-                chunk.len()
+        RECV_BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            match self.client.outbox().recv_into(&mut buf) {
+                Ok(n) => {
+                    f(&buf[..n]);
+                    n
+                }
+                Err(_) => 0,
             }
-            Err(_) => 0,
-        }
+        })
     }
 
     fn finish(&mut self) {

@@ -321,6 +321,14 @@ pub fn thread_id_named(name: &str) -> Option<String> {
     None
 }
 
+/// The Linux thread id of the calling thread (from `/proc/thread-self`,
+/// which QEMU user-mode passes through: guest threads are host threads).
+pub fn current_thread_id() -> String {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    let tid = link.file_name().expect("PID/task/TID");
+    tid.to_string_lossy().into_owned()
+}
+
 /// (voluntary context switches, user+system CPU ticks) of thread `tid`.
 pub fn thread_activity(tid: &str) -> (u64, u64) {
     let status =

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use ttc::{Client, Control, Reason, ShutdownReport, Signal, SignalOutbox, TryRecvError};
+use ttc::{Client, Control, Reason, ShutdownReport, Signal, SignalOutbox};
 
 use crate::args::{Connect, Initial, Input, Usage};
 use crate::output::{self, Format, CONSOLE};
@@ -255,40 +255,21 @@ fn print_signals(signal: &SignalOutbox, gate: &Gate, format: Format) {
     gate.open(false);
 }
 
-/// Copies the outbox to stdout, flushing whenever the outbox is empty.
-/// On a write error, stops the client and keeps draining the outbox;
+/// Copies the outbox to stdout, a batch (what is queued, up to 8 KiB) at a
+/// time, flushing after each so nothing is held back while the server is
+/// quiet. On a write error, stops the client and keeps draining the outbox;
 /// returns the error.
 fn copy_outbox_to_stdout(client: &Client) -> Option<io::Error> {
     let outbox = client.outbox();
     let mut out = io::stdout().lock();
+    let mut buf = [0u8; 8 * 1024];
     let mut failed: Option<io::Error> = None;
-    loop {
-        let chunk = match outbox.try_recv() {
-            Ok(c) => c,
-            Err(TryRecvError::Empty) => {
-                if failed.is_none() {
-                    if let Err(e) = out.flush() {
-                        client.control().send(Control::Shutdown);
-                        failed = Some(e);
-                    }
-                }
-                match outbox.recv() {
-                    Ok(c) => c,
-                    Err(_) => break,
-                }
-            }
-            Err(TryRecvError::Closed) => break,
-        };
+    while let Ok(n) = outbox.recv_into(&mut buf) {
         if failed.is_none() {
-            if let Err(e) = out.write_all(&chunk) {
+            if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush()) {
                 client.control().send(Control::Shutdown);
                 failed = Some(e);
             }
-        }
-    }
-    if failed.is_none() {
-        if let Err(e) = out.flush() {
-            failed = Some(e);
         }
     }
     failed
