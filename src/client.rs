@@ -1,7 +1,7 @@
 //! [`Client`]: the running component, and the four boxes it gives the
 //! application: [`Inbox`], [`ControlInbox`], [`Outbox`], [`SignalOutbox`].
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -78,26 +78,40 @@ impl Core {
     }
 
     pub(crate) fn control(&self) -> Option<Control> {
-        Control::from_u8(self.control.load(Ordering::Acquire))
+        Control::from_u8(self.control.load(Ordering::SeqCst))
     }
 
     fn send_control(&self, msg: Control) {
-        self.control.fetch_max(msg as u8, Ordering::AcqRel);
+        self.control.fetch_max(msg as u8, Ordering::SeqCst);
         self.wake_worker();
     }
 
     /// Wakes the worker if it sleeps or is about to. Paired with
     /// [`Core::park`]: the worker marks itself parked, then re-checks every
-    /// box under that box's lock; a producer changes a box under the same
-    /// lock, then looks at the mark. Whichever comes second sees the other.
+    /// box; a producer changes a box, then looks at the mark. Whichever
+    /// comes second sees the other. For the mailboxes their locks order
+    /// the two sides. The control byte has no lock: there it is the
+    /// store-buffering pattern (each side stores, then loads what the
+    /// other stored), which is safe only if all four accesses are `SeqCst`
+    /// (the producer's two are read-modify-writes, full barriers on every
+    /// CPU).
     pub(crate) fn wake_worker(&self) {
         if self.parked.swap(false, Ordering::SeqCst) {
             self.wake.notify();
         }
     }
 
+    /// Marks the worker parked. The fence keeps the loads that follow (the
+    /// re-check of the control byte) after the mark on every CPU and
+    /// emulator, not only by the letter of the memory model: a plain
+    /// store-release then load-acquire (what `SeqCst` store and load become
+    /// on ARMv8) is ordered on the CPU, but QEMU user-mode running that
+    /// code on an x86 host is not obliged to keep it so. Without it, a
+    /// `Shutdown` could sleep with the worker until the next event. One
+    /// fence per park: the worker parks only before `poll`.
     pub(crate) fn park(&self) {
         self.parked.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
     }
 
     pub(crate) fn unpark(&self) {
@@ -199,6 +213,13 @@ impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
             )
         };
         let spawn_err = |e: io::Error| Error::from_io(Phase::Spawn, &e);
+        // std would panic on this; a caller's bad name is an error here.
+        if config.thread_name.contains('\0') {
+            return Err(spawn_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "thread name contains a NUL byte",
+            )));
+        }
         let core = Arc::new(Core::new(config.recv_spin).map_err(spawn_err)?);
         let boxes = Boxes {
             core: core.clone(),

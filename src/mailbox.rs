@@ -557,9 +557,17 @@ mod tests {
         let mb: Arc<Mailbox<u8, 1>> = Arc::new(Mailbox::new());
         let rx = mb.clone();
         let t = thread::spawn(move || rx.recv_timeout(Duration::from_secs(20)));
-        // Closing must wake the receiver long before its 20 s timeout.
+        // Close only once the receiver is blocked in its wait.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while mb.lock().waiting_receivers == 0 {
+            assert!(Instant::now() < deadline, "receiver never blocked");
+            thread::yield_now();
+        }
+        let t0 = Instant::now();
         mb.close();
         assert_eq!(t.join().unwrap(), Err(RecvTimeoutError::Closed));
+        // Woken by the close, not by its 20 s timeout running out.
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     }
 
     #[test]

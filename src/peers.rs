@@ -33,6 +33,9 @@ The original ThreadedTCPClient read its socket and never wrote its inbox.\n\
 This one writes every byte it accepts, reads every byte it is sent,\n\
 stops when told, and always says how it ended.\n";
 
+/// Pause after a failed `accept` before trying again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
 /// How long a peer waits for the client to close after it has said its
 /// piece, before closing anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -227,6 +230,10 @@ where
                     Ok(s) => s,
                     Err(e) => {
                         log::warn!("accept failed: {e}");
+                        // Out of descriptors or memory: accept fails at
+                        // once until something is freed, so pause rather
+                        // than spin a CPU.
+                        std::thread::sleep(ACCEPT_RETRY);
                         continue;
                     }
                 };

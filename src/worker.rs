@@ -191,7 +191,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Resolves and connects within one budget, trying each address in
     /// order; checks control between attempts.
     fn connect(&mut self) -> Result<(TcpStream, SocketAddr), End> {
-        let deadline = Instant::now() + self.config.connect_timeout;
+        // A budget too large for the clock means no limit.
+        let deadline = Instant::now().checked_add(self.config.connect_timeout);
         if let Some(end) = self.stop_requested() {
             return Err(end);
         }
@@ -230,7 +231,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             if let Some(end) = self.stop_requested() {
                 return Err(end);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 last = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
                 break;
@@ -330,7 +333,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     self.wstart += n;
                 }
                 self.report.sent += n as u64;
-                self.unpolled += n;
+                self.unpolled = self.unpolled.saturating_add(n);
                 self.writable = n == want;
                 if n > 0 {
                     self.pending_since = Some(now);
@@ -410,7 +413,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 // A busy upload keeps writing without polling, but looks
                 // at the socket at least every READ_CHECK_EVERY bytes so
                 // the server's replies are not starved.
-                let look_due = self.reading && self.unpolled >= READ_CHECK_EVERY;
+                // (Only if there is room to read into: with the outbox
+                // full a look finds nothing to do.)
+                let look_due = self.reading
+                    && self.unpolled >= READ_CHECK_EVERY
+                    && self.boxes.outbox.room() >= read_room::<O>();
                 if self.writable && !look_due {
                     continue;
                 }
@@ -426,7 +433,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     self.config.linger
                 );
                 self.write_open = false;
-                self.linger_deadline = Some(now + self.config.linger);
+                // A linger too large for the clock: wait for the server.
+                self.linger_deadline = now.checked_add(self.config.linger);
             }
             if drained && self.peer_closed {
                 let reason = if self.finishing {
@@ -447,17 +455,18 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 self.pending_since,
                 self.config.write_timeout,
             ) {
-                (true, Some(since), Some(limit)) => {
-                    let d = since + limit;
-                    if now >= d {
+                (true, Some(since), Some(limit)) => match since.checked_add(limit) {
+                    // A limit too large for the clock is no limit.
+                    None => None,
+                    Some(d) if now >= d => {
                         let e = io::Error::new(
                             io::ErrorKind::TimedOut,
                             "write timed out: the server is not reading",
                         );
                         return self.fail(Phase::Write, &e);
                     }
-                    Some(d)
-                }
+                    Some(d) => Some(d),
+                },
                 _ => None,
             };
 

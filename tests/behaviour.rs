@@ -556,6 +556,53 @@ fn expect_error(signals: &[Signal], phase: Phase, kinds: &[io::ErrorKind]) {
 }
 
 #[test]
+fn test_timeouts_too_large_for_the_clock_mean_no_limit_not_a_panic() {
+    // Duration::MAX overflows `Instant + Duration`; every limit taken from
+    // the caller must treat that as "no limit". A panic in the worker would
+    // end with Reason::Error ("worker panicked") instead of Finished.
+    let server = start(Peer::Echo);
+    let client = Config::new("127.0.0.1", server.port())
+        .connect_timeout(Duration::MAX)
+        .write_timeout(Some(Duration::MAX))
+        .linger(Duration::MAX)
+        .keepalive(Some(Duration::MAX))
+        .recv_spin(Duration::MAX)
+        .spawn()
+        .unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    client.inbox().send_slice(&[5u8; 3000], SOON).unwrap();
+    client.control().send(Control::ProducerFinished);
+    // The echo server closes after our half-close: the endless linger ends.
+    let got = drain_outbox(client.outbox());
+    assert_eq!(got, [5u8; 3000]);
+    let report = final_report(&all_signals(client.signal()));
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(
+        (report.sent, report.received, report.unsent),
+        (3000, 3000, 0)
+    );
+    // Receives with the largest timeout still return at the end.
+    assert_eq!(
+        client.outbox().recv_timeout(Duration::MAX),
+        Err(ttc::RecvTimeoutError::Closed)
+    );
+    assert_eq!(
+        client.signal().recv_timeout(Duration::MAX),
+        Err(ttc::RecvTimeoutError::Closed)
+    );
+}
+
+#[test]
+fn test_thread_name_with_nul_is_a_spawn_error_not_a_panic() {
+    let err = Config::new("127.0.0.1", 9)
+        .thread_name("bad\0name")
+        .spawn()
+        .unwrap_err();
+    assert_eq!(err.phase, Phase::Spawn);
+    assert_eq!(err.kind, io::ErrorKind::InvalidInput);
+}
+
+#[test]
 fn test_unknown_host_signals_resolve_error() {
     let client = Config::new("no-such-host.invalid", 80).spawn().unwrap();
     let signals = all_signals(client.signal());
@@ -626,7 +673,7 @@ fn test_reset_by_server_signals_read_error() {
 
 #[test]
 fn test_write_timeout_when_server_does_not_read() {
-    let (_release, hold) = mpsc::channel();
+    let (release, hold) = mpsc::channel();
     let server = stalled(SOON, hold);
     let client = Config::new("127.0.0.1", server.port())
         .write_timeout(Some(Duration::from_millis(300)))
@@ -650,6 +697,12 @@ fn test_write_timeout_when_server_does_not_read() {
     let report = final_report(&signals);
     assert!(report.unsent > 0);
     assert_eq!(report.sent + report.unsent, accepted);
+    // The socket was closed: once the server reads again it gets exactly
+    // what was reported sent, then end of stream.
+    release.send(()).unwrap();
+    let seen = server.result();
+    assert_eq!(seen.ending, Ending::Eof);
+    assert_eq!(seen.received.len() as u64, report.sent);
 }
 
 // 10. Dropping the handle stops the worker, closes the socket, ends the

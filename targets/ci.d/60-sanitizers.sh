@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Concurrency checks beyond loom (issue 6), on nightly:
-# - ThreadSanitizer over the library's unit tests and the fault-injection
-#   suite (std rebuilt with TSan, so its locks and atomics are seen);
+# - ThreadSanitizer over the library's unit tests, the behaviour contract,
+#   the fault-injection suite and the property tests (std rebuilt with
+#   TSan, so its locks and atomics are seen);
 # - Miri over the library's pure unit tests (mailbox, messages, peers'
 #   parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
 #   connection tests are TSan's.
@@ -21,8 +22,8 @@ echo "--- ThreadSanitizer"
 CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     cargo +nightly test -Zbuild-std --target "$host" \
-    --lib --test fault_reset --test fault_silence --test fault_backpressure \
-    --test fault_half_close --test prop_accounting
+    --lib --test behaviour --test fault_reset --test fault_silence --test fault_backpressure \
+    --test fault_half_close --test fault_flood --test fault_connect --test prop_accounting
 
 echo "--- Miri"
 CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \

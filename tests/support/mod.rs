@@ -330,25 +330,26 @@ pub fn current_thread_id() -> String {
 }
 
 /// (voluntary context switches, user+system CPU ticks) of thread `tid`.
+/// Panics if they cannot be read: a test that compares them must never
+/// pass on zeros it did not measure.
 pub fn thread_activity(tid: &str) -> (u64, u64) {
-    let status =
-        std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+        .unwrap_or_else(|e| panic!("thread {tid}: status: {e}"));
     let switches = status
         .lines()
         .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+        .unwrap_or_else(|| panic!("thread {tid}: no voluntary_ctxt_switches"));
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .unwrap_or_else(|e| panic!("thread {tid}: stat: {e}"));
     // Fields after the ")" that ends the command name: utime is the 12th,
     // stime the 13th.
+    let field =
+        |rest: &str, i: usize| -> Option<u64> { rest.split_whitespace().nth(i)?.parse().ok() };
     let ticks = stat
         .rsplit_once(')')
-        .map(|(_, rest)| {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        })
-        .unwrap_or(0);
+        .and_then(|(_, rest)| Some(field(rest, 11)? + field(rest, 12)?))
+        .unwrap_or_else(|| panic!("thread {tid}: unreadable stat {stat:?}"));
     (switches, ticks)
 }
 
