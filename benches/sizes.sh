@@ -6,9 +6,11 @@
 #
 #   bash benches/sizes.sh [TRIPLE...]
 #
-# Default triples: the host, armv7-unknown-linux-gnueabihf,
-# aarch64-unknown-linux-gnu. Prints a Markdown table and writes
-# target/bench/sizes.json.
+# Default triples: the host, armv7-unknown-linux-gnueabihf (ARM mode),
+# thumbv7neon-unknown-linux-gnueabihf (Thumb-2 + NEON, the small armv7
+# build), aarch64-unknown-linux-gnu. Prints a Markdown table and writes
+# target/bench/sizes.json. Both builds run from the repository root, so
+# .cargo/config.toml's linkers apply to benches/tokio-size too.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,11 +19,13 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
 host=$(rustc -vV | sed -n 's/^host: //p')
 triples=("$@")
-[ ${#triples[@]} -eq 0 ] && triples=("$host" armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu)
+[ ${#triples[@]} -eq 0 ] && triples=("$host" armv7-unknown-linux-gnueabihf
+    thumbv7neon-unknown-linux-gnueabihf aarch64-unknown-linux-gnu)
 
 strip_for() {
     case $1 in
-        armv7-unknown-linux-gnueabihf) echo arm-linux-gnueabihf-strip ;;
+        armv7-unknown-linux-gnueabihf | thumbv7neon-unknown-linux-gnueabihf)
+            echo arm-linux-gnueabihf-strip ;;
         aarch64-unknown-linux-*) echo aarch64-linux-gnu-strip ;;
         *) echo strip ;;
     esac

@@ -58,7 +58,7 @@ pub(crate) struct Core {
 impl Core {
     fn new(recv_spin: Duration) -> io::Result<Core> {
         // With one CPU the worker cannot run while the receiver spins.
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = crate::sys::cpu_count();
         Ok(Core {
             control: AtomicU8::new(0),
             parked: AtomicBool::new(false),

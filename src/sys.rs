@@ -1,5 +1,6 @@
-//! The few OS calls std does not offer: an `eventfd` to wake the worker and
-//! a blocking `poll(2)` over the (blocking) socket and that eventfd.
+//! The few OS calls std does not offer: an `eventfd` to wake the worker, a
+//! blocking `poll(2)` over the (blocking) socket and that eventfd, and the
+//! number of CPUs this thread may run on.
 //!
 //! This is the only module with `unsafe` code. Every call checks its result;
 //! nothing here changes the socket's blocking mode.
@@ -137,6 +138,24 @@ pub(crate) fn poll(
     })
 }
 
+/// How many CPUs the calling thread may run on (its affinity mask), at
+/// least 1. std's `available_parallelism` also reads cgroup quotas, and
+/// that parsing costs 16 KiB of binary on armv7; the mask is all the
+/// receive spin needs to know (is there another CPU for the worker).
+pub(crate) fn cpu_count() -> usize {
+    // SAFETY: cpu_set_t is plain data; all zeroes is a valid empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the kernel writes at most size_of::<cpu_set_t>() bytes into
+    // the live `set`; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return 1;
+    }
+    // SAFETY: reads the set the kernel has just filled in.
+    let n = unsafe { libc::CPU_COUNT(&set) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +169,24 @@ mod tests {
         efd.drain();
         let r = poll(-1, false, false, &efd, Some(Duration::from_millis(1))).unwrap();
         assert!(!r.woken);
+    }
+
+    #[test]
+    fn test_cpu_count_matches_the_allowed_cpu_list() {
+        // "Cpus_allowed_list:\t0-3,6" counts 5 CPUs.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("no Cpus_allowed_list")
+            .trim();
+        let mut want = 0;
+        for part in list.split(',') {
+            want += match part.split_once('-') {
+                Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+                None => 1,
+            };
+        }
+        assert_eq!(cpu_count(), want, "Cpus_allowed_list: {list}");
     }
 }

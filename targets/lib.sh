@@ -3,7 +3,12 @@
 # helpers. See targets/README.md for what each target is.
 
 # Boards: built with Debian's cross gcc, tested under QEMU user-mode.
-TTC_QEMU_TARGETS=(armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu)
+# thumbv7neon is the small armv7 build (Thumb-2 code, needs NEON); armv7
+# (ARM-mode code, VFPv3-D16, no NEON needed) is the baseline for all armhf.
+TTC_QEMU_TARGETS=(
+    armv7-unknown-linux-gnueabihf thumbv7neon-unknown-linux-gnueabihf
+    aarch64-unknown-linux-gnu
+)
 # Phones: no NDK here, so checked (build --lib, clippy) but not linked.
 TTC_ANDROID_TARGETS=(armv7-linux-androideabi aarch64-linux-android)
 # Static aarch64 build (runs on any aarch64 Linux, and from an Android shell).
@@ -19,7 +24,8 @@ ttc_host_triple() {
 # Prefix of the binutils that read a target's binaries ("" for the host).
 ttc_tool_prefix() {
     case $1 in
-        armv7-unknown-linux-gnueabihf) echo arm-linux-gnueabihf- ;;
+        armv7-unknown-linux-gnueabihf | thumbv7neon-unknown-linux-gnueabihf)
+            echo arm-linux-gnueabihf- ;;
         aarch64-unknown-linux-*) echo aarch64-linux-gnu- ;;
         *) echo "" ;;
     esac

@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # gets them.
 APT_PACKAGES=(
     gcc libc6-dev                                 # host linker (build scripts, host tests)
-    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross # armv7 linker + glibc
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross # armv7/thumbv7neon linker + glibc
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # aarch64 linker + glibc
     qemu-user                                     # qemu-arm, qemu-aarch64
     iproute2 nftables                             # network-namespace tests
