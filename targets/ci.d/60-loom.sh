@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The mailbox under the loom model checker (issue 6): every interleaving of
-# small send / receive / close programs, tests/prop_loom_mailbox.rs.
+# small send / receive / close programs, tests/prop_loom_mailbox.rs; and
+# the worker's park/wake protocol.
 # Its own target dir: --cfg loom rebuilds everything.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -10,3 +11,6 @@ export CARGO_TARGET_DIR=${TTC_LOOM_TARGET_DIR:-target/loom}
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3}
 RUSTFLAGS="--cfg loom" cargo test --release --test prop_loom_mailbox
+# The worker's park/wake protocol (src/client.rs, mod loom_park_wake): a
+# control message or chunk sent while the worker parks is seen or wakes it.
+RUSTFLAGS="--cfg loom" cargo test --release --lib loom_
