@@ -4,6 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +30,8 @@ Client options:
       --rate BYTES_PER_SEC    pace --send to this average rate (suffixes k, M, Ki, Mi)
       --progress              show bytes, rate and ETA on one line of stderr
       --no-progress           do not (default: on for --send when stderr is a terminal)
-      --json                  signal lines as JSON objects, one per line
+      --json                  signal lines as JSON objects, one per line (log
+                              lines are then off unless TTC_LOG/RUST_LOG is set)
       --connect-timeout SECS  budget for resolving and connecting (default 10)
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
@@ -44,7 +46,8 @@ SECS may be fractional or end in ms (250ms).
 
 Serve options:
       --port P                port to listen on (default 0: any free port)
-      --bind ADDR             address to listen on (default 127.0.0.1)
+      --bind ADDR             IP address to listen on (default 127.0.0.1;
+                              0.0.0.0 or :: for every interface)
 
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
@@ -56,13 +59,24 @@ With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_clo
   {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
-server's reply until it closes. SIGINT/SIGTERM stop the client at once (the
-shutdown line is still printed); a second one exits immediately.
+server's reply until it closes.
+
+The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
+idle, and still prints the shutdown line with the unsent count. During a
+pending connect it takes effect when that connect attempt ends (at most
+--connect-timeout). A second SIGINT/SIGTERM exits immediately.
+
+Environment:
+  TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
+                         warn (the default), info, debug, trace or off. With
+                         --json (client and demo) they are off unless set.
 
 Exit status:
   0    clean end: input finished and the server closed, or the server closed
-  1    network error: resolve, connect, reset, timeout
-  2    usage error: bad option, port, rate, missing file
+  1    network error: resolve, connect, reset, timeout, also when the server
+       closed but what was queued could not be written (unsent > 0); or
+       stdout failed
+  2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
 ";
 
@@ -183,7 +197,7 @@ impl Connect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Serve {
     pub peer: Peer,
-    pub bind: String,
+    pub bind: IpAddr,
     pub port: u16,
     pub json: bool,
 }
@@ -219,13 +233,13 @@ fn parse_demo(mut p: lexopt::Parser) -> Result<Command, Usage> {
 
 fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let mut peer = None;
-    let mut bind = String::from("127.0.0.1");
+    let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port = 0;
     let mut json = false;
     while let Some(arg) = p.next()? {
         match arg {
             Long("port") => port = p.value()?.parse_with(|s| parse_port(s, true))?,
-            Long("bind") => bind = p.value()?.string()?,
+            Long("bind") => bind = p.value()?.parse_with(parse_bind)?,
             Long("json") => json = true,
             Short('h') | Long("help") => return Ok(Command::Help),
             Value(v) if peer.is_none() => {
@@ -245,12 +259,6 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let Some(peer) = peer else {
         return usage("serve needs a peer: echo, sink, fortune or burst");
     };
-    // Brackets are accepted around an IPv6 address, as for the client.
-    let bind = bind
-        .strip_prefix('[')
-        .and_then(|b| b.strip_suffix(']'))
-        .map(str::to_owned)
-        .unwrap_or(bind);
     Ok(Command::Serve(Serve {
         peer,
         bind,
@@ -349,6 +357,21 @@ pub fn parse_port(s: &str, allow_zero: bool) -> Result<u16, String> {
             u8::from(!allow_zero)
         )),
     }
+}
+
+/// An address to listen on: an IP address, not a host name (what a server
+/// binds should not depend on a resolver). Brackets are accepted around an
+/// IPv6 address, as for the client.
+pub fn parse_bind(s: &str) -> Result<IpAddr, String> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse().map_err(|_| {
+        format!(
+            "invalid bind address '{s}' (expected an IP address, e.g. 127.0.0.1, 0.0.0.0 or ::1)"
+        )
+    })
 }
 
 /// A rate in bytes per second: an integer with an optional suffix `k`
@@ -486,7 +509,10 @@ mod tests {
         match parse(["serve", "burst:10", "--port", "0", "--bind", "[::1]"]).unwrap() {
             Command::Serve(s) => {
                 assert_eq!(s.peer, Peer::Burst(10));
-                assert_eq!((s.bind.as_str(), s.port), ("::1", 0));
+                assert_eq!(
+                    (s.bind, s.port),
+                    (IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 0)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -516,6 +542,18 @@ mod tests {
             (&["--linger", "soon", "h", "1"], "invalid time 'soon'"),
             (&["serve", "chat"], "unknown peer 'chat'"),
             (&["serve"], "serve needs a peer"),
+            (
+                &["serve", "echo", "--port", "70000"],
+                "invalid port '70000'",
+            ),
+            (
+                &["serve", "echo", "--bind", "example.org"],
+                "invalid bind address",
+            ),
+            (
+                &["serve", "echo", "--bind", "127.0.0.1:80"],
+                "invalid bind address",
+            ),
             (&["demo", "x"], "unexpected argument"),
         ] {
             let e = error(args);

@@ -26,8 +26,9 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 fn main() {
-    ttc::logger::init();
-    let status = match args::parse(std::env::args_os().skip(1)) {
+    let command = args::parse(std::env::args_os().skip(1));
+    init_logging(&command);
+    let status = match command {
         Ok(Command::Help) => print_stdout(args::HELP),
         Ok(Command::Version) => print_stdout(&format!("ttc {}\n", env!("CARGO_PKG_VERSION"))),
         Ok(Command::Connect(c)) => run::connect(c),
@@ -39,6 +40,25 @@ fn main() {
         }
     };
     std::process::exit(status);
+}
+
+/// Installs the library's stderr logger. Its lines share stderr with the
+/// signal lines, so with `--json` (client and demo) it is off unless
+/// `TTC_LOG` or `RUST_LOG` asks for it: every line stays one JSON object.
+fn init_logging(command: &Result<Command, args::Usage>) {
+    let json = match command {
+        Ok(Command::Connect(c)) => c.json,
+        Ok(Command::Demo { json }) => *json,
+        _ => false,
+    };
+    let asked = ["TTC_LOG", "RUST_LOG"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if json && !asked {
+        ttc::logger::init_with_level(log::LevelFilter::Off);
+    } else {
+        ttc::logger::init();
+    }
 }
 
 /// Prints `text`; a closed stdout (`ttc --help | head -1`) is not an error.

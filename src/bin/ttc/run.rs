@@ -183,7 +183,10 @@ fn exit_status(report: &ShutdownReport, stopped_by: i32, output_error: Option<&i
         return EXIT_ERROR;
     }
     match report.reason {
-        Reason::Finished | Reason::PeerClosed => EXIT_OK,
+        // With an error the end was not clean: the server closed, but
+        // flushing what was queued failed (reset, write timeout) and
+        // `unsent` bytes were lost.
+        Reason::Finished | Reason::PeerClosed if report.error.is_none() => EXIT_OK,
         Reason::Shutdown if stopped_by != 0 => signals::exit_status(stopped_by),
         // Stopped because whoever read stdout closed it: they had enough.
         Reason::Shutdown => EXIT_OK,

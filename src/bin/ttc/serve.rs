@@ -86,7 +86,7 @@ pub fn report_nothing(_: SocketAddr, _: io::Result<ConnectionReport>) {}
 pub fn run(s: Serve) -> i32 {
     // Before any thread starts (see `signals`).
     let blocked = signals::block().is_ok();
-    let listener = match TcpListener::bind((s.bind.as_str(), s.port)) {
+    let listener = match TcpListener::bind((s.bind, s.port)) {
         Ok(l) => l,
         Err(e) => {
             CONSOLE.line(&format!(
