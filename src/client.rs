@@ -495,12 +495,17 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
         let end = Instant::now() + limit;
         let end = deadline.map_or(end, |d| d.min(end));
         let mut parked_before = false;
+        let mut first = true;
         loop {
-            match attempt() {
-                Ok(v) => return Some(v),
-                // Closed: the blocking receive that follows says so.
-                Err(RecvTimeoutError::Closed) => return None,
-                Err(RecvTimeoutError::Timeout) => {}
+            // Take the lock only when something may be there.
+            if first || self.mailbox.maybe_ready() {
+                first = false;
+                match attempt() {
+                    Ok(v) => return Some(v),
+                    // Closed: the blocking receive that follows says so.
+                    Err(RecvTimeoutError::Closed) => return None,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
             }
             let parked = self.core.worker_parked();
             if parked && parked_before {

@@ -22,7 +22,11 @@
 
 use core::fmt;
 #[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(loom)]
 use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::PoisonError;
 #[cfg(not(loom))]
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -45,6 +49,12 @@ pub struct Mailbox<T, const N: usize> {
     state: Mutex<State<T, N>>,
     not_empty: Condvar,
     not_full: Condvar,
+    // Copies of the queue length and the closed flag, written under the
+    // lock, read without it: a receiver that spins waiting for an item
+    // (the outbox's receive spin) watches these instead of taking the lock
+    // over and over, which would hold up the sender it waits for.
+    len_hint: AtomicUsize,
+    closed_hint: AtomicBool,
 }
 
 /// The queue could not take the item now; the item comes back.
@@ -197,6 +207,8 @@ impl<T, const N: usize> Mailbox<T, N> {
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
+            len_hint: AtomicUsize::new(0),
+            closed_hint: AtomicBool::new(false),
         }
     }
 
@@ -214,6 +226,8 @@ impl<T, const N: usize> Mailbox<T, N> {
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
+            len_hint: AtomicUsize::new(0),
+            closed_hint: AtomicBool::new(false),
         }
     }
 
@@ -422,6 +436,7 @@ impl<T, const N: usize> Mailbox<T, N> {
     pub fn close(&self) {
         let mut s = self.lock();
         s.closed = true;
+        self.closed_hint.store(true, Ordering::Relaxed);
         drop(s);
         self.not_empty.notify_all();
         self.not_full.notify_all();
@@ -475,7 +490,17 @@ impl<T, const N: usize> Mailbox<T, N> {
         N - self.lock().queue.len()
     }
 
+    /// True if an item may be queued or the mailbox may be closed, read
+    /// without the lock: a hint for spinning, never for deciding (it can
+    /// be stale either way; the lock has the truth).
+    pub(crate) fn maybe_ready(&self) -> bool {
+        self.len_hint.load(Ordering::Relaxed) > 0 || self.closed_hint.load(Ordering::Relaxed)
+    }
+
+    // Called, with the state, after every change of the queue's length
+    // (each one then wakes whoever may wait for it).
     fn wake_receiver(&self, s: &State<T, N>) {
+        self.len_hint.store(s.queue.len(), Ordering::Relaxed);
         if s.waiting_receivers > 0 {
             if s.waiting_receivers > 1 && s.queue.len() > 1 {
                 self.not_empty.notify_all();
@@ -486,6 +511,7 @@ impl<T, const N: usize> Mailbox<T, N> {
     }
 
     fn wake_sender(&self, s: &State<T, N>) {
+        self.len_hint.store(s.queue.len(), Ordering::Relaxed);
         if s.waiting_senders > 0 {
             self.not_full.notify_all();
         }
