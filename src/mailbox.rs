@@ -364,25 +364,14 @@ impl<T, const N: usize> Mailbox<T, N> {
         &self,
         deadline: Option<Instant>,
     ) -> Result<(T, usize), RecvTimeoutError> {
-        let mut s = self.lock();
-        loop {
-            if let Some(item) = s.queue.pop_front() {
+        let mut s = self.wait_for_item(deadline)?;
+        match s.queue.pop_front() {
+            Some(item) => {
                 self.wake_sender(&s);
-                return Ok((item, N - s.queue.len()));
+                Ok((item, N - s.queue.len()))
             }
-            if s.closed {
-                return Err(RecvTimeoutError::Closed);
-            }
-            let left = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Err(RecvTimeoutError::Timeout),
-                },
-            };
-            s.waiting_receivers += 1;
-            s = wait(&self.not_empty, s, left);
-            s.waiting_receivers -= 1;
+            // wait_for_item returns only with an item queued.
+            None => Err(RecvTimeoutError::Closed),
         }
     }
 
@@ -397,23 +386,43 @@ impl<T, const N: usize> Mailbox<T, N> {
     pub(crate) fn recv_with(
         &self,
         deadline: Option<Instant>,
-        mut take: impl FnMut(&mut T) -> bool,
+        take: impl FnMut(&mut T) -> bool,
     ) -> Result<(usize, usize), RecvTimeoutError> {
+        let mut s = self.wait_for_item(deadline)?;
+        let n = self.offer(&mut s, take);
+        Ok((n, N - s.queue.len()))
+    }
+
+    /// Offers items, oldest first, to `take` until it returns false (the
+    /// item stays) or the queue is empty; removes each one it took whole.
+    /// Returns how many were removed.
+    fn offer(&self, s: &mut State<T, N>, mut take: impl FnMut(&mut T) -> bool) -> usize {
+        let mut n = 0;
+        while let Some(front) = s.queue.front_mut() {
+            if !take(front) {
+                break;
+            }
+            let _ = s.queue.pop_front();
+            n += 1;
+        }
+        if n > 0 {
+            self.wake_sender(s);
+        }
+        n
+    }
+
+    /// Locks the state and waits until an item is queued; `Closed` once
+    /// closed and empty, `Timeout` at `deadline` (`Some` in the past: no
+    /// wait at all). Recomputes the time left after every wake-up, so
+    /// spurious wake-ups never stretch the total wait.
+    fn wait_for_item(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<MutexGuard<'_, State<T, N>>, RecvTimeoutError> {
         let mut s = self.lock();
         loop {
             if !s.queue.is_empty() {
-                let mut n = 0;
-                while let Some(front) = s.queue.front_mut() {
-                    if !take(front) {
-                        break;
-                    }
-                    let _ = s.queue.pop_front();
-                    n += 1;
-                }
-                if n > 0 {
-                    self.wake_sender(&s);
-                }
-                return Ok((n, N - s.queue.len()));
+                return Ok(s);
             }
             if s.closed {
                 return Err(RecvTimeoutError::Closed);
@@ -448,18 +457,7 @@ impl<T, const N: usize> Mailbox<T, N> {
     /// were taken.
     pub(crate) fn take_while(&self, mut take: impl FnMut(&T) -> bool) -> usize {
         let mut s = self.lock();
-        let mut n = 0;
-        while let Some(front) = s.queue.front() {
-            if !take(front) {
-                break;
-            }
-            let _ = s.queue.pop_front();
-            n += 1;
-        }
-        if n > 0 {
-            self.wake_sender(&s);
-        }
-        n
+        self.offer(&mut s, |item| take(item))
     }
 
     /// Queues as many items as `next` yields while there is room, under one
