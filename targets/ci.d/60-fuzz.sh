@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz smoke run (issue 6): builds every cargo-fuzz target in fuzz/ and runs
-# each for TTC_FUZZ_SECONDS (default 20) from the seeds in fuzz/seeds/.
+# each for TTC_FUZZ_SECONDS (default 10) from the seeds in fuzz/seeds/.
 # New corpus entries and crash artifacts go to a temporary directory, not
 # into the tree; a crash fails the step and its input is printed.
 # Needs nightly (installed if missing) and cargo-fuzz (installed once,
@@ -8,7 +8,7 @@
 # namespace of their own (fuzz/fuzz_targets/isolated.rs), so run as root.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-seconds=${TTC_FUZZ_SECONDS:-20}
+seconds=${TTC_FUZZ_SECONDS:-10}
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
