@@ -661,7 +661,7 @@ impl<const C: usize, const N: usize> io::Read for &Outbox<C, N> {
 /// As for `&Outbox`.
 impl<const C: usize, const N: usize> io::Read for Outbox<C, N> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(self.recv_into(buf).unwrap_or(0))
+        (&*self).read(buf)
     }
 }
 
