@@ -1,153 +1,27 @@
 //! [`Client`]: the running component, and the four boxes it gives the
 //! application: [`Inbox`], [`ControlInbox`], [`Outbox`], [`SignalOutbox`].
 
-// Under the loom model checker (RUSTFLAGS="--cfg loom") the park/wake
-// protocol's atomics are loom's, so every interleaving and weak-memory
-// outcome of it is explored (the models are at the end of this file).
-#[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use std::{fmt, io};
 
 use crate::config::Config;
 use crate::mailbox::{
-    self, Mailbox, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError,
+    Mailbox, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use crate::message::{chunk_of, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
-use crate::sys::EventFd;
+use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::wake::{read_room, Boxes, Core, SIGNAL_CAPACITY};
 use crate::worker;
-
-/// Capacity of the signal outbox. A connection emits at most
-/// `Connected`, `PeerClosed`, one `Error` per phase it can fail in after
-/// connecting (read, write, shutdown) or one before, and the final
-/// `SocketShutdown`: six, so eight never fills.
-pub const SIGNAL_CAPACITY: usize = 8;
-
-/// Free outbox slots the worker waits for before it reads again: half the
-/// capacity (at least one). Waiting for a batch of room instead of one slot
-/// halves neither latency nor memory, but turns "one wake-up per chunk"
-/// into "one wake-up per half outbox" when the consumer is the slower side.
-pub(crate) const fn read_room<const N: usize>() -> usize {
-    N.div_ceil(2)
-}
 
 /// Pause instructions between two looks at an empty outbox while a
 /// receive spins (a few hundred nanoseconds to a few microseconds,
 /// depending on the CPU).
 const SPIN_PAUSES: u32 = 64;
 
-/// Upper bound on [`Config::recv_spin`]: spinning longer than a thread
-/// wake-up costs never pays.
-const MAX_RECV_SPIN: Duration = Duration::from_millis(1);
-
 /// A deadline that has already passed: a receive that does not wait.
 fn past() -> Instant {
     Instant::now()
-}
-
-/// State shared by the application side and the worker.
-pub(crate) struct Core {
-    /// Strongest control message received so far (0: none).
-    control: AtomicU8,
-    /// True while the worker sleeps (or is about to) in `poll`.
-    parked: AtomicBool,
-    wake: EventFd,
-    final_report: Mutex<Option<ShutdownReport>>,
-    /// How long a receive from an empty outbox may spin (zero: never).
-    recv_spin: Duration,
-}
-
-impl Core {
-    fn new(recv_spin: Duration) -> io::Result<Core> {
-        // With one CPU the worker cannot run while the receiver spins.
-        let cpus = crate::sys::cpu_count();
-        Ok(Core {
-            control: AtomicU8::new(0),
-            parked: AtomicBool::new(false),
-            wake: EventFd::new()?,
-            final_report: Mutex::new(None),
-            recv_spin: if cpus > 1 {
-                recv_spin.min(MAX_RECV_SPIN)
-            } else {
-                Duration::ZERO
-            },
-        })
-    }
-
-    /// True while the worker sleeps in `poll` (or is about to).
-    fn worker_parked(&self) -> bool {
-        self.parked.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn control(&self) -> Option<Control> {
-        Control::from_u8(self.control.load(Ordering::SeqCst))
-    }
-
-    fn send_control(&self, msg: Control) {
-        self.control.fetch_max(msg as u8, Ordering::SeqCst);
-        self.wake_worker();
-    }
-
-    /// Wakes the worker if it sleeps or is about to. Paired with
-    /// [`Core::park`]: the worker marks itself parked, then re-checks every
-    /// box; a producer changes a box, then looks at the mark. Whichever
-    /// comes second sees the other. For the mailboxes their locks order
-    /// the two sides. The control byte has no lock: there it is the
-    /// store-buffering pattern (each side stores, then loads what the
-    /// other stored), which needs a `SeqCst` fence between the store and
-    /// the load on both sides. (`SeqCst` accesses alone would do by the
-    /// letter of the C++20 model, but an ARMv8 `SeqCst` store then load is
-    /// a store-release then load-acquire, which QEMU user-mode translating
-    /// it for an x86 host need not keep in order, and the loom model
-    /// checker, which verifies this protocol, models only fences.)
-    pub(crate) fn wake_worker(&self) {
-        fence(Ordering::SeqCst);
-        if self.parked.swap(false, Ordering::SeqCst) {
-            self.wake.notify();
-        }
-    }
-
-    /// Marks the worker parked; see [`Core::wake_worker`] for the fence.
-    /// Without it, a `Shutdown` could sleep with the worker until the
-    /// next event.
-    pub(crate) fn park(&self) {
-        self.parked.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-    }
-
-    pub(crate) fn unpark(&self) {
-        self.parked.store(false, Ordering::SeqCst);
-    }
-
-    pub(crate) fn wake_fd(&self) -> &EventFd {
-        &self.wake
-    }
-
-    pub(crate) fn set_final(&self, report: ShutdownReport) {
-        *self
-            .final_report
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(report);
-    }
-
-    fn take_final(&self) -> Option<ShutdownReport> {
-        self.final_report
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-}
-
-/// The boxes as the worker sees them.
-pub(crate) struct Boxes<const C: usize, const I: usize, const O: usize> {
-    pub core: Arc<Core>,
-    pub inbox: Arc<Mailbox<Chunk<C>, I>>,
-    pub outbox: Arc<Mailbox<Chunk<C>, O>>,
-    pub signal: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
 }
 
 /// A running connection: Kamaelia's `ThreadedTCPClient`. Made by
@@ -226,12 +100,7 @@ impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
             )));
         }
         let core = Arc::new(Core::new(config.recv_spin).map_err(spawn_err)?);
-        let boxes = Boxes {
-            core: core.clone(),
-            inbox: Arc::new(Mailbox::new()),
-            outbox: Arc::new(Mailbox::new()),
-            signal: Arc::new(Mailbox::new()),
-        };
+        let boxes = Boxes::new(core.clone());
         let inbox = Inbox {
             mailbox: boxes.inbox.clone(),
             core: core.clone(),
@@ -334,6 +203,15 @@ impl<const C: usize, const N: usize> fmt::Debug for Inbox<C, N> {
     }
 }
 
+/// Why [`Inbox::send_slice`] stopped before the end of the slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SendSliceFailure {
+    /// The inbox is closed: the connection ended or is ending.
+    Closed,
+    /// The inbox stayed full until the timeout.
+    TimedOut,
+}
+
 /// [`Inbox::send_slice`] stopped before the end of the slice. The first
 /// `accepted` bytes were queued and will be written (or counted as unsent);
 /// the rest were not taken.
@@ -341,17 +219,15 @@ impl<const C: usize, const N: usize> fmt::Debug for Inbox<C, N> {
 pub struct SendSliceError {
     /// How many bytes from the start of the slice were queued.
     pub accepted: usize,
-    /// True if the inbox is closed; false if it stayed full until the
-    /// timeout.
-    pub closed: bool,
+    /// Why the rest was not taken.
+    pub reason: SendSliceFailure,
 }
 
 impl fmt::Display for SendSliceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let why = if self.closed {
-            "inbox closed"
-        } else {
-            "timed out waiting for room in the inbox"
+        let why = match self.reason {
+            SendSliceFailure::Closed => "inbox closed",
+            SendSliceFailure::TimedOut => "timed out waiting for room in the inbox",
         };
         write!(f, "{why} after {} bytes were accepted", self.accepted)
     }
@@ -381,7 +257,7 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
 
     /// Queues `chunk`, waiting for room as long as it takes; fails (handing
     /// it back) only when the inbox is closed.
-    pub fn send(&self, chunk: Chunk<C>) -> Result<(), TrySendError<Chunk<C>>> {
+    pub fn send(&self, chunk: Chunk<C>) -> Result<(), SendError<Chunk<C>>> {
         self.mailbox.send(chunk)?;
         self.core.wake_worker();
         Ok(())
@@ -404,17 +280,18 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
         let deadline = Instant::now().checked_add(timeout);
         let mut accepted = 0;
         for piece in data.chunks(C) {
-            let chunk = chunk_of::<C>(piece);
+            let chunk = Chunk::from_prefix(piece);
             let left = deadline.map_or(Duration::MAX, |d| {
                 d.saturating_duration_since(Instant::now())
             });
             match self.send_timeout(chunk, left) {
                 Ok(()) => accepted += piece.len(),
                 Err(e) => {
-                    return Err(SendSliceError {
-                        accepted,
-                        closed: matches!(e, SendTimeoutError::Closed(_)),
-                    })
+                    let reason = match e {
+                        SendTimeoutError::Closed(_) => SendSliceFailure::Closed,
+                        SendTimeoutError::Timeout(_) => SendSliceFailure::TimedOut,
+                    };
+                    return Err(SendSliceError { accepted, reason });
                 }
             }
         }
@@ -488,7 +365,7 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Result<R, RecvTimeoutError>,
     ) -> Option<R> {
-        let limit = self.core.recv_spin;
+        let limit = self.core.recv_spin();
         if limit.is_zero() {
             return None;
         }
@@ -532,8 +409,8 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
 
     /// Waits for the next chunk. `Err` once the connection has ended and
     /// everything was received.
-    pub fn recv(&self) -> Result<Chunk<C>, mailbox::Closed> {
-        self.recv_until(None).map_err(|_| mailbox::Closed)
+    pub fn recv(&self) -> Result<Chunk<C>, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
     }
 
     /// Waits up to `timeout` for the next chunk.
@@ -609,8 +486,8 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
     /// }
     /// assert_eq!(total, 5000);
     /// ```
-    pub fn recv_into(&self, buf: &mut [u8]) -> Result<usize, mailbox::Closed> {
-        self.recv_into_until(buf, None).map_err(|_| mailbox::Closed)
+    pub fn recv_into(&self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.recv_into_until(buf, None).map_err(|_| RecvError)
     }
 
     /// [`recv_into`](Self::recv_into), waiting at most `timeout` for data.
@@ -703,7 +580,7 @@ impl fmt::Debug for SignalOutbox {
 
 impl SignalOutbox {
     /// Waits for the next signal; `Err` after the final one was received.
-    pub fn recv(&self) -> Result<Signal, mailbox::Closed> {
+    pub fn recv(&self) -> Result<Signal, RecvError> {
         self.mailbox.recv()
     }
 
@@ -720,52 +597,5 @@ impl SignalOutbox {
     /// Iterates over the signals, ending after `SocketShutdown`.
     pub fn iter(&self) -> impl Iterator<Item = Signal> + '_ {
         core::iter::from_fn(move || self.recv().ok())
-    }
-}
-
-/// The park/wake protocol under loom: in every interleaving and every
-/// outcome the memory model allows, a control message or an inbox chunk
-/// sent while the worker parks is either seen by the worker's re-check or
-/// wakes it through the eventfd. (`cargo test --lib loom_` with
-/// `RUSTFLAGS="--cfg loom"`: targets/ci.d/60-loom.sh.)
-#[cfg(all(test, loom))]
-mod loom_park_wake {
-    use super::*;
-    use crate::sys;
-
-    fn woken(core: &Core) -> bool {
-        sys::poll(-1, false, false, core.wake_fd(), Some(Duration::ZERO))
-            .unwrap()
-            .woken
-    }
-
-    #[test]
-    fn loom_control_sent_while_parking_is_seen_or_wakes() {
-        loom::model(|| {
-            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
-            let sender = core.clone();
-            let t = loom::thread::spawn(move || sender.send_control(Control::Shutdown));
-            core.park();
-            let seen = core.control() == Some(Control::Shutdown);
-            t.join().unwrap();
-            assert!(seen || woken(&core), "Shutdown neither seen nor woken");
-        });
-    }
-
-    #[test]
-    fn loom_inbox_chunk_sent_while_parking_is_seen_or_wakes() {
-        loom::model(|| {
-            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
-            let inbox: loom::sync::Arc<Mailbox<u8, 2>> = loom::sync::Arc::new(Mailbox::new());
-            let (c, i) = (core.clone(), inbox.clone());
-            let t = loom::thread::spawn(move || {
-                i.try_send(7).unwrap();
-                c.wake_worker();
-            });
-            core.park();
-            let seen = !inbox.is_empty();
-            t.join().unwrap();
-            assert!(seen || woken(&core), "chunk neither seen nor woken");
-        });
     }
 }

@@ -18,19 +18,6 @@ pub enum IpFamily {
     V6,
 }
 
-/// Default budget for resolving and connecting.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default limit on a write that makes no progress.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default time to wait for the server to close after our half-close.
-pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
-/// Default worker stack size: small, but with room for the system
-/// resolver, which needs tens of KiB of stack.
-pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
-/// Default longest time a receive from an empty outbox keeps looking
-/// before it sleeps, while the worker is awake (see [`Config::recv_spin`]).
-pub const DEFAULT_RECV_SPIN: Duration = Duration::from_micros(50);
-
 /// How to reach the server and how the connection behaves. Build it with
 /// [`Config::new`] and the setters, then [`spawn`](Config::spawn).
 ///
@@ -63,6 +50,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// Default budget for resolving and connecting.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default limit on a write that makes no progress.
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default time to wait for the server to close after our half-close.
+    pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
+    /// Default worker stack size: small, but with room for the system
+    /// resolver, which needs tens of KiB of stack.
+    pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+    /// Default longest time a receive from an empty outbox keeps looking
+    /// before it sleeps, while the worker is awake (see
+    /// [`Config::recv_spin`]).
+    pub const DEFAULT_RECV_SPIN: Duration = Duration::from_micros(50);
+    /// Default chunk capacity in bytes, used by [`Config::spawn`]: the
+    /// original's `recv(1024)`.
+    pub const DEFAULT_CHUNK: usize = DEFAULT_CHUNK;
+    /// Default inbox capacity in chunks, used by [`Config::spawn`].
+    pub const DEFAULT_INBOX: usize = DEFAULT_INBOX;
+    /// Default outbox capacity in chunks, used by [`Config::spawn`].
+    pub const DEFAULT_OUTBOX: usize = DEFAULT_OUTBOX;
+
     /// Connect to `host` (a DNS name, an IPv4 literal, or an IPv6 literal
     /// with or without brackets) on `port`.
     pub fn new(host: impl Into<String>, port: u16) -> Config {
@@ -71,14 +79,14 @@ impl Config {
             port,
             family: IpFamily::Any,
             initial: Vec::new(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
-            linger: DEFAULT_LINGER,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            write_timeout: Some(Self::DEFAULT_WRITE_TIMEOUT),
+            linger: Self::DEFAULT_LINGER,
             nodelay: true,
             keepalive: None,
-            stack_size: DEFAULT_STACK_SIZE,
+            stack_size: Self::DEFAULT_STACK_SIZE,
             thread_name: String::from("ttc-worker"),
-            recv_spin: DEFAULT_RECV_SPIN,
+            recv_spin: Self::DEFAULT_RECV_SPIN,
         }
     }
 

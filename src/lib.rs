@@ -60,27 +60,30 @@
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 compile_error!("ttc runs on Linux and Android: it uses poll(2) and eventfd");
 
-mod client;
-mod config;
+// The layers, from the application's side down to the system's.
+mod client; // the public handles: Client and its four boxes
+mod config; // where to connect and how
+mod connect; // the connect phase: resolve, attempts
 pub mod logger;
-pub mod mailbox;
-mod message;
+pub mod mailbox; // fixed-capacity blocking queues
+mod message; // what travels through the boxes
 pub mod peers;
-mod sys;
-mod worker;
+mod sys; // poll(2), eventfd: the target glue
+mod wake; // the park/wake protocol between the handles and the worker
+mod worker; // the worker thread: connection states and the data path
 
 pub use client::{
-    Client, ControlInbox, Inbox, Outbox, SendSliceError, SignalOutbox, SIGNAL_CAPACITY,
+    Client, ControlInbox, Inbox, Outbox, SendSliceError, SendSliceFailure, SignalOutbox,
 };
-pub use config::{
-    Config, IpFamily, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LINGER, DEFAULT_RECV_SPIN,
-    DEFAULT_STACK_SIZE, DEFAULT_WRITE_TIMEOUT,
+pub use config::{Config, IpFamily};
+pub use mailbox::{
+    RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-pub use mailbox::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 pub use message::{
-    Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, DEFAULT_CHUNK, DEFAULT_INBOX,
-    DEFAULT_OUTBOX, ERROR_MESSAGE_CAPACITY,
+    CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
+    ERROR_MESSAGE_CAPACITY,
 };
+pub use wake::SIGNAL_CAPACITY;
 
 // The README's Rust examples run as doctests.
 #[cfg(doctest)]

@@ -4,7 +4,7 @@
 //! It holds exactly `N` items, never allocates after it is made, and hands
 //! an item back to the caller whenever it cannot take it. Closing it wakes
 //! every waiter: senders then get their item back, receivers drain what is
-//! left and then see `Closed`.
+//! left and then see that it is closed.
 //!
 //! ```
 //! use std::time::Duration;
@@ -93,9 +93,37 @@ pub enum RecvTimeoutError {
     Closed,
 }
 
-/// A blocking receive found the queue closed and empty.
+/// A blocking receive found the queue closed and empty: nothing more will
+/// come (std's `RecvError`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Closed;
+pub struct RecvError;
+
+/// A blocking send found the queue closed; the item comes back. Waiting
+/// sends never fail for lack of room, so this can only mean "closed"
+/// (std's `SendError`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The item that was not taken.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("mailbox closed")
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
 
 macro_rules! item_error {
     ($name:ident, $a:ident => $a_msg:literal, $b:ident => $b_msg:literal) => {
@@ -149,12 +177,12 @@ impl fmt::Display for RecvTimeoutError {
 }
 impl std::error::Error for RecvTimeoutError {}
 
-impl fmt::Display for Closed {
+impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("mailbox closed")
     }
 }
-impl std::error::Error for Closed {}
+impl std::error::Error for RecvError {}
 
 impl<T, const N: usize> Default for Mailbox<T, N> {
     fn default() -> Self {
@@ -284,10 +312,9 @@ impl<T, const N: usize> Mailbox<T, N> {
 
     /// Queues `item`, waiting for room as long as it takes. Fails only when
     /// the mailbox is closed.
-    pub fn send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.send_until(item, None).map_err(|e| match e {
-            SendTimeoutError::Timeout(t) | SendTimeoutError::Closed(t) => TrySendError::Closed(t),
-        })
+    pub fn send(&self, item: T) -> Result<(), SendError<T>> {
+        self.send_until(item, None)
+            .map_err(|e| SendError(e.into_inner()))
     }
 
     fn send_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
@@ -353,10 +380,10 @@ impl<T, const N: usize> Mailbox<T, N> {
 
     /// Takes the oldest item, waiting as long as it takes. Fails only when
     /// the mailbox is closed and empty.
-    pub fn recv(&self) -> Result<T, Closed> {
+    pub fn recv(&self) -> Result<T, RecvError> {
         self.recv_until(None)
             .map(|(item, _)| item)
-            .map_err(|_| Closed)
+            .map_err(|_| RecvError)
     }
 
     /// Like `recv_timeout`, also saying how many free slots it left.
@@ -551,7 +578,7 @@ mod tests {
             Err(SendTimeoutError::Closed(9))
         );
         assert_eq!(mb.recv(), Ok(7));
-        assert_eq!(mb.recv(), Err(Closed));
+        assert_eq!(mb.recv(), Err(RecvError));
         assert_eq!(mb.try_recv(), Err(TryRecvError::Closed));
     }
 

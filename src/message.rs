@@ -7,33 +7,163 @@ use std::io;
 use std::net::SocketAddr;
 
 /// Default chunk capacity in bytes: the original's `recv(1024)`.
-pub const DEFAULT_CHUNK: usize = 1024;
+pub(crate) const DEFAULT_CHUNK: usize = 1024;
 /// Default inbox capacity, in chunks.
-pub const DEFAULT_INBOX: usize = 16;
+pub(crate) const DEFAULT_INBOX: usize = 16;
 /// Default outbox capacity, in chunks.
-pub const DEFAULT_OUTBOX: usize = 16;
+pub(crate) const DEFAULT_OUTBOX: usize = 16;
 
-/// One message of bytes on the inbox or the outbox: a fixed-capacity vector
-/// that lives inline, so moving it through a mailbox never touches the heap.
+/// One message of bytes on the inbox or the outbox: up to `C` bytes that
+/// live inline, so moving a chunk through a mailbox never touches the heap.
+///
+/// It dereferences to the bytes it holds (`&chunk[..]`, `chunk.len()`).
 ///
 /// ```
-/// let chunk: ttc::Chunk = ttc::Chunk::from_slice(b"hello").unwrap();
+/// use ttc::Chunk;
+///
+/// let chunk: Chunk = Chunk::from_slice(b"hello").unwrap();
 /// assert_eq!(&chunk[..], b"hello");
+/// assert_eq!(chunk.capacity(), 1024);
 /// // A slice longer than the capacity is refused, not truncated.
-/// assert!(ttc::Chunk::<4>::from_slice(b"hello").is_err());
+/// let err = Chunk::<4>::from_slice(b"hello").unwrap_err();
+/// assert_eq!((err.len, err.capacity), (5, 4));
 /// ```
-pub type Chunk<const C: usize = DEFAULT_CHUNK> = heapless::Vec<u8, C>;
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Chunk<const C: usize = DEFAULT_CHUNK>(heapless::Vec<u8, C>);
 
-/// A chunk holding `bytes` (at most `C` of them), built with a memcpy:
-/// heapless's `from_slice` copies byte by byte, which at `opt-level = "z"`
-/// cost ~35x a memcpy and ran under the outbox lock.
-pub(crate) fn chunk_of<const C: usize>(bytes: &[u8]) -> Chunk<C> {
-    let n = bytes.len().min(C);
-    let mut a = [0u8; C];
-    a[..n].copy_from_slice(&bytes[..n]);
-    let mut chunk = Chunk::<C>::from_array(a);
-    chunk.truncate(n);
-    chunk
+/// [`Chunk::from_slice`] or [`Chunk::extend_from_slice`] was given more
+/// bytes than the chunk has room for; nothing was copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapacityError {
+    /// How many bytes would have been needed.
+    pub len: usize,
+    /// The chunk's capacity.
+    pub capacity: usize,
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes do not fit in a chunk of {} bytes",
+            self.len, self.capacity
+        )
+    }
+}
+
+impl std::error::Error for CapacityError {}
+
+impl<const C: usize> Chunk<C> {
+    /// An empty chunk.
+    pub const fn new() -> Self {
+        Chunk(heapless::Vec::new())
+    }
+
+    /// A chunk holding a copy of `bytes`, or an error if there are more
+    /// than `C` of them. It copies with one `memcpy`.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CapacityError> {
+        if bytes.len() > C {
+            return Err(CapacityError {
+                len: bytes.len(),
+                capacity: C,
+            });
+        }
+        Ok(Self::from_prefix(bytes))
+    }
+
+    /// A chunk holding the first `C` bytes of `bytes` (all of them if they
+    /// fit). heapless's own `from_slice` copies byte by byte, which at
+    /// `opt-level = "z"` cost ~35x a memcpy and ran under the outbox lock;
+    /// this fills an array with one memcpy instead.
+    pub(crate) fn from_prefix(bytes: &[u8]) -> Self {
+        let n = bytes.len().min(C);
+        let mut a = [0u8; C];
+        a[..n].copy_from_slice(&bytes[..n]);
+        let mut v = heapless::Vec::from_array(a);
+        v.truncate(n);
+        Chunk(v)
+    }
+
+    /// Appends `bytes` if they fit; otherwise copies nothing and says so.
+    ///
+    /// ```
+    /// let mut c = ttc::Chunk::<8>::new();
+    /// c.extend_from_slice(b"abc").unwrap();
+    /// assert!(c.extend_from_slice(b"defghi").is_err());
+    /// assert_eq!(&c[..], b"abc");
+    /// ```
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<(), CapacityError> {
+        let len = self.0.len() + bytes.len();
+        if len > C {
+            return Err(CapacityError { len, capacity: C });
+        }
+        // Cannot fail: checked for room just above.
+        let _ = self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The most bytes it can hold: `C`.
+    pub const fn capacity(&self) -> usize {
+        C
+    }
+
+    /// Keeps the first `len` bytes (no effect if it holds fewer).
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    /// Removes every byte.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The bytes it holds.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const C: usize> Default for Chunk<C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const C: usize> core::ops::Deref for Chunk<C> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const C: usize> core::ops::DerefMut for Chunk<C> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl<const C: usize> AsRef<[u8]> for Chunk<C> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<const C: usize> TryFrom<&[u8]> for Chunk<C> {
+    type Error = CapacityError;
+    fn try_from(bytes: &[u8]) -> Result<Self, CapacityError> {
+        Self::from_slice(bytes)
+    }
+}
+
+impl<const C: usize> fmt::Debug for Chunk<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Chunk({} bytes: {:?})",
+            self.0.len(),
+            &self.0[..self.0.len().min(16)]
+        )
+    }
 }
 
 /// A message on the control inbox.

@@ -1,21 +1,22 @@
 //! The worker: one thread per connection that owns the socket.
 //!
-//! It resolves and connects (blocking, one budget for all addresses), then
-//! loops: act on control, move inbox chunks into its write buffer, write,
-//! and otherwise sleep in `poll(2)` on the socket and the wake eventfd.
-//! The socket stays in blocking mode throughout; short `SO_SNDTIMEO` /
+//! It runs the connect phase ([`crate::connect`]), then the data path: a
+//! loop of small steps (act on control, flush, check for the end,
+//! deadlines, park and poll) over an explicit connection [`State`]. The
+//! socket stays in blocking mode throughout; short `SO_SNDTIMEO` /
 //! `SO_RCVTIMEO` slices bound any single call, so control is seen within
 //! one slice even while the server refuses to read. See ARCHITECTURE.md.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::client::{read_room, Boxes, SIGNAL_CAPACITY};
-use crate::config::{Config, IpFamily};
-use crate::message::{chunk_of, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::config::Config;
+use crate::connect::{self, Failure};
+use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
 use crate::sys;
+use crate::wake::{read_room, Boxes};
 
 /// Longest a single blocking read or write may block: how late control can
 /// be seen while the worker is inside a write to a server that does not
@@ -79,22 +80,109 @@ impl<const C: usize, const I: usize, const O: usize> Drop for FinalGuard<'_, C, 
     }
 }
 
-/// Why the loop stopped, before the socket is closed. The error, if any,
-/// is already in the worker's report.
-struct End {
-    reason: Reason,
+/// The write side of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteState {
+    /// Taking chunks from the inbox and writing them (the inbox may still
+    /// close under it when the server closes: then it flushes what it has).
+    Open,
+    /// `ProducerFinished`: the inbox is closed, what it accepted is still
+    /// being written; then the half-close.
+    Draining,
+    /// Our FIN is sent. Reading goes on until the server closes, or until
+    /// `linger_until` (`None`: a linger too large for the clock, no limit).
+    HalfClosed { linger_until: Option<Instant> },
+}
+
+/// The read side of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadState {
+    /// Reading whenever the outbox has room.
+    Open,
+    /// The server closed its side (end of stream).
+    Eof,
+}
+
+/// The connection's state: each side on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct State {
+    write: WriteState,
+    read: ReadState,
+}
+
+impl State {
+    const START: State = State {
+        write: WriteState::Open,
+        read: ReadState::Open,
+    };
+
+    /// Bytes accepted may still be written (not half-closed yet).
+    fn writing(self) -> bool {
+        !matches!(self.write, WriteState::HalfClosed { .. })
+    }
+
+    fn reading(self) -> bool {
+        self.read == ReadState::Open
+    }
+}
+
+/// What the flush step leaves the loop to do next.
+enum Flushed {
+    /// The socket took everything it was given: keep writing.
+    KeepWriting,
+    /// Look at the socket and the boxes before writing again.
+    Look,
+}
+
+/// Bytes taken from the inbox and not yet written: `buf[start..end]`.
+struct WriteBatch {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl WriteBatch {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn room(&self) -> usize {
+        self.buf.len() - self.len()
+    }
+
+    /// Moves inbox chunks in while they fit, under one lock.
+    fn refill<const C: usize, const N: usize>(
+        &mut self,
+        inbox: &crate::mailbox::Mailbox<Chunk<C>, N>,
+    ) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < C {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let WriteBatch { buf, end, .. } = self;
+        inbox.take_while(|chunk| {
+            let Some(room) = buf.get_mut(*end..*end + chunk.len()) else {
+                return false;
+            };
+            room.copy_from_slice(chunk);
+            *end += chunk.len();
+            true
+        });
+    }
 }
 
 struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     config: Config,
     boxes: &'a Boxes<C, I, O>,
     report: ShutdownReport,
+    state: State,
     /// Initial message bytes already written.
     initial_pos: usize,
-    /// Write batch: bytes `wbuf[wstart..wend]` are accepted and unwritten.
-    wbuf: Box<[u8]>,
-    wstart: usize,
-    wend: usize,
+    batch: WriteBatch,
     rbuf: Box<[u8]>,
     /// The last write took everything: the next one will likely not block,
     /// so it is tried without asking poll first.
@@ -103,11 +191,6 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
     pending_since: Option<Instant>,
-    reading: bool,
-    write_open: bool,
-    finishing: bool,
-    peer_closed: bool,
-    linger_deadline: Option<Instant>,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -117,35 +200,54 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             config,
             boxes,
             report: ShutdownReport::new(Reason::Error),
+            state: State::START,
             initial_pos: 0,
-            wbuf: vec![0; batch].into_boxed_slice(),
-            wstart: 0,
-            wend: 0,
+            batch: WriteBatch {
+                buf: vec![0; batch].into_boxed_slice(),
+                start: 0,
+                end: 0,
+            },
             rbuf: vec![0; batch].into_boxed_slice(),
             writable: true,
             unpolled: 0,
             pending_since: None,
-            reading: true,
-            write_open: true,
-            finishing: false,
-            peer_closed: false,
-            linger_deadline: None,
         }
     }
 
     fn run(mut self) -> ShutdownReport {
-        let end = match self.connect() {
+        let reason = match connect::connect(&self.config, || self.stop_requested()) {
             Ok((stream, peer)) => {
                 self.setup(&stream);
                 log::debug!("connected to {peer}");
                 self.signal(Signal::Connected(peer));
-                let end = self.serve(&stream);
-                self.close(stream, end.reason);
-                end
+                let reason = self.serve(&stream);
+                self.close(stream, reason);
+                reason
             }
-            Err(end) => end,
+            Err(Failure::Stopped(reason)) => reason,
+            Err(Failure::Failed(phase, e)) => self.fail(phase, &e),
         };
-        self.finish(end)
+        self.finish(reason)
+    }
+
+    /// The one place the connection state changes; every transition is
+    /// logged.
+    fn set_state(&mut self, to: State) {
+        if to != self.state {
+            log::debug!("state {:?} -> {:?}", self.state, to);
+            self.state = to;
+        }
+    }
+
+    fn set_write(&mut self, write: WriteState) {
+        self.set_state(State {
+            write,
+            ..self.state
+        });
+    }
+
+    fn set_read(&mut self, read: ReadState) {
+        self.set_state(State { read, ..self.state });
     }
 
     /// Sends a signal, always keeping one slot for the final one. By the
@@ -162,105 +264,27 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let _ = self.boxes.signal.try_send(sig);
     }
 
-    fn stop_requested(&self) -> Option<End> {
+    fn stop_requested(&self) -> Option<Reason> {
         match self.boxes.core.control() {
-            Some(Control::Abort) => Some(End {
-                reason: Reason::Aborted,
-            }),
-            Some(Control::Shutdown) => Some(End {
-                reason: Reason::Shutdown,
-            }),
+            Some(Control::Abort) => Some(Reason::Aborted),
+            Some(Control::Shutdown) => Some(Reason::Shutdown),
             _ => None,
         }
     }
 
-    fn fail(&mut self, phase: Phase, err: &io::Error) -> End {
+    /// Signals and records an error; returns the reason the connection
+    /// ends with.
+    fn fail(&mut self, phase: Phase, err: &io::Error) -> Reason {
         let error = Error::from_io(phase, err);
         self.signal(Signal::Error(error.clone()));
         self.report.error = Some(error);
         // A failed flush after the server closed ends as "peer closed",
         // with the loss in `unsent`.
-        let reason = if self.peer_closed && phase == Phase::Write {
+        if self.state.read == ReadState::Eof && phase == Phase::Write {
             Reason::PeerClosed
         } else {
             Reason::Error
-        };
-        End { reason }
-    }
-
-    /// Resolves and connects within one budget, trying each address in
-    /// order; checks control between attempts.
-    fn connect(&mut self) -> Result<(TcpStream, SocketAddr), End> {
-        // A budget too large for the clock means no limit.
-        let deadline = Instant::now().checked_add(self.config.connect_timeout);
-        if let Some(end) = self.stop_requested() {
-            return Err(end);
         }
-        let host = self.config.host.trim();
-        // Accept "[::1]" as well as "::1".
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if host.is_empty() {
-            let e = io::Error::new(io::ErrorKind::InvalidInput, "empty host name");
-            return Err(self.fail(Phase::Resolve, &e));
-        }
-        let addrs = match (host, self.config.port).to_socket_addrs() {
-            Ok(a) => a,
-            Err(e) => {
-                // Resolver failures other than OS errors come without an
-                // errno and an uncategorised kind: call them "not found".
-                let e = if e.raw_os_error().is_none() {
-                    io::Error::new(io::ErrorKind::NotFound, e.to_string())
-                } else {
-                    e
-                };
-                return Err(self.fail(Phase::Resolve, &e));
-            }
-        };
-        let family = self.config.family;
-        let mut last: Option<io::Error> = None;
-        let mut tried = 0;
-        for addr in addrs.filter(|a| match family {
-            IpFamily::Any => true,
-            IpFamily::V4 => a.is_ipv4(),
-            IpFamily::V6 => a.is_ipv6(),
-        }) {
-            tried += 1;
-            if let Some(end) = self.stop_requested() {
-                return Err(end);
-            }
-            let left = deadline.map_or(Duration::MAX, |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            if left.is_zero() {
-                last = Some(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
-                break;
-            }
-            match TcpStream::connect_timeout(&addr, left) {
-                Ok(s) => return Ok((s, addr)),
-                Err(e) => {
-                    log::debug!("connect to {addr} failed: {e}");
-                    last = Some(e);
-                }
-            }
-        }
-        let e = match last {
-            Some(e) => e,
-            None if tried == 0 => {
-                let e = io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "no address of the requested family",
-                );
-                return Err(self.fail(Phase::Resolve, &e));
-            }
-            None => io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
-        };
-        if let Some(end) = self.stop_requested() {
-            return Err(end);
-        }
-        Err(self.fail(Phase::Connect, &e))
     }
 
     /// Socket options. An option the platform (or QEMU user-mode) does not
@@ -288,31 +312,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     fn has_pending(&self) -> bool {
-        self.initial_left() > 0 || self.wstart < self.wend
+        self.initial_left() > 0 || self.batch.len() > 0
     }
 
-    /// Moves inbox chunks into the write buffer while they fit, under one
-    /// lock.
-    fn refill(&mut self) {
-        if self.wstart == self.wend {
-            self.wstart = 0;
-            self.wend = 0;
-        } else if self.wbuf.len() - self.wend < C {
-            self.wbuf.copy_within(self.wstart..self.wend, 0);
-            self.wend -= self.wstart;
-            self.wstart = 0;
-        }
-        let Worker {
-            wbuf, wend, boxes, ..
-        } = self;
-        boxes.inbox.take_while(|chunk| {
-            let Some(room) = wbuf.get_mut(*wend..*wend + chunk.len()) else {
-                return false;
-            };
-            room.copy_from_slice(chunk);
-            *wend += chunk.len();
-            true
-        });
+    /// Everything accepted is written and nothing more will be accepted.
+    fn drained(&self) -> bool {
+        !self.has_pending() && self.boxes.inbox.is_closed() && self.boxes.inbox.is_empty()
     }
 
     /// One write of pending bytes: the initial message first, then the
@@ -322,7 +327,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let buf = if initial_left > 0 {
             &self.config.initial[self.initial_pos..]
         } else {
-            &self.wbuf[self.wstart..self.wend]
+            &self.batch.buf[self.batch.start..self.batch.end]
         };
         let want = buf.len();
         match (&*stream).write(buf) {
@@ -330,7 +335,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 if initial_left > 0 {
                     self.initial_pos += n;
                 } else {
-                    self.wstart += n;
+                    self.batch.start += n;
                 }
                 self.report.sent += n as u64;
                 self.unpolled = self.unpolled.saturating_add(n);
@@ -349,7 +354,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// One read into the outbox, no more than it has room for.
-    fn read_some(&mut self, stream: &TcpStream) -> Result<(), End> {
+    fn read_some(&mut self, stream: &TcpStream) -> Result<(), Reason> {
         let room = self.boxes.outbox.room();
         if room == 0 {
             return Ok(());
@@ -357,9 +362,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let want = self.rbuf.len().min(room.saturating_mul(C));
         match (&*stream).read(&mut self.rbuf[..want]) {
             Ok(0) => {
-                log::debug!("peer closed");
-                self.peer_closed = true;
-                self.reading = false;
+                self.set_read(ReadState::Eof);
                 // Nothing more is accepted; what is queued is still flushed.
                 self.boxes.inbox.close();
                 self.signal(Signal::PeerClosed);
@@ -373,7 +376,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 let queued = self
                     .boxes
                     .outbox
-                    .fill_from(|| pieces.next().map(chunk_of::<C>));
+                    .fill_from(|| pieces.next().map(Chunk::from_prefix));
                 debug_assert_eq!(queued, n.div_ceil(C));
                 Ok(())
             }
@@ -383,146 +386,209 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// The connected loop. Returns why it stopped.
-    fn serve(&mut self, stream: &TcpStream) -> End {
-        let fd = stream.as_raw_fd();
-        let core = &*self.boxes.core;
+    fn serve(&mut self, stream: &TcpStream) -> Reason {
         loop {
-            if let Some(end) = self.stop_requested() {
-                return end;
+            if let Some(reason) = self.act_on_control() {
+                return reason;
             }
-            if !self.finishing && core.control() == Some(Control::ProducerFinished) {
-                self.finishing = true;
-                // Everything accepted before this point is still written.
-                self.boxes.inbox.close();
-            }
-            if self.write_open {
-                let had = self.has_pending();
-                self.refill();
-                if !had && self.has_pending() {
-                    self.pending_since = Some(Instant::now());
-                }
+            match self.flush(stream) {
+                Err(reason) => return reason,
+                Ok(Flushed::KeepWriting) => continue,
+                Ok(Flushed::Look) => {}
             }
             let now = Instant::now();
-            if self.write_open && self.has_pending() && self.writable {
-                if let Err(e) = self.write_some(stream, now) {
-                    return self.fail(Phase::Write, &e);
-                }
-                if !self.has_pending() {
-                    self.pending_since = None;
-                }
-                // A busy upload keeps writing without polling, but looks
-                // at the socket at least every READ_CHECK_EVERY bytes so
-                // the server's replies are not starved.
-                // (Only if there is room to read into: with the outbox
-                // full a look finds nothing to do.)
-                let look_due = self.reading
-                    && self.unpolled >= READ_CHECK_EVERY
-                    && self.boxes.outbox.room() >= read_room::<O>();
-                if self.writable && !look_due {
-                    continue;
-                }
-            }
-            let drained =
-                !self.has_pending() && self.boxes.inbox.is_closed() && self.boxes.inbox.is_empty();
-            if drained && self.finishing && self.write_open {
-                if let Err(e) = stream.shutdown(Shutdown::Write) {
-                    return self.fail(Phase::Shutdown, &e);
-                }
-                log::debug!(
-                    "write side closed; lingering up to {:?}",
-                    self.config.linger
-                );
-                self.write_open = false;
-                // A linger too large for the clock: wait for the server.
-                self.linger_deadline = now.checked_add(self.config.linger);
-            }
-            if drained && self.peer_closed {
-                let reason = if self.finishing {
-                    Reason::Finished
-                } else {
-                    Reason::PeerClosed
-                };
-                return End { reason };
-            }
-            if self.linger_deadline.is_some_and(|d| now >= d) {
-                log::debug!("linger time over");
-                return End {
-                    reason: Reason::Finished,
-                };
-            }
-            let write_deadline = match (
-                self.write_open && self.has_pending(),
-                self.pending_since,
-                self.config.write_timeout,
-            ) {
-                (true, Some(since), Some(limit)) => match since.checked_add(limit) {
-                    // A limit too large for the clock is no limit.
-                    None => None,
-                    Some(d) if now >= d => {
-                        let e = io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "write timed out: the server is not reading",
-                        );
-                        return self.fail(Phase::Write, &e);
-                    }
-                    Some(d) => Some(d),
-                },
-                _ => None,
+            let deadline = match self
+                .check_end(stream, now)
+                .and_then(|()| self.deadline(now))
+            {
+                Ok(deadline) => deadline,
+                Err(reason) => return reason,
             };
-
-            let want_read = self.reading && self.boxes.outbox.room() >= read_room::<O>();
-            let want_write = self.write_open && self.has_pending();
-            core.park();
-            // Re-check every box after marking ourselves parked (see
-            // `Core::wake_worker`): anything that arrived before the mark is
-            // seen here, anything after it notifies the eventfd.
-            let more_input = self.write_open
-                && self.wbuf.len() - self.wend + self.wstart >= C
-                && !self.boxes.inbox.is_empty();
-            let room_again =
-                self.reading && !want_read && self.boxes.outbox.room() >= read_room::<O>();
-            let control_now = match core.control() {
-                Some(Control::ProducerFinished) => !self.finishing,
-                Some(_) => true,
-                None => false,
-            };
-            let write_now = want_write && self.writable;
-            let busy = more_input || room_again || control_now || write_now;
-            if busy {
-                core.unpark();
-                if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
-                    continue;
-                }
-            }
-            // Busy: only a look at the socket (zero timeout), no sleep.
-            let timeout = if busy {
-                Some(Duration::ZERO)
-            } else {
-                match (write_deadline, self.linger_deadline) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-                .map(|d| d.saturating_duration_since(now))
-            };
-            let ready = sys::poll(fd, want_read, want_write, core.wake_fd(), timeout);
-            core.unpark();
-            self.unpolled = 0;
-            let ready = match ready {
-                Ok(r) => r,
-                Err(e) => return self.fail(Phase::Read, &e),
-            };
-            if ready.woken {
-                core.wake_fd().drain();
-            }
-            if want_write && ready.writable {
-                self.writable = true;
-            }
-            if want_read && ready.readable {
-                if let Err(end) = self.read_some(stream) {
-                    return end;
-                }
+            if let Err(reason) = self.park_and_poll(stream, now, deadline) {
+                return reason;
             }
         }
+    }
+
+    /// Step 1: `Shutdown` and `Abort` end the loop; `ProducerFinished`
+    /// closes the inbox and starts draining.
+    fn act_on_control(&mut self) -> Option<Reason> {
+        if let Some(reason) = self.stop_requested() {
+            return Some(reason);
+        }
+        if self.state.write == WriteState::Open
+            && self.boxes.core.control() == Some(Control::ProducerFinished)
+        {
+            // Everything accepted before this point is still written.
+            self.boxes.inbox.close();
+            self.set_write(WriteState::Draining);
+        }
+        None
+    }
+
+    /// Step 2: takes what the inbox holds and writes while the socket
+    /// takes it.
+    fn flush(&mut self, stream: &TcpStream) -> Result<Flushed, Reason> {
+        if !self.state.writing() {
+            return Ok(Flushed::Look);
+        }
+        let had = self.has_pending();
+        self.batch.refill(&self.boxes.inbox);
+        let now = Instant::now();
+        if !had && self.has_pending() {
+            self.pending_since = Some(now);
+        }
+        if !(self.has_pending() && self.writable) {
+            return Ok(Flushed::Look);
+        }
+        if let Err(e) = self.write_some(stream, now) {
+            return Err(self.fail(Phase::Write, &e));
+        }
+        if !self.has_pending() {
+            self.pending_since = None;
+        }
+        // A busy upload keeps writing without polling, but looks at the
+        // socket at least every READ_CHECK_EVERY bytes so the server's
+        // replies are not starved. (Only if there is room to read into:
+        // with the outbox full a look finds nothing to do.)
+        let look_due = self.state.reading()
+            && self.unpolled >= READ_CHECK_EVERY
+            && self.boxes.outbox.room() >= read_room::<O>();
+        Ok(if self.writable && !look_due {
+            Flushed::KeepWriting
+        } else {
+            Flushed::Look
+        })
+    }
+
+    /// Step 3: the half-close once a drain is complete, and the ends of the
+    /// connection: the server closed and everything is written, or the
+    /// linger ran out.
+    fn check_end(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
+        let drained = self.drained();
+        if drained && self.state.write == WriteState::Draining {
+            if let Err(e) = stream.shutdown(Shutdown::Write) {
+                return Err(self.fail(Phase::Shutdown, &e));
+            }
+            log::debug!(
+                "write side closed; lingering up to {:?}",
+                self.config.linger
+            );
+            self.set_write(WriteState::HalfClosed {
+                linger_until: now.checked_add(self.config.linger),
+            });
+        }
+        let half_closed = !self.state.writing();
+        if drained && self.state.read == ReadState::Eof {
+            return Err(if half_closed {
+                Reason::Finished
+            } else {
+                Reason::PeerClosed
+            });
+        }
+        if let WriteState::HalfClosed {
+            linger_until: Some(d),
+        } = self.state.write
+        {
+            if now >= d {
+                log::debug!("linger time over");
+                return Err(Reason::Finished);
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 4: fails a write that made no progress for the write timeout;
+    /// returns when the poll must wake up at the latest.
+    fn deadline(&mut self, now: Instant) -> Result<Option<Instant>, Reason> {
+        let write_deadline = match (
+            self.state.writing() && self.has_pending(),
+            self.pending_since,
+            self.config.write_timeout,
+        ) {
+            // A limit too large for the clock is no limit.
+            (true, Some(since), Some(limit)) => since.checked_add(limit),
+            _ => None,
+        };
+        if write_deadline.is_some_and(|d| now >= d) {
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write timed out: the server is not reading",
+            );
+            return Err(self.fail(Phase::Write, &e));
+        }
+        let linger = match self.state.write {
+            WriteState::HalfClosed { linger_until } => linger_until,
+            _ => None,
+        };
+        Ok(match (write_deadline, linger) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Step 5: marks the worker parked, looks at every box once more, and
+    /// sleeps in `poll` on the socket and the wake eventfd until something
+    /// happens or `deadline`; then reads if the socket has data.
+    fn park_and_poll(
+        &mut self,
+        stream: &TcpStream,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<(), Reason> {
+        let core = &*self.boxes.core;
+        let want_read = self.state.reading() && self.boxes.outbox.room() >= read_room::<O>();
+        let want_write = self.state.writing() && self.has_pending();
+        core.park();
+        // Re-check every box after marking ourselves parked (see
+        // `Core::wake_worker`): anything that arrived before the mark is
+        // seen here, anything after it notifies the eventfd.
+        let more_input =
+            self.state.writing() && self.batch.room() >= C && !self.boxes.inbox.is_empty();
+        let room_again =
+            self.state.reading() && !want_read && self.boxes.outbox.room() >= read_room::<O>();
+        let control_now = match core.control() {
+            Some(Control::ProducerFinished) => self.state.write == WriteState::Open,
+            Some(_) => true,
+            None => false,
+        };
+        let write_now = want_write && self.writable;
+        let busy = more_input || room_again || control_now || write_now;
+        if busy {
+            core.unpark();
+            if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
+                return Ok(());
+            }
+        }
+        // Busy: only a look at the socket (zero timeout), no sleep.
+        let timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            deadline.map(|d| d.saturating_duration_since(now))
+        };
+        let ready = sys::poll(
+            stream.as_raw_fd(),
+            want_read,
+            want_write,
+            core.wake_fd(),
+            timeout,
+        );
+        core.unpark();
+        self.unpolled = 0;
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => return Err(self.fail(Phase::Read, &e)),
+        };
+        if ready.woken {
+            core.wake_fd().drain();
+        }
+        if want_write && ready.writable {
+            self.writable = true;
+        }
+        if want_read && ready.readable {
+            self.read_some(stream)?;
+        }
+        Ok(())
     }
 
     /// Closes the socket; for an abort, with `SO_LINGER` 0 so the server
@@ -537,15 +603,15 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// Counts what was accepted and not written, and builds the report.
-    fn finish(mut self, end: End) -> ShutdownReport {
+    fn finish(mut self, reason: Reason) -> ShutdownReport {
         self.boxes.inbox.close();
-        let mut unsent = (self.initial_left() + (self.wend - self.wstart)) as u64;
+        let mut unsent = (self.initial_left() + self.batch.len()) as u64;
         self.boxes.inbox.take_while(|chunk| {
             unsent += chunk.len() as u64;
             true
         });
         self.report.unsent = unsent;
-        self.report.reason = end.reason;
+        self.report.reason = reason;
         log::debug!("socket shutdown: {}", self.report);
         self.report
     }
@@ -559,7 +625,3 @@ fn is_transient(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
 }
-
-// Keep the signal-capacity bound honest: Connected, PeerClosed, up to three
-// errors and the final signal (six), plus the slot `signal` keeps free.
-const _: () = assert!(SIGNAL_CAPACITY > 6);

@@ -128,7 +128,7 @@ fn test_many_producers_each_keep_their_order() {
             std::thread::spawn(move || {
                 for i in 0..500u32 {
                     let mut c = Chunk::<8>::new();
-                    c.push(p).unwrap();
+                    c.extend_from_slice(&[p]).unwrap();
                     c.extend_from_slice(&i.to_be_bytes()).unwrap();
                     inbox.send_timeout(c, SOON).unwrap();
                 }
