@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, IpFamily};
 use crate::message::{Phase, Reason};
+use crate::wake::Core;
 
 /// Why the connect phase produced no connection.
 pub(crate) enum Failure {
@@ -20,21 +21,23 @@ pub(crate) enum Failure {
 }
 
 /// Resolves `config.host` and connects to the first address that answers,
-/// within `config.connect_timeout` for everything. `stop` is asked before
-/// each step; when it says to stop, the phase ends with its reason.
-pub(crate) fn connect(
-    config: &Config,
-    stop: impl Fn() -> Option<Reason>,
-) -> Result<(TcpStream, SocketAddr), Failure> {
+/// within `config.connect_timeout` for everything. The control inbox
+/// (`core`) is looked at before each step; `Shutdown` or `Abort` ends the
+/// phase with its reason.
+pub(crate) fn connect(config: &Config, core: &Core) -> Result<(TcpStream, SocketAddr), Failure> {
+    let stop = || core.stop_requested();
     // A budget too large for the clock means no limit.
     let deadline = Instant::now().checked_add(config.connect_timeout);
     if let Some(reason) = stop() {
         return Err(Failure::Stopped(reason));
     }
-    let addrs = resolve(config)?;
+    let addrs = resolve(config, core, deadline)?;
     let mut last: Option<io::Error> = None;
     let mut tried = 0;
-    for addr in addrs.filter(|a| family_allows(config.family, a)) {
+    for addr in addrs
+        .into_iter()
+        .filter(|a| family_allows(config.family, a))
+    {
         tried += 1;
         if let Some(reason) = stop() {
             return Err(Failure::Stopped(reason));
@@ -71,8 +74,13 @@ pub(crate) fn connect(
     Err(Failure::Failed(Phase::Connect, e))
 }
 
-/// The host's addresses from the system resolver, in its order.
-fn resolve(config: &Config) -> Result<std::vec::IntoIter<SocketAddr>, Failure> {
+/// The host's addresses from the system resolver, in its order. (`core`
+/// and `deadline` are for a resolver that can be stopped and timed.)
+fn resolve(
+    config: &Config,
+    _core: &Core,
+    _deadline: Option<Instant>,
+) -> Result<Vec<SocketAddr>, Failure> {
     let host = config.host.trim();
     // Accept "[::1]" as well as "::1".
     let host = host
@@ -83,7 +91,7 @@ fn resolve(config: &Config) -> Result<std::vec::IntoIter<SocketAddr>, Failure> {
         let e = io::Error::new(io::ErrorKind::InvalidInput, "empty host name");
         return Err(Failure::Failed(Phase::Resolve, e));
     }
-    (host, config.port).to_socket_addrs().map_err(|e| {
+    let addrs = (host, config.port).to_socket_addrs().map_err(|e| {
         // Resolver failures other than OS errors come without an errno and
         // an uncategorised kind: call them "not found".
         let e = if e.raw_os_error().is_none() {
@@ -92,7 +100,8 @@ fn resolve(config: &Config) -> Result<std::vec::IntoIter<SocketAddr>, Failure> {
             e
         };
         Failure::Failed(Phase::Resolve, e)
-    })
+    })?;
+    Ok(addrs.collect())
 }
 
 fn family_allows(family: IpFamily, addr: &SocketAddr) -> bool {

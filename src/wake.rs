@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::mailbox::Mailbox;
-use crate::message::{Chunk, Control, ShutdownReport, Signal};
+use crate::message::{Chunk, Control, Reason, ShutdownReport, Signal};
 use crate::sys::EventFd;
 
 /// Capacity of the signal outbox. A connection emits at most
@@ -89,6 +89,15 @@ impl Core {
     /// The strongest control message received so far.
     pub(crate) fn control(&self) -> Option<Control> {
         Control::from_u8(self.control.load(Ordering::SeqCst))
+    }
+
+    /// `Shutdown` or `Abort` received: the reason the connection ends with.
+    pub(crate) fn stop_requested(&self) -> Option<Reason> {
+        match self.control() {
+            Some(Control::Abort) => Some(Reason::Aborted),
+            Some(Control::Shutdown) => Some(Reason::Shutdown),
+            _ => None,
+        }
     }
 
     /// Records `msg` (a stronger message overrides a weaker one) and wakes

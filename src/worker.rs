@@ -215,7 +215,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     fn run(mut self) -> ShutdownReport {
-        let reason = match connect::connect(&self.config, || self.stop_requested()) {
+        let reason = match connect::connect(&self.config, &self.boxes.core) {
             Ok((stream, peer)) => {
                 self.setup(&stream);
                 log::debug!("connected to {peer}");
@@ -262,14 +262,6 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             return;
         }
         let _ = self.boxes.signal.try_send(sig);
-    }
-
-    fn stop_requested(&self) -> Option<Reason> {
-        match self.boxes.core.control() {
-            Some(Control::Abort) => Some(Reason::Aborted),
-            Some(Control::Shutdown) => Some(Reason::Shutdown),
-            _ => None,
-        }
     }
 
     /// Signals and records an error; returns the reason the connection
@@ -413,7 +405,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Step 1: `Shutdown` and `Abort` end the loop; `ProducerFinished`
     /// closes the inbox and starts draining.
     fn act_on_control(&mut self) -> Option<Reason> {
-        if let Some(reason) = self.stop_requested() {
+        if let Some(reason) = self.boxes.core.stop_requested() {
             return Some(reason);
         }
         if self.state.write == WriteState::Open
