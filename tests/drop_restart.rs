@@ -9,13 +9,11 @@
 //!
 //! `TTC_DROP_SEED` replays a run (the seed is printed on failure).
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::time::Duration;
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Chunk, Client, Config, Control, Signal};
 

@@ -8,15 +8,13 @@
 //! most the connect timeout. (A peer that drops packets is in
 //! tests/netns_links.rs: it needs a namespace of its own.)
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Chunk, Config, Control, Phase, Reason, Signal};
 

@@ -3,8 +3,21 @@
 //! half-close here), helpers that wait with bounded deadlines, and a way to
 //! start the built `ttc` binary that also works under QEMU user-mode.
 //!
-//! Only 127.0.0.1 / ::1 and port 0 are used.
+//! Each integration test declares `mod support;` and uses what it needs:
+//!
+//! - this file: servers, signals, outbox draining, OS-state polling;
+//! - [`faults`]: the pattern producer and consumer, the accounting check;
+//! - [`netns`]: test hosts in network namespaces (root only);
+//!
+//! Only 127.0.0.1 / ::1 and port 0 are used, and the namespaces' own
+//! addresses.
+
+// Every test binary compiles all of this but uses a different part of it,
+// so what one binary leaves unused is not dead code.
 #![allow(dead_code)]
+
+pub mod faults;
+pub mod netns;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -75,16 +88,25 @@ pub struct Observed {
     pub ending: Ending,
 }
 
-/// A one-connection server running `serve` on its own thread; the result
-/// comes back through `result()`.
+/// A one-connection server: accepts one connection and runs `serve` on it
+/// on its own thread; the result comes back through `result()`.
 pub struct OneShot<T> {
     pub addr: SocketAddr,
     rx: Receiver<T>,
 }
 
 impl<T: Send + 'static> OneShot<T> {
+    /// On a loopback listener, port 0.
     pub fn spawn(serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::on(
+            TcpListener::bind("127.0.0.1:0").expect("bind loopback"),
+            serve,
+        )
+    }
+
+    /// On a listener the caller prepared (socket options, backlog, another
+    /// namespace).
+    pub fn on(listener: TcpListener, serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -99,11 +121,16 @@ impl<T: Send + 'static> OneShot<T> {
         self.addr.port()
     }
 
+    /// The server's result, waiting at most `limit`.
+    pub fn result_within(&self, limit: Duration) -> T {
+        self.rx
+            .recv_timeout(limit)
+            .expect("server did not finish in time")
+    }
+
     /// The server's result, waiting at most `SOON`.
     pub fn result(&self) -> T {
-        self.rx
-            .recv_timeout(SOON)
-            .expect("server did not finish in time")
+        self.result_within(SOON)
     }
 }
 
