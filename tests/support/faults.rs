@@ -284,28 +284,6 @@ pub fn memory_kib() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// Waits until a `SYN_SENT` socket to `port` exists in this thread's
-/// network namespace (the worker is inside a connect attempt), at most
-/// `SOON`.
-pub fn wait_syn_sent(port: u16) -> bool {
-    eventually(SOON, || syn_sent_to(port))
-}
-
-fn syn_sent_to(port: u16) -> bool {
-    let hex_port = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                // rem_address is field 2, st field 3; 02 is SYN_SENT.
-                f.len() > 3 && f[2].ends_with(&hex_port) && f[3] == "02"
-            })
-    })
-}
-
 /// Waits until the client is backed up: its inbox is full and the feed's
 /// accepted count has not moved for 100 ms (the worker is blocked writing
 /// to a server that does not read). At most `SOON`.
