@@ -9,7 +9,8 @@
 //! - this file: servers, signals, outbox draining, OS-state polling;
 //! - [`cli`]: starting the built `ttc` binary and checking its output;
 //! - [`faults`]: the pattern producer and consumer, the accounting check;
-//! - [`netns`]: test hosts in network namespaces (root only).
+//! - [`netns`]: test hosts in network namespaces (root only);
+//! - [`rng`]: the seedable generator of runs that replay from a seed.
 //!
 //! Only 127.0.0.1 / ::1 and port 0 are used, and the namespaces' own
 //! addresses.
@@ -21,6 +22,7 @@
 pub mod cli;
 pub mod faults;
 pub mod netns;
+pub mod rng;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
