@@ -64,16 +64,10 @@ const FAULTS: [Fault; 6] = [
     Fault::Finish,
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+// The tests' seedable generator: one xorshift64* for both.
+#[path = "../tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn table() -> &'static [u8] {
     static T: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
@@ -341,14 +335,14 @@ fn main() -> ExitCode {
     // Let the helper threads exist before the baseline.
     let (threads0, fds0) = (proc_count("/proc/self/task"), proc_count("/proc/self/fd"));
 
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut totals = Totals::default();
     let start = Instant::now();
     let end = start + Duration::from_secs(seconds);
     let mut next_note = start + Duration::from_secs(60);
     while Instant::now() < end {
-        let fault = FAULTS[(rng.next() % FAULTS.len() as u64) as usize];
-        let after = Duration::from_millis(fault_ms / 2 + rng.next() % fault_ms.max(1));
+        let fault = FAULTS[rng.below(FAULTS.len() as u64) as usize];
+        let after = Duration::from_millis(fault_ms / 2 + rng.below(fault_ms.max(1)));
         if let Err(e) = connection(port, &cmds, fault, after, &mut totals) {
             println!("soak: FAILED after {} connections: {e}", totals.connections);
             return ExitCode::from(1);

@@ -2,581 +2,29 @@
 //! servers: the pipe (binary data, half-close reply), the initial message,
 //! `--send` with and without `--rate`, the signal lines (text and JSON),
 //! SIGINT/SIGTERM, every exit status and every bad-input case, `demo` and
-//! `serve`. Under QEMU the binary runs through the same emulator
-//! (`support::ttc_command`).
+//! `serve`. Under QEMU the binary runs through the same emulator. The
+//! harness (starting the binary, reading its output, the checks) is
+//! tests/support/cli.rs; this file holds the cases.
 //!
 //! Every wait is bounded (`support::SOON`); a child still running when a
 //! test ends is killed.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread::JoinHandle;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use support::cli::*;
 use support::{fnv1a, OneShot, Peer, SOON};
-
-// ---------------------------------------------------------------------------
-// Running the binary
-
-/// A running `ttc`: its stderr arrives line by line, its stdout is
-/// collected. Killed on drop if it is still running.
-struct Ttc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    stdout: Option<JoinHandle<Vec<u8>>>,
-    stdout_lines: Option<Receiver<String>>,
-}
-
-/// What to do with the child's stdout.
-#[derive(Clone, Copy, PartialEq)]
-enum Out {
-    /// Collect it all, for `Outcome::stdout`.
-    Collect,
-    /// Read it line by line as it comes (`ttc serve`).
-    Lines,
-    /// Close our end at once: the child's writes fail with EPIPE.
-    Close,
-    /// `/dev/full`: the child's writes fail with ENOSPC.
-    Full,
-}
-
-/// The logging environment of the child.
-#[derive(Clone, Copy)]
-enum Log<'a> {
-    /// `TTC_LOG` set to this level (and `RUST_LOG` unset).
-    Level(&'a str),
-    /// Neither `TTC_LOG` nor `RUST_LOG` set: ttc's own default.
-    Unset,
-}
-
-/// How a run ended.
-#[derive(Debug)]
-struct Outcome {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    lines: Vec<String>,
-}
-
-impl Outcome {
-    fn last_line(&self) -> &str {
-        self.lines.last().map(String::as_str).unwrap_or("")
-    }
-
-    fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-
-    fn has_line(&self, prefix: &str) -> bool {
-        self.lines.iter().any(|l| l.starts_with(prefix))
-    }
-}
-
-fn spawn(args: &[&str]) -> Ttc {
-    spawn_with(args, Out::Collect)
-}
-
-fn spawn_with(args: &[&str], out: Out) -> Ttc {
-    spawn_logging(args, out, Log::Level("off"))
-}
-
-fn spawn_logging(args: &[&str], out: Out, log: Log<'_>) -> Ttc {
-    let mut cmd = support::ttc_command();
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("RUST_LOG");
-    match log {
-        Log::Level(level) => cmd.env("TTC_LOG", level),
-        Log::Unset => cmd.env_remove("TTC_LOG"),
-    };
-    match out {
-        Out::Full => {
-            let full = std::fs::OpenOptions::new()
-                .write(true)
-                .open("/dev/full")
-                .expect("open /dev/full");
-            cmd.stdout(full)
-        }
-        _ => cmd.stdout(Stdio::piped()),
-    };
-    let mut child = cmd.spawn().expect("start ttc");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            match line {
-                Ok(l) => {
-                    if tx.send(l).is_err() {
-                        return;
-                    }
-                }
-                Err(_) => return,
-            }
-        }
-    });
-    let (mut stdout, mut stdout_lines) = (None, None);
-    match (out, child.stdout.take()) {
-        (Out::Collect, Some(child_out)) => {
-            stdout = Some(std::thread::spawn(move || {
-                let mut v = Vec::new();
-                let _ = { child_out }.read_to_end(&mut v);
-                v
-            }))
-        }
-        (Out::Lines, Some(child_out)) => {
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for l in BufReader::new(child_out).lines().map_while(Result::ok) {
-                    if tx.send(l).is_err() {
-                        return;
-                    }
-                }
-            });
-            stdout_lines = Some(rx);
-        }
-        // Close: our end is dropped here. Full: there is no pipe.
-        _ => {}
-    }
-    let stdin = child.stdin.take();
-    Ttc {
-        child,
-        stdin,
-        lines,
-        seen: Vec::new(),
-        stdout,
-        stdout_lines,
-    }
-}
-
-impl Ttc {
-    /// Writes `data` to stdin on a thread, then closes stdin.
-    fn feed(&mut self, data: Vec<u8>) {
-        let mut stdin = self.stdin.take().expect("stdin still open");
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&data);
-        });
-    }
-
-    /// Writes `data` to stdin now, keeping it open.
-    fn write(&mut self, data: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        stdin.write_all(data).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn close_stdin(&mut self) {
-        self.stdin.take();
-    }
-
-    fn pid(&self) -> libc::pid_t {
-        self.child.id() as libc::pid_t
-    }
-
-    /// Waits (at most `SOON`) for a stderr line starting with `prefix`.
-    fn wait_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen.push(l.clone());
-                    if l.starts_with(prefix) {
-                        return l;
-                    }
-                }
-                Err(e) => panic!("no line {prefix:?} ({e:?}); saw {:?}", self.seen),
-            }
-        }
-    }
-
-    fn signal(&self, sig: libc::c_int) {
-        // SAFETY: kill(2) takes plain integers and touches no memory. The
-        // child is ours and not yet reaped, so its pid cannot have been
-        // reused by another process.
-        let rc = unsafe { libc::kill(self.pid(), sig) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    /// Waits (at most `within`) for the process to end and collects what
-    /// it printed.
-    fn finish_within(mut self, within: Duration) -> Outcome {
-        self.close_stdin();
-        let deadline = Instant::now() + within;
-        // Stderr closes when the process ends.
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("ttc did not end within {within:?}; saw {:?}", self.seen)
-                }
-            }
-        }
-        let mut status = None;
-        let ended = support::eventually(SOON, || {
-            status = self.child.try_wait().unwrap();
-            status.is_some()
-        });
-        assert!(ended, "ttc closed stderr but did not exit");
-        let stdout = self
-            .stdout
-            .take()
-            .map(|h| h.join().unwrap())
-            .unwrap_or_default();
-        Outcome {
-            code: status.unwrap().code(),
-            stdout,
-            lines: std::mem::take(&mut self.seen),
-        }
-    }
-
-    fn finish(self) -> Outcome {
-        self.finish_within(SOON)
-    }
-}
-
-impl Drop for Ttc {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs `ttc args` with `input` on stdin to its end.
-fn run(args: &[&str], input: &[u8]) -> Outcome {
-    let mut t = spawn(args);
-    t.feed(input.to_vec());
-    t.finish()
-}
-
-/// Asserts a clean end: exit 0, the shutdown line last with `reason`.
-fn assert_clean(o: &Outcome, reason: &str) {
-    assert_eq!(o.code, Some(0), "{o:?}");
-    let want = format!("ttc: socket_shutdown reason={reason} ");
-    assert!(o.last_line().starts_with(&want), "{o:?}");
-    assert_eq!(
-        o.lines
-            .iter()
-            .filter(|l| l.contains("socket_shutdown"))
-            .count(),
-        1
-    );
-}
-
-/// Asserts a usage error: exit 2, one line on stderr that contains `want`,
-/// nothing on stdout, no panic.
-fn assert_usage_error(args: &[&str], want: &str) {
-    let o = run(args, b"");
-    assert_eq!(o.code, Some(2), "{args:?}: {o:?}");
-    assert_eq!(o.lines.len(), 1, "{args:?}: {o:?}");
-    let line = &o.lines[0];
-    assert!(
-        line.starts_with("ttc: ") && line.contains(want),
-        "{args:?}: {line}"
-    );
-    assert!(!line.contains("panicked"), "{line}");
-    assert!(o.stdout.is_empty(), "{args:?}: {o:?}");
-}
-
-/// Asserts a network error: exit 1, an error line with `phase` and
-/// `kind`, then the shutdown line with reason error.
-fn assert_network_error(o: &Outcome, phase: &str, kind: &str) {
-    assert_eq!(o.code, Some(1), "{o:?}");
-    let err = format!("ttc: error phase={phase} kind={kind} message=\"");
-    assert!(o.has_line(&err), "want {err:?} in {o:?}");
-    assert!(
-        o.last_line()
-            .starts_with("ttc: socket_shutdown reason=error "),
-        "{o:?}"
-    );
-}
-
-/// A numeric field `key=N` of a text line.
-fn field(line: &str, key: &str) -> u64 {
-    let pat = format!(" {key}=");
-    let start = line
-        .find(&pat)
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        + pat.len();
-    line[start..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} in {line}"))
-}
-
-fn port_arg(addr: SocketAddr) -> String {
-    addr.port().to_string()
-}
-
-/// A file in the temp directory, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(tag: &str, contents: &[u8]) -> TempFile {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "ttc-cli-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Every byte value, many times over, in an order that is not periodic.
-fn binary_data(len: usize) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..=255u8).collect();
-    v.resize(len, 0);
-    support::fill_pattern(0, &mut v[256..]);
-    v
-}
-
-/// A server that reads until the client half-closes, then replies
-/// `received N` and closes: what arrives after the client's half-close.
-fn reply_after_eof() -> OneShot<Vec<u8>> {
-    OneShot::spawn(|mut s| {
-        let mut got = Vec::new();
-        s.read_to_end(&mut got).unwrap();
-        s.write_all(format!("received {}\n", got.len()).as_bytes())
-            .unwrap();
-        got
-    })
-}
-
-/// A listener whose accept queue is full: a new connection's SYN is
-/// dropped, so connecting to it hangs until the client's timeout.
-fn blackhole() -> (socket2::Socket, Vec<TcpStream>, u16) {
-    use socket2::{Domain, Socket, Type};
-    let l = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    l.listen(0).unwrap();
-    let addr = l.local_addr().unwrap().as_socket().unwrap();
-    let mut held = Vec::new();
-    for _ in 0..8 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
-            Ok(s) => held.push(s),
-            Err(_) => return (l, held, addr.port()),
-        }
-    }
-    panic!("the accept queue never filled");
-}
-
-/// True while some socket on this machine is connecting (SYN_SENT) to
-/// 127.0.0.1:`port`, per /proc/net/tcp.
-fn syn_sent_to(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let remote = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.get(2) == Some(&remote.as_str()) && f.get(3) == Some(&"02")
-    })
-}
-
-/// Accepts the one connection ttc makes to `listener`, waiting at most
-/// `SOON`.
-fn accept_within(listener: &TcpListener) -> TcpStream {
-    listener.set_nonblocking(true).unwrap();
-    let mut conn = None;
-    let accepted = support::eventually(SOON, || match listener.accept() {
-        Ok((s, _)) => {
-            conn = Some(s);
-            true
-        }
-        Err(_) => false,
-    });
-    assert!(accepted, "ttc never connected");
-    let conn = conn.unwrap();
-    conn.set_nonblocking(false).unwrap();
-    conn
-}
-
-/// Bytes waiting to be read in a pipe (either end) or a socket's receive
-/// queue (FIONREAD).
-fn unread(fd: RawFd) -> u64 {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the pointer, which points
-    // to a live local; `fd` is open for the duration of the call.
-    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
-    n as u64
-}
-
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: F_GETFL and F_SETFL take and return plain integers; `fd` is
-    // open for the duration of the calls.
-    let rc = unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK)
-    };
-    assert_eq!(rc, 0, "fcntl: {}", std::io::Error::last_os_error());
-}
-
-/// How long nothing may move before a transfer to a server that does not
-/// read counts as stalled (see `fill_until_stalled`).
-const QUIET: Duration = Duration::from_millis(400);
-
-/// Feeds ttc's stdin until its backpressure reaches us: the server `conn`
-/// never reads, so its receive queue, ttc's socket, inbox and input buffer
-/// fill, and then the pipe to ttc's stdin. Stalled means the pipe stays
-/// full (a non-blocking write finds no room) and the server's receive
-/// queue stays the same for `QUIET`; a ttc that is merely slow takes some
-/// bytes within that time. Returns the bytes written; panics after `SOON`.
-/// Leaves `stdin` non-blocking.
-fn fill_until_stalled(stdin: &mut ChildStdin, conn: &TcpStream) -> u64 {
-    set_nonblocking(stdin.as_raw_fd());
-    let block = vec![0x5au8; 64 * 1024];
-    let mut written = 0u64;
-    let deadline = Instant::now() + SOON;
-    let mut queued = unread(conn.as_raw_fd());
-    let mut moved_at = Instant::now();
-    loop {
-        let now = Instant::now();
-        assert!(
-            now < deadline,
-            "ttc never stalled ({written} bytes written, {queued} queued at the server)"
-        );
-        match stdin.write(&block) {
-            Ok(n) => {
-                written += n as u64;
-                moved_at = now;
-                continue;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => panic!("writing ttc's stdin: {e}"),
-        }
-        let q = unread(conn.as_raw_fd());
-        if q != queued {
-            queued = q;
-            moved_at = now;
-        } else if now - moved_at >= QUIET {
-            assert!(queued > 0, "the server received nothing");
-            return written;
-        }
-        // Pacing a poll of kernel queues, which have no event to wait on.
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Reads what the server `conn` was sent, to the end (ttc has exited, so
-/// its kernel delivers the rest and closes), at most `SOON`.
-fn read_rest(mut conn: TcpStream) -> u64 {
-    conn.set_read_timeout(Some(SOON)).unwrap();
-    let mut got = Vec::new();
-    conn.read_to_end(&mut got).expect("server read to the end");
-    got.len() as u64
-}
-
-// ---------------------------------------------------------------------------
-// A tiny JSON reader for the flat objects `--json` prints.
-
-#[derive(Debug, PartialEq)]
-enum Json {
-    Str(String),
-    Num(u64),
-}
-
-fn parse_json_object(line: &str) -> Vec<(String, Json)> {
-    let mut chars = line.chars().peekable();
-    let mut out = Vec::new();
-    let expect = |c: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        assert_eq!(chars.next(), Some(c), "in {line}");
-    };
-    fn string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, line: &str) -> String {
-        assert_eq!(chars.next(), Some('"'), "in {line}");
-        let mut s = String::new();
-        loop {
-            match chars
-                .next()
-                .unwrap_or_else(|| panic!("unterminated in {line}"))
-            {
-                '"' => return s,
-                '\\' => match chars.next().unwrap() {
-                    '"' => s.push('"'),
-                    '\\' => s.push('\\'),
-                    '/' => s.push('/'),
-                    'n' => s.push('\n'),
-                    'r' => s.push('\r'),
-                    't' => s.push('\t'),
-                    'b' => s.push('\u{8}'),
-                    'f' => s.push('\u{c}'),
-                    'u' => {
-                        let hex: String = chars.by_ref().take(4).collect();
-                        let v = u32::from_str_radix(&hex, 16).unwrap();
-                        s.push(char::from_u32(v).unwrap());
-                    }
-                    c => panic!("bad escape \\{c} in {line}"),
-                },
-                c if (c as u32) < 0x20 => panic!("raw control character in {line}"),
-                c => s.push(c),
-            }
-        }
-    }
-    expect('{', &mut chars);
-    loop {
-        let key = string(&mut chars, line);
-        expect(':', &mut chars);
-        let value = if chars.peek() == Some(&'"') {
-            Json::Str(string(&mut chars, line))
-        } else {
-            let mut digits = String::new();
-            while let Some(c) = chars.peek().filter(|c| c.is_ascii_digit()) {
-                digits.push(*c);
-                chars.next();
-            }
-            Json::Num(digits.parse().unwrap_or_else(|_| panic!("value in {line}")))
-        };
-        out.push((key, value));
-        match chars.next() {
-            Some(',') => continue,
-            Some('}') => break,
-            other => panic!("unexpected {other:?} in {line}"),
-        }
-    }
-    assert_eq!(chars.next(), None, "trailing text in {line}");
-    out
-}
-
-fn get<'a>(obj: &'a [(String, Json)], key: &str) -> &'a Json {
-    &obj.iter()
-        .find(|(k, _)| k == key)
-        .unwrap_or_else(|| panic!("no {key} in {obj:?}"))
-        .1
-}
-
-fn s(v: &str) -> Json {
-    Json::Str(v.into())
-}
 
 #[test]
 fn test_json_reader_reads_escapes() {
-    let o = parse_json_object(r#"{"a":"x\"y\\z\n\u0001","n":42}"#);
-    assert_eq!(o[0], ("a".into(), s("x\"y\\z\n\u{1}")));
-    assert_eq!(o[1], ("n".into(), Json::Num(42)));
+    let o = json_line(r#"{"a":"x\"y\\z\n\u0001","n":42}"#);
+    assert_eq!(text(&o, "a"), "x\"y\\z\n\u{1}");
+    assert_eq!(number(&o, "n"), 42);
 }
 
 // ---------------------------------------------------------------------------
@@ -605,7 +53,7 @@ fn pipe_roundtrip_is_byte_exact_for_binary_data() {
 
 #[test]
 fn stdin_eof_half_closes_and_the_reply_is_still_printed() {
-    let server = reply_after_eof();
+    let server = support::reply_after_eof();
     let o = run(&["127.0.0.1", &port_arg(server.addr)], b"twelve bytes");
     assert_eq!(server.result(), b"twelve bytes");
     assert_eq!(o.stdout_text(), "received 12\n");
@@ -617,7 +65,7 @@ fn stdin_eof_half_closes_and_the_reply_is_still_printed() {
 #[test]
 fn server_close_ends_the_session_even_with_stdin_open() {
     let server = support::half_close(b"bye\n");
-    let mut t = spawn(&["127.0.0.1", &port_arg(server.addr)]);
+    let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)]).spawn();
     // Stdin stays open: the server's close alone ends the session.
     let line = t.wait_line("ttc: socket_shutdown");
     assert!(
@@ -666,7 +114,9 @@ fn initial_file_arrives_before_stdin_data() {
 fn stdout_closed_by_the_reader_stops_cleanly_without_a_panic() {
     let server = support::start(Peer::Burst(4 << 20));
     // Nobody reads stdout: the first write fails with EPIPE.
-    let t = spawn_with(&["127.0.0.1", &port_arg(server.addr)], Out::Close);
+    let t = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdout(Out::Close)
+        .spawn();
     let o = t.finish();
     assert!(!o.lines.iter().any(|l| l.contains("panicked")), "{o:?}");
     assert_clean(&o, "shutdown");
@@ -676,7 +126,9 @@ fn stdout_closed_by_the_reader_stops_cleanly_without_a_panic() {
 fn stdout_write_failure_exits_1_with_an_output_error() {
     let server = support::start(Peer::Burst(1 << 20));
     // Every write to /dev/full fails with ENOSPC.
-    let t = spawn_with(&["127.0.0.1", &port_arg(server.addr)], Out::Full);
+    let t = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdout(Out::Full)
+        .spawn();
     let o = t.finish();
     assert_eq!(o.code, Some(1), "{o:?}");
     assert!(
@@ -870,12 +322,12 @@ const KEEPALIVE_WARNED: &str = "40000";
 
 /// Runs `ttc args HOST PORT` against an echo server with `abc` on stdin,
 /// and the logging environment `log`.
-fn run_logging(args: &[&str], log: Log<'_>) -> Outcome {
+fn run_logging(args: &[&str], log: Log) -> Outcome {
     let server = support::start(Peer::Echo);
     let port = port_arg(server.addr);
     let mut all = args.to_vec();
     all.extend(["127.0.0.1", &port]);
-    let mut t = spawn_logging(&all, Out::Collect, log);
+    let mut t = ttc(&all).log(log).spawn();
     t.feed(b"abc".to_vec());
     t.finish()
 }
@@ -886,33 +338,28 @@ fn json_lines_parse_and_the_shutdown_line_is_last() {
     // With the logging environment unset (ttc's default) and a warning
     // from the library: --json turns log lines off, so every line is
     // still one JSON object.
-    let mut t = spawn_logging(
-        &[
-            "--json",
-            "--keepalive",
-            KEEPALIVE_WARNED,
-            "127.0.0.1",
-            &port_arg(server.addr),
-        ],
-        Out::Collect,
-        Log::Unset,
-    );
+    let mut t = ttc(&[
+        "--json",
+        "--keepalive",
+        KEEPALIVE_WARNED,
+        "127.0.0.1",
+        &port_arg(server.addr),
+    ])
+    .log(Log::Unset)
+    .spawn();
     t.feed(b"abc".to_vec());
     let o = t.finish();
     assert_eq!(o.code, Some(0), "{o:?}");
     assert_eq!(o.stdout, b"abc");
-    let objs: Vec<_> = o.lines.iter().map(|l| parse_json_object(l)).collect();
-    let names: Vec<&Json> = objs.iter().map(|o| get(o, "signal")).collect();
-    assert_eq!(
-        names,
-        [&s("connected"), &s("peer_closed"), &s("socket_shutdown")]
-    );
-    assert_eq!(get(&objs[0], "peer"), &s(&server.addr.to_string()));
+    let objs: Vec<_> = o.lines.iter().map(|l| json_line(l)).collect();
+    let names: Vec<&str> = objs.iter().map(|o| text(o, "signal")).collect();
+    assert_eq!(names, ["connected", "peer_closed", "socket_shutdown"]);
+    assert_eq!(text(&objs[0], "peer"), server.addr.to_string());
     let last = objs.last().unwrap();
-    assert_eq!(get(last, "reason"), &s("finished"));
-    assert_eq!(get(last, "sent"), &Json::Num(3));
-    assert_eq!(get(last, "received"), &Json::Num(3));
-    assert_eq!(get(last, "unsent"), &Json::Num(0));
+    assert_eq!(text(last, "reason"), "finished");
+    assert_eq!(number(last, "sent"), 3);
+    assert_eq!(number(last, "received"), 3);
+    assert_eq!(number(last, "unsent"), 0);
 }
 
 #[test]
@@ -947,14 +394,14 @@ fn json_error_line_carries_phase_kind_and_message() {
     let port = support::refused_port().to_string();
     let o = run(&["--json", "127.0.0.1", &port], b"");
     assert_eq!(o.code, Some(1), "{o:?}");
-    let objs: Vec<_> = o.lines.iter().map(|l| parse_json_object(l)).collect();
+    let objs: Vec<_> = o.lines.iter().map(|l| json_line(l)).collect();
     assert_eq!(objs.len(), 2, "{o:?}");
-    assert_eq!(get(&objs[0], "signal"), &s("error"));
-    assert_eq!(get(&objs[0], "phase"), &s("connect"));
-    assert_eq!(get(&objs[0], "kind"), &s("ConnectionRefused"));
-    assert!(matches!(get(&objs[0], "message"), Json::Str(m) if !m.is_empty()));
-    assert_eq!(get(&objs[1], "signal"), &s("socket_shutdown"));
-    assert_eq!(get(&objs[1], "reason"), &s("error"));
+    assert_eq!(text(&objs[0], "signal"), "error");
+    assert_eq!(text(&objs[0], "phase"), "connect");
+    assert_eq!(text(&objs[0], "kind"), "ConnectionRefused");
+    assert!(!text(&objs[0], "message").is_empty());
+    assert_eq!(text(&objs[1], "signal"), "socket_shutdown");
+    assert_eq!(text(&objs[1], "reason"), "error");
 }
 
 // ---------------------------------------------------------------------------
@@ -962,10 +409,12 @@ fn json_error_line_carries_phase_kind_and_message() {
 
 fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     let server = support::start(Peer::Echo);
-    let mut t = spawn_with(&["127.0.0.1", &port_arg(server.addr)], Out::Lines);
+    let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdout(Out::Lines)
+        .spawn();
     t.wait_line("ttc: connected");
     t.write(b"ping\n");
-    let echoed = t.stdout_lines.as_ref().unwrap().recv_timeout(SOON);
+    let echoed = t.next_stdout_line();
     assert_eq!(echoed.as_deref(), Ok("ping"));
     // Stdin stays open and the server has nothing more to say: the
     // connection is idle and only the signal can end it.
@@ -999,12 +448,12 @@ fn sigint_with_a_backlog_accounts_for_every_byte() {
     // A server that accepts and never reads.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut t = spawn(&["127.0.0.1", &port_arg(addr)]);
+    let mut t = ttc(&["127.0.0.1", &port_arg(addr)]).spawn();
     let conn = accept_within(&listener);
     t.wait_line("ttc: connected");
     // Kept open to the end: an end of input would race a ProducerFinished
     // against the signal.
-    let mut stdin = t.stdin.take().unwrap();
+    let mut stdin = t.take_stdin();
     let written = fill_until_stalled(&mut stdin, &conn);
     // What ttc read from its stdin: the rest still sits in the pipe.
     let taken = written - unread(stdin.as_raw_fd());
@@ -1034,14 +483,14 @@ fn sigint_with_a_backlog_accounts_for_every_byte() {
 
 #[test]
 fn second_sigint_exits_at_once_while_connecting() {
-    let (_listener, _held, port) = blackhole();
-    let port = port.to_string();
+    let backlog = support::full_backlog();
+    let port = backlog.port().to_string();
     // Connecting to a full accept queue hangs for the whole (long) connect
     // timeout; the first SIGINT asks for Shutdown, the second exits.
-    let mut t = spawn(&["--connect-timeout", "60", "127.0.0.1", &port]);
+    let mut t = ttc(&["--connect-timeout", "60", "127.0.0.1", &port]).spawn();
     // Wait until it is connecting (so it has set up its signal handling):
     // its SYN_SENT socket shows in the kernel's table.
-    let connecting = support::eventually(SOON, || syn_sent_to(port.parse().unwrap()));
+    let connecting = support::wait_syn_sent(backlog.port());
     assert!(connecting, "ttc never started connecting");
     let start = Instant::now();
     // Signals sent close together may merge into one, so repeat (a bounded
@@ -1049,9 +498,7 @@ fn second_sigint_exits_at_once_while_connecting() {
     let mut gone = false;
     for _ in 0..100 {
         t.signal(libc::SIGINT);
-        if support::eventually(Duration::from_millis(100), || {
-            matches!(t.child.try_wait(), Ok(Some(_)))
-        }) {
+        if support::eventually(Duration::from_millis(100), || t.has_exited()) {
             gone = true;
             break;
         }
@@ -1081,7 +528,7 @@ fn unknown_host_exits_1_with_a_resolve_error() {
 #[test]
 fn server_reset_exits_1_with_a_reset_error() {
     let server = support::reset_after(5);
-    let mut t = spawn(&["127.0.0.1", &port_arg(server.addr)]);
+    let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)]).spawn();
     // Stdin stays open: the reset, not the end of input, ends the session.
     t.write(b"hello");
     let line = t.wait_line("ttc: error ");
@@ -1098,9 +545,14 @@ fn server_reset_exits_1_with_a_reset_error() {
 
 #[test]
 fn connect_timeout_exits_1_with_a_timed_out_error() {
-    let (_listener, _held, port) = blackhole();
+    let backlog = support::full_backlog();
     let o = run(
-        &["--connect-timeout", "0.5", "127.0.0.1", &port.to_string()],
+        &[
+            "--connect-timeout",
+            "0.5",
+            "127.0.0.1",
+            &port_arg(backlog.addr),
+        ],
         b"",
     );
     assert_network_error(&o, "connect", "TimedOut");
@@ -1116,13 +568,14 @@ fn ipv6_only_against_an_ipv4_address_exits_1_with_a_resolve_error() {
 fn write_timeout_exits_1_when_the_server_stops_reading() {
     let (release, hold) = mpsc::channel();
     let server = support::stalled(SOON, hold);
-    let mut t = spawn(&[
+    let mut t = ttc(&[
         "--write-timeout",
         "0.5",
         "127.0.0.1",
         &port_arg(server.addr),
-    ]);
-    let mut stdin = t.stdin.take().unwrap();
+    ])
+    .spawn();
+    let mut stdin = t.take_stdin();
     std::thread::spawn(move || {
         let block = vec![0u8; 64 * 1024];
         for _ in 0..(256 << 20) / block.len() {
@@ -1144,11 +597,11 @@ fn server_close_with_bytes_left_unwritten_exits_1() {
     let addr = listener.local_addr().unwrap();
     // Long enough that the half-close (after QUIET) lands before it runs
     // out, even under QEMU; the timeout is counted from ttc's last write.
-    let mut t = spawn(&["--write-timeout", "3", "127.0.0.1", &port_arg(addr)]);
+    let mut t = ttc(&["--write-timeout", "3", "127.0.0.1", &port_arg(addr)]).spawn();
     let conn = accept_within(&listener);
     t.wait_line("ttc: connected");
     // Kept open: the server's close, not the end of input, ends the session.
-    let mut stdin = t.stdin.take().unwrap();
+    let mut stdin = t.take_stdin();
     let written = fill_until_stalled(&mut stdin, &conn);
     conn.shutdown(Shutdown::Write).unwrap();
     t.wait_line("ttc: peer_closed");
@@ -1177,12 +630,7 @@ fn server_close_with_bytes_left_unwritten_exits_1() {
 fn linger_bounds_the_wait_for_a_server_that_never_closes() {
     // Reads to our half-close, then holds the connection open.
     let (done, hold) = mpsc::channel::<()>();
-    let server = OneShot::spawn(move |mut s: TcpStream| {
-        let mut got = Vec::new();
-        s.read_to_end(&mut got).unwrap();
-        let _ = hold.recv_timeout(SOON);
-        got
-    });
+    let server = support::hold_after_eof(hold);
     let start = Instant::now();
     let o = run(
         &[
@@ -1296,72 +744,33 @@ fn demo_prints_the_fortune_and_exits_0() {
 #[test]
 fn demo_json_prints_only_json_signal_lines() {
     // The logging environment unset: ttc's own default for --json.
-    let mut t = spawn_logging(&["demo", "--json"], Out::Collect, Log::Unset);
+    let mut t = ttc(&["demo", "--json"]).log(Log::Unset).spawn();
     t.close_stdin();
     let o = t.finish();
     assert_eq!(o.code, Some(0), "{o:?}");
     assert!(!o.stdout.is_empty(), "{o:?}");
     assert_eq!(o.stdout_text(), ttc::peers::FORTUNE);
-    let objs: Vec<_> = o.lines.iter().map(|l| parse_json_object(l)).collect();
+    let objs: Vec<_> = o.lines.iter().map(|l| json_line(l)).collect();
     assert!(!objs.is_empty(), "{o:?}");
     for obj in &objs {
-        get(obj, "signal");
+        text(obj, "signal");
     }
     let last = objs.last().unwrap();
-    assert_eq!(get(last, "signal"), &s("socket_shutdown"), "{o:?}");
+    assert_eq!(text(last, "signal"), "socket_shutdown", "{o:?}");
     // The demo finishes at once (no input), so it always ends "finished".
-    assert_eq!(get(last, "reason"), &s("finished"), "{o:?}");
-    assert_eq!(
-        get(last, "received"),
-        &Json::Num(ttc::peers::FORTUNE.len() as u64)
-    );
+    assert_eq!(text(last, "reason"), "finished", "{o:?}");
+    assert_eq!(number(last, "received"), ttc::peers::FORTUNE.len() as u64);
     assert_eq!(
         objs.iter()
-            .filter(|o| get(o, "signal") == &s("socket_shutdown"))
+            .filter(|o| text(o, "signal") == "socket_shutdown")
             .count(),
         1
     );
 }
 
-/// A running `ttc serve`, its stdout read line by line.
-struct Serving {
-    ttc: Ttc,
-    lines: Receiver<String>,
-    addr: SocketAddr,
-}
-
-fn serve(args: &[&str]) -> Serving {
-    let mut ttc = spawn_with(args, Out::Lines);
-    let lines = ttc.stdout_lines.take().unwrap();
-    let first = lines.recv_timeout(SOON).expect("serve printed no address");
-    let addr = if first.starts_with('{') {
-        let obj = parse_json_object(&first);
-        assert_eq!(get(&obj, "event"), &s("listening"));
-        match get(&obj, "addr") {
-            Json::Str(a) => a.parse().expect(&first),
-            other => panic!("addr {other:?}"),
-        }
-    } else {
-        let rest = first.strip_prefix("listening ").expect(&first);
-        rest.split(' ').next().unwrap().parse().expect(&first)
-    };
-    Serving { ttc, lines, addr }
-}
-
-impl Serving {
-    fn next_line(&self) -> String {
-        self.lines.recv_timeout(SOON).expect("no line from serve")
-    }
-
-    fn stop(self) -> Outcome {
-        self.ttc.signal(libc::SIGTERM);
-        self.ttc.finish()
-    }
-}
-
 #[test]
 fn serve_sink_prints_its_address_then_bytes_and_hash_per_connection() {
-    let srv = serve(&["serve", "sink", "--port", "0"]);
+    let srv = ttc(&["serve", "sink", "--port", "0"]).serve();
     assert!(srv.addr.ip().is_loopback(), "binds loopback by default");
     let data = binary_data(10_000);
     let mut s = TcpStream::connect(srv.addr).unwrap();
@@ -1380,7 +789,7 @@ fn serve_sink_prints_its_address_then_bytes_and_hash_per_connection() {
 
 #[test]
 fn serve_echo_works_with_the_ttc_client() {
-    let srv = serve(&["serve", "echo", "--port", "0", "--bind", "127.0.0.1"]);
+    let srv = ttc(&["serve", "echo", "--port", "0", "--bind", "127.0.0.1"]).serve();
     let data = binary_data(20_000);
     let o = run(&["127.0.0.1", &port_arg(srv.addr)], &data);
     assert_clean(&o, "finished");
@@ -1393,7 +802,7 @@ fn serve_echo_works_with_the_ttc_client() {
 
 #[test]
 fn serve_burst_sends_the_pattern_and_closes() {
-    let srv = serve(&["serve", "burst:5000", "--json"]);
+    let srv = ttc(&["serve", "burst:5000", "--json"]).serve();
     let mut conn = TcpStream::connect(srv.addr).unwrap();
     let mut got = Vec::new();
     conn.read_to_end(&mut got).unwrap();
@@ -1401,9 +810,9 @@ fn serve_burst_sends_the_pattern_and_closes() {
     let mut want = vec![0u8; 5000];
     support::fill_pattern(0, &mut want);
     assert!(got == want);
-    let obj = parse_json_object(&srv.next_line());
-    assert_eq!(get(&obj, "event"), &s("closed"));
-    assert_eq!(get(&obj, "sent"), &Json::Num(5000));
+    let obj = json_line(&srv.next_line());
+    assert_eq!(text(&obj, "event"), "closed");
+    assert_eq!(number(&obj, "sent"), 5000);
     srv.stop();
 }
 
@@ -1422,7 +831,7 @@ fn serve_on_a_port_in_use_exits_1() {
 
 #[test]
 fn serve_fortune_sends_the_fortune_and_reports_the_connection() {
-    let srv = serve(&["serve", "fortune"]);
+    let srv = ttc(&["serve", "fortune"]).serve();
     let mut conn = TcpStream::connect(srv.addr).unwrap();
     conn.set_read_timeout(Some(SOON)).unwrap();
     let mut got = Vec::new();

@@ -9,33 +9,17 @@
 //!
 //! `TTC_DROP_SEED` replays a run (the seed is printed on failure).
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::time::Duration;
 
-use faults::*;
+use support::faults::*;
+use support::rng::Rng;
 use support::*;
 use ttc::{Chunk, Client, Config, Control, Signal};
 
 const CLIENTS: usize = 1_000;
 const ALIVE: usize = 8;
-
-/// xorshift64*: a small, seedable generator (no dependency).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn fds() -> usize {
     count_proc_entries("/proc/self/fd")
@@ -91,7 +75,7 @@ fn test_thousand_clients_dropped_at_random_points_leak_nothing() {
                 | 1
         });
     eprintln!("TTC_DROP_SEED={seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let server = start(Peer::Echo);
     let spawn = || {
         Config::new("127.0.0.1", server.port())

@@ -5,8 +5,6 @@
 //! the single final signal, and, once the server reads again, that it gets
 //! exactly the bytes the report says were written.
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::io;
@@ -15,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Config, Control, Phase, Reason};
 
@@ -23,9 +21,9 @@ const ENDLESS: u64 = u64::MAX / 2;
 
 /// A server on small buffers that reads nothing until released, then reads
 /// everything to the end.
-fn stalled_sink() -> (Serving<SinkResult>, mpsc::Sender<()>) {
+fn stalled_sink() -> (OneShot<SinkResult>, mpsc::Sender<()>) {
     let (release, hold) = mpsc::channel::<()>();
-    let server = Serving::on(small_buffer_listener(16 * 1024), move |s| {
+    let server = OneShot::on(small_buffer_listener(16 * 1024), move |s| {
         hold.recv_timeout(SOON).expect("never released");
         pattern_sink(&s, &AtomicU64::new(0), SOON)
     });
@@ -34,7 +32,7 @@ fn stalled_sink() -> (Serving<SinkResult>, mpsc::Sender<()>) {
 
 struct Stalled {
     client: ttc::Client,
-    server: Serving<SinkResult>,
+    server: OneShot<SinkResult>,
     release: mpsc::Sender<()>,
     feeder: std::thread::JoinHandle<Fed>,
     drainer: std::thread::JoinHandle<Drained>,

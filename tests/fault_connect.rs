@@ -8,50 +8,14 @@
 //! most the connect timeout. (A peer that drops packets is in
 //! tests/netns_links.rs: it needs a namespace of its own.)
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Chunk, Config, Control, Phase, Reason, Signal};
-
-/// A loopback listener with backlog 0 that never accepts, with its queue
-/// already full. Keep it alive for the test.
-struct FullBacklog {
-    _listener: socket2::Socket,
-    _fillers: Vec<TcpStream>,
-    addr: SocketAddr,
-}
-
-fn full_backlog() -> FullBacklog {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    sock.listen(0).unwrap();
-    let addr = sock.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    // Connect until one attempt hangs: the queue is full from then on.
-    for _ in 0..16 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            Ok(s) => fillers.push(s),
-            Err(_) => break,
-        }
-    }
-    assert!(
-        !fillers.is_empty() && fillers.len() < 16,
-        "backlog never filled"
-    );
-    FullBacklog {
-        _listener: sock,
-        _fillers: fillers,
-        addr,
-    }
-}
 
 #[test]
 fn test_connect_timeout_on_full_backlog_counts_accepted_bytes_as_unsent() {

@@ -5,8 +5,6 @@
 //! what the outbox delivered). One test in this binary, so the process's
 //! memory figures are this test's alone.
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::net::Shutdown;
@@ -14,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Config, Reason, RecvTimeoutError, Signal};
 
@@ -47,7 +45,7 @@ fn test_flood_with_slow_consumer_keeps_memory_bounded_and_loses_nothing() {
         sock.listen(1).unwrap();
         std::net::TcpListener::from(sock)
     };
-    let server = Serving::on(listener, move |s| {
+    let server = OneShot::on(listener, move |s| {
         let n = periodic_source(&s, FLOOD, &s2);
         let _ = s.shutdown(Shutdown::Write);
         // Wait for the client to close before closing.

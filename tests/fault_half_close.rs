@@ -4,8 +4,6 @@
 //! in `unsent`), or it goes away entirely (a reset on our next write).
 //! Every test checks the accounting invariant and the single final signal.
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::io::{self, Write};
@@ -15,7 +13,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Config, Phase, Reason, TrySendError};
 
@@ -26,7 +24,7 @@ const REPLY: u64 = 100 * 1024;
 fn test_server_half_closes_and_keeps_reading_gets_every_accepted_byte() {
     let progress = Arc::new(AtomicU64::new(0));
     let p = progress.clone();
-    let server = Serving::spawn(move |s| {
+    let server = OneShot::spawn(move |s| {
         // Our reply, then FIN; then read everything the client still sends.
         periodic_source(&s, REPLY, &AtomicU64::new(0)).unwrap();
         s.shutdown(Shutdown::Write).unwrap();
@@ -67,7 +65,7 @@ fn test_server_half_closes_and_keeps_reading_gets_every_accepted_byte() {
 /// A send on a closed inbox hands the chunk back (checked on a fresh client
 /// whose server closes at once, so the inbox is certainly closed).
 fn client_inbox_after_close() -> TrySendError<ttc::Chunk> {
-    let server = Serving::spawn(drop);
+    let server = OneShot::spawn(drop);
     let client = Config::new("127.0.0.1", server.port()).spawn().unwrap();
     let signals = all_signals(client.signal());
     assert!(saw_peer_closed(&signals));
@@ -82,8 +80,8 @@ fn client_inbox_after_close() -> TrySendError<ttc::Chunk> {
 fn stalling_server<T: Send + 'static>(
     fin_now: mpsc::Receiver<()>,
     after_fin: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
-) -> Serving<T> {
-    Serving::on(small_buffer_listener(16 * 1024), move |mut s| {
+) -> OneShot<T> {
+    OneShot::on(small_buffer_listener(16 * 1024), move |mut s| {
         fin_now
             .recv_timeout(SOON)
             .expect("test never said when to half-close");

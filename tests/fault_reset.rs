@@ -4,8 +4,6 @@
 //! that what arrived is an exact prefix of what was sent, and that the
 //! signals end with exactly one `SocketShutdown`.
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::io::{self, Read, Write};
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Config, Reason, Signal};
 
@@ -31,7 +29,7 @@ fn reset_kinds() -> [io::ErrorKind; 3] {
 #[test]
 fn test_reset_by_server_while_we_send_accounts_every_byte() {
     const BEFORE_RESET: u64 = 256 * 1024;
-    let server = Serving::spawn(|mut s| {
+    let server = OneShot::spawn(|mut s| {
         let mut buf = vec![0u8; 64 * 1024];
         let mut want = vec![0u8; 64 * 1024];
         let mut got = 0u64;
@@ -86,7 +84,7 @@ fn test_reset_by_server_while_we_receive_delivers_an_exact_prefix() {
     // The server starts once we are connected: a reset that lands before
     // connect() has returned is (rightly) a connect error, not this case.
     let (go, wait) = std::sync::mpsc::channel::<()>();
-    let server = Serving::spawn(move |s| {
+    let server = OneShot::spawn(move |s| {
         wait.recv_timeout(SOON).expect("never connected");
         let sent = periodic_source(&s, BEFORE_RESET, &p);
         reset(s);
@@ -135,7 +133,7 @@ fn test_reset_by_echo_server_with_traffic_both_ways() {
     const BEFORE_RESET: u64 = 512 * 1024;
     let echoed = Arc::new(AtomicU64::new(0));
     let e = echoed.clone();
-    let server = Serving::spawn(move |mut s| {
+    let server = OneShot::spawn(move |mut s| {
         let mut buf = vec![0u8; 16 * 1024];
         let mut got = 0u64;
         while got < BEFORE_RESET {

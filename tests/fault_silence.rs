@@ -4,15 +4,13 @@
 //! be acted on (at once, or after the linger time for the graceful end),
 //! with the accounting invariant and one final signal.
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faults::*;
+use support::faults::*;
 use support::*;
 use ttc::{Config, Control, Reason, ShutdownReport, Signal};
 
@@ -37,7 +35,7 @@ fn silence_then(
     let progress = Arc::new(AtomicU64::new(0));
     let p = progress.clone();
     let (release, hold) = std::sync::mpsc::channel::<()>();
-    let server = Serving::spawn(move |s| {
+    let server = OneShot::spawn(move |s| {
         let seen = pattern_sink(&s, &p, SOON);
         // Silent to the end: even after our FIN it neither sends nor closes
         // until the test is done.

@@ -8,10 +8,6 @@
 //! the host and under QEMU user-mode alike: qemu-user passes `setns(2)`
 //! through, and the namespaces live in the host kernel either way.
 
-#[path = "support/faults.rs"]
-mod faults;
-#[path = "support/netns.rs"]
-mod netns;
 mod support;
 
 use std::io::{self, Read, Write};
@@ -20,8 +16,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faults::*;
-use netns::*;
+use support::faults::*;
+use support::netns::*;
 use support::*;
 use ttc::{Config, Control, Phase, Reason, ShutdownReport, Signal};
 
@@ -30,7 +26,7 @@ use ttc::{Config, Control, Phase, Reason, ShutdownReport, Signal};
 /// Returns the report and the elapsed time, after checking the transfer
 /// was byte-exact and the accounting holds.
 fn echo_through(pair: &NetPair, total: u64) -> (ShutdownReport, Duration) {
-    let server = Serving::on(pair.listen_a(), |mut s| {
+    let server = OneShot::on(pair.listen_a(), |mut s| {
         let mut buf = vec![0u8; 16 * 1024];
         let mut echoed = 0u64;
         loop {

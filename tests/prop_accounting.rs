@@ -8,8 +8,6 @@
 //! `PROPTEST_CASES` sets the number of cases (default here: 40 for the
 //! connection property, 256 for the mailbox model).
 
-#[path = "support/faults.rs"]
-mod faults;
 mod support;
 
 use std::collections::VecDeque;
@@ -18,8 +16,8 @@ use std::net::Shutdown;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use faults::*;
 use proptest::prelude::*;
+use support::faults::*;
 use support::*;
 use ttc::mailbox::{Mailbox, TryRecvError, TrySendError};
 use ttc::{Chunk, Config, Control, Reason, SendTimeoutError, Signal};
@@ -79,8 +77,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Starts the server; returns its port and a handle whose result is how
 /// many bytes it read.
-fn serve(kind: ServerKind) -> Serving<u64> {
-    Serving::spawn(move |mut s| {
+fn serve(kind: ServerKind) -> OneShot<u64> {
+    OneShot::spawn(move |mut s| {
         let mut buf = [0u8; 16 * 1024];
         let mut got = 0u64;
         let _ = s.set_read_timeout(Some(SOON));

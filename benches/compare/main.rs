@@ -7,6 +7,7 @@
 //! cargo bench --bench compare -- --quick       # small sizes (CI)
 //! cargo bench --bench compare --target aarch64-unknown-linux-gnu -- --quick   # under QEMU
 //! cargo bench --bench compare -- --peer raw,ttc --workload upload,pingpong
+//! cargo test --bench compare                   # smoke run: checks, no figures
 //! ```
 //!
 //! Peers: `raw` (the benchmark thread on a `std::net::TcpStream`), `diy`
@@ -23,6 +24,7 @@ mod procfs;
 mod report;
 mod scale;
 mod servers;
+mod smoke;
 mod stats;
 mod tokio_client;
 mod ttc_client;
@@ -158,14 +160,38 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// A hung peer must not hang CI: the whole run has a deadline (five times
+/// `limit` under QEMU).
+fn watchdog(limit: Duration) {
+    let qemu = std::env::var_os("QEMU_LD_PREFIX").is_some();
+    let limit = limit * if qemu { 5 } else { 1 };
+    std::thread::Builder::new()
+        .name("bench-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            eprintln!("compare: still running after {limit:?}: giving up");
+            std::process::exit(3);
+        })
+        .expect("watchdog thread");
+}
+
 fn main() {
-    // `cargo bench` passes --bench to every bench binary.
+    // `cargo bench` passes --bench to every bench binary; `cargo test`
+    // runs it without, and then it is a smoke test (smoke.rs).
+    let mut bench = false;
     let args: Vec<String> = std::env::args()
         .skip(1)
-        .filter(|a| a != "--bench")
+        .filter(|a| {
+            let flag = a == "--bench";
+            bench |= flag;
+            !flag
+        })
         .collect();
     if args.first().map(String::as_str) == Some("--scale-child") {
         scale::child_main(&args[1..]);
+    }
+    if !bench {
+        smoke::main(&args);
     }
     let a = match parse_args(&args) {
         Ok(a) => a,
@@ -185,16 +211,7 @@ fn main() {
     };
     sz.lib_peers = a.lib_peers;
 
-    // A hung peer must not hang CI: the whole run has a deadline.
-    let limit = Duration::from_secs(if a.quick { 180 } else { 1800 } * if qemu { 5 } else { 1 });
-    std::thread::Builder::new()
-        .name("bench-watchdog".into())
-        .spawn(move || {
-            std::thread::sleep(limit);
-            eprintln!("compare: still running after {limit:?}: giving up");
-            std::process::exit(3);
-        })
-        .expect("watchdog thread");
+    watchdog(Duration::from_secs(if a.quick { 180 } else { 1800 }));
 
     let arch = std::env::consts::ARCH;
     let mode = if a.quick { "quick" } else { "full" };

@@ -57,6 +57,24 @@ impl Sizes {
             lib_peers: false,
         }
     }
+
+    /// Tiny: every workload once, to check it runs and moves the right
+    /// bytes (the test-mode run, smoke.rs), measuring nothing.
+    pub fn smoke() -> Sizes {
+        Sizes {
+            bulk: 256 << 10,
+            bulk_reps: 1,
+            round_trips: 100,
+            sparse: Duration::from_millis(100),
+            sparse_every: Duration::from_millis(20),
+            idle: Duration::from_millis(100),
+            alloc_msgs: 100,
+            scale: vec![1, 4],
+            scale_rounds: 2,
+            shutdowns: 3,
+            lib_peers: false,
+        }
+    }
 }
 
 /// Which way a metric is better.

@@ -3,25 +3,15 @@
 //! inbox with the pattern and counts exactly what was accepted, a consumer
 //! that drains the outbox (optionally slowly) and checks what arrived, and
 //! the accounting check every scenario ends with.
-//!
-//! Include it next to the shared harness:
-//!
-//! ```ignore
-//! mod support;
-//! #[path = "support/faults.rs"]
-//! mod faults;
-//! ```
-#![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::{fill_pattern, SOON};
+use super::{eventually, fill_pattern, thread_id_named, Ending, SOON};
 use ttc::{Chunk, Inbox, Outbox, RecvTimeoutError, SendTimeoutError, ShutdownReport, Signal};
 
 /// What a [`feed`] producer got into the inbox.
@@ -216,7 +206,7 @@ pub fn pattern_sink(mut s: &TcpStream, progress: &AtomicU64, limit: Duration) ->
     let mut r = SinkResult {
         received: 0,
         is_pattern_prefix: true,
-        ending: crate::support::Ending::TimedOut,
+        ending: Ending::TimedOut,
     };
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -227,7 +217,7 @@ pub fn pattern_sink(mut s: &TcpStream, progress: &AtomicU64, limit: Duration) ->
         s.set_read_timeout(Some(left)).unwrap();
         match s.read(&mut buf) {
             Ok(0) => {
-                r.ending = crate::support::Ending::Eof;
+                r.ending = Ending::Eof;
                 return r;
             }
             Ok(n) => {
@@ -238,7 +228,7 @@ pub fn pattern_sink(mut s: &TcpStream, progress: &AtomicU64, limit: Duration) ->
                 progress.store(r.received, Ordering::Release);
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                r.ending = crate::support::Ending::Reset;
+                r.ending = Ending::Reset;
                 return r;
             }
             Err(e)
@@ -257,7 +247,7 @@ pub fn pattern_sink(mut s: &TcpStream, progress: &AtomicU64, limit: Duration) ->
 pub struct SinkResult {
     pub received: u64,
     pub is_pattern_prefix: bool,
-    pub ending: crate::support::Ending,
+    pub ending: Ending,
 }
 
 /// Resets `s` (`SO_LINGER` 0, then close): the client sees a reset.
@@ -266,50 +256,6 @@ pub fn reset(s: TcpStream) {
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(s);
-}
-
-/// A one-connection server on a listener the caller prepared (socket
-/// options, backlog): runs `serve` on the accepted stream on its own thread.
-pub struct Serving<T> {
-    pub addr: SocketAddr,
-    rx: Receiver<T>,
-}
-
-impl<T: Send + 'static> Serving<T> {
-    pub fn on(listener: TcpListener, serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            if let Ok((s, _)) = listener.accept() {
-                let _ = tx.send(serve(s));
-            }
-        });
-        Serving { addr, rx }
-    }
-
-    /// A loopback listener on port 0.
-    pub fn spawn(serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
-        Self::on(
-            TcpListener::bind("127.0.0.1:0").expect("bind loopback"),
-            serve,
-        )
-    }
-
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
-    /// The server's result, waiting at most `limit`.
-    pub fn result_within(&self, limit: Duration) -> T {
-        self.rx
-            .recv_timeout(limit)
-            .expect("server did not finish in time")
-    }
-
-    /// The server's result, waiting at most `SOON`.
-    pub fn result(&self) -> T {
-        self.result_within(SOON)
-    }
 }
 
 /// A loopback listener whose accepted sockets get a small receive buffer,
@@ -338,28 +284,6 @@ pub fn memory_kib() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// Waits until a `SYN_SENT` socket to `port` exists in this thread's
-/// network namespace (the worker is inside a connect attempt), at most
-/// `SOON`.
-pub fn wait_syn_sent(port: u16) -> bool {
-    crate::support::eventually(SOON, || syn_sent_to(port))
-}
-
-fn syn_sent_to(port: u16) -> bool {
-    let hex_port = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                // rem_address is field 2, st field 3; 02 is SYN_SENT.
-                f.len() > 3 && f[2].ends_with(&hex_port) && f[3] == "02"
-            })
-    })
-}
-
 /// Waits until the client is backed up: its inbox is full and the feed's
 /// accepted count has not moved for 100 ms (the worker is blocked writing
 /// to a server that does not read). At most `SOON`.
@@ -368,7 +292,7 @@ pub fn wait_backed_up<const C: usize, const N: usize>(
     progress: &AtomicU64,
 ) -> bool {
     let mut last = (u64::MAX, Instant::now());
-    crate::support::eventually(SOON, || {
+    eventually(SOON, || {
         let now = progress.load(Ordering::Acquire);
         if now != last.0 || inbox.len() < inbox.capacity() {
             last = (now, Instant::now());
@@ -383,8 +307,8 @@ pub fn wait_backed_up<const C: usize, const N: usize>(
 /// blocked. At most `SOON`.
 pub fn wait_thread_asleep(name: &str) -> bool {
     let mut asleep_looks = 0;
-    crate::support::eventually(SOON, || {
-        let state = crate::support::thread_id_named(name).and_then(|tid| {
+    eventually(SOON, || {
+        let state = thread_id_named(name).and_then(|tid| {
             let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
             let (_, rest) = stat.rsplit_once(')')?;
             rest.split_whitespace().next().map(str::to_owned)

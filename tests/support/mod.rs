@@ -1,14 +1,31 @@
 //! The host harness the integration tests share: loopback servers (echo,
 //! sink, burst, fortune from `ttc::peers`; reset, silent, stalled and
-//! half-close here), helpers that wait with bounded deadlines, and a way to
-//! start the built `ttc` binary that also works under QEMU user-mode.
+//! half-close, full backlog here), helpers that wait with bounded
+//! deadlines, and a way to start the built `ttc` binary that also works
+//! under QEMU user-mode.
 //!
-//! Only 127.0.0.1 / ::1 and port 0 are used.
+//! Each integration test declares `mod support;` and uses what it needs:
+//!
+//! - this file: servers, signals, outbox draining, OS-state polling;
+//! - [`cli`]: starting the built `ttc` binary and checking its output;
+//! - [`faults`]: the pattern producer and consumer, the accounting check;
+//! - [`netns`]: test hosts in network namespaces (root only);
+//! - [`rng`]: the seedable generator of runs that replay from a seed.
+//!
+//! Only 127.0.0.1 / ::1 and port 0 are used, and the namespaces' own
+//! addresses.
+
+// Every test binary compiles all of this but uses a different part of it,
+// so what one binary leaves unused is not dead code.
 #![allow(dead_code)]
+
+pub mod cli;
+pub mod faults;
+pub mod netns;
+pub mod rng;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -75,16 +92,25 @@ pub struct Observed {
     pub ending: Ending,
 }
 
-/// A one-connection server running `serve` on its own thread; the result
-/// comes back through `result()`.
+/// A one-connection server: accepts one connection and runs `serve` on it
+/// on its own thread; the result comes back through `result()`.
 pub struct OneShot<T> {
     pub addr: SocketAddr,
     rx: Receiver<T>,
 }
 
 impl<T: Send + 'static> OneShot<T> {
+    /// On a loopback listener, port 0.
     pub fn spawn(serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        Self::on(
+            TcpListener::bind("127.0.0.1:0").expect("bind loopback"),
+            serve,
+        )
+    }
+
+    /// On a listener the caller prepared (socket options, backlog, another
+    /// namespace).
+    pub fn on(listener: TcpListener, serve: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -99,11 +125,16 @@ impl<T: Send + 'static> OneShot<T> {
         self.addr.port()
     }
 
+    /// The server's result, waiting at most `limit`.
+    pub fn result_within(&self, limit: Duration) -> T {
+        self.rx
+            .recv_timeout(limit)
+            .expect("server did not finish in time")
+    }
+
     /// The server's result, waiting at most `SOON`.
     pub fn result(&self) -> T {
-        self.rx
-            .recv_timeout(SOON)
-            .expect("server did not finish in time")
+        self.result_within(SOON)
     }
 }
 
@@ -163,6 +194,19 @@ pub fn hold_after_eof(release: Receiver<()>) -> OneShot<Vec<u8>> {
     })
 }
 
+/// Reads until the client half-closes, then replies `received N` and
+/// closes: what arrives after the client's half-close. Returns what it
+/// read.
+pub fn reply_after_eof() -> OneShot<Vec<u8>> {
+    OneShot::spawn(|mut s| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(format!("received {}\n", got.len()).as_bytes())
+            .unwrap();
+        got
+    })
+}
+
 /// Neither reads nor sends: holds the connection for `hold`, so the
 /// client's writes back up. Reports how much it could read afterwards.
 pub fn stalled(hold: Duration, release: Receiver<()>) -> OneShot<Observed> {
@@ -205,6 +249,68 @@ pub fn half_close(reply: &'static [u8]) -> OneShot<Observed> {
 pub fn refused_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// A loopback listener with backlog 0 that never accepts, with its queue
+/// already full: the kernel drops new SYNs, so a connect to it hangs until
+/// the client's timeout. Keep it alive for the test.
+pub struct FullBacklog {
+    _listener: socket2::Socket,
+    _fillers: Vec<TcpStream>,
+    pub addr: SocketAddr,
+}
+
+impl FullBacklog {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+pub fn full_backlog() -> FullBacklog {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    // Connect until one attempt hangs: the queue is full from then on.
+    for _ in 0..16 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        !fillers.is_empty() && fillers.len() < 16,
+        "backlog never filled"
+    );
+    FullBacklog {
+        _listener: sock,
+        _fillers: fillers,
+        addr,
+    }
+}
+
+/// Waits until a `SYN_SENT` socket to `port` exists in this thread's
+/// network namespace (a client is inside a connect attempt), at most
+/// `SOON`.
+pub fn wait_syn_sent(port: u16) -> bool {
+    eventually(SOON, || syn_sent_to(port))
+}
+
+fn syn_sent_to(port: u16) -> bool {
+    let hex_port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|path| {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // rem_address is field 2, st field 3; 02 is SYN_SENT.
+                f.len() > 3 && f[2].ends_with(&hex_port) && f[3] == "02"
+            })
+    })
 }
 
 /// Waits for the next signal, at most `SOON`.
@@ -272,33 +378,6 @@ pub fn drain_outbox_within<const C: usize, const N: usize>(
                 panic!("outbox did not close in time ({} bytes so far)", got.len())
             }
         }
-    }
-}
-
-/// A command that starts the built `ttc` binary. Under QEMU user-mode (the
-/// cargo runner sets `QEMU_LD_PREFIX`) the child is a foreign binary too,
-/// so it is started through the matching `qemu-*`; on a native host or a
-/// real device it runs directly. Never skips.
-pub fn ttc_command() -> Command {
-    let exe = env!("CARGO_BIN_EXE_ttc");
-    let qemu = if std::env::var_os("QEMU_LD_PREFIX").is_some() {
-        if cfg!(target_arch = "arm") {
-            Some("qemu-arm")
-        } else if cfg!(target_arch = "aarch64") {
-            Some("qemu-aarch64")
-        } else {
-            None
-        }
-    } else {
-        None
-    };
-    match qemu {
-        Some(q) => {
-            let mut c = Command::new(q);
-            c.arg(exe);
-            c
-        }
-        None => Command::new(exe),
     }
 }
 

@@ -12,7 +12,6 @@
 //!
 //! A thread enters a namespace with `setns(2)`; threads it starts later
 //! (such as a client's worker) are in that namespace too.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::net::{Ipv4Addr, TcpListener};
