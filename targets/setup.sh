@@ -22,6 +22,7 @@ APT_PACKAGES=(
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # aarch64 linker + glibc
     qemu-user                                     # qemu-arm, qemu-aarch64
     iproute2 nftables                             # network-namespace tests
+    shellcheck                                    # lints every script in the test command
 )
 RUST_TARGETS=(
     "${TTC_QEMU_TARGETS[@]}" "${TTC_ANDROID_TARGETS[@]}" "${TTC_MUSL_TARGETS[@]}"
@@ -30,6 +31,7 @@ RUST_COMPONENTS=(clippy rustfmt)
 # Commands the packages above must provide.
 REQUIRED_COMMANDS=(
     cc arm-linux-gnueabihf-gcc aarch64-linux-gnu-gcc qemu-arm qemu-aarch64 ip nft
+    shellcheck
 )
 
 ci_d=$TTC_ROOT/targets/ci.d
