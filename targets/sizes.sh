@@ -16,7 +16,7 @@
 #     and it fails when it grows past TTC_ARMV7_MAX_BYTES (default 425000),
 #     a guard against size regressions.
 set -euo pipefail
-# shellcheck source=targets/lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TTC_ROOT"
 

@@ -5,7 +5,9 @@
 #   bash targets/deploy/sizes.sh           # measure what is in target/deploy/dist
 #   bash targets/deploy/sizes.sh --build   # build everything first (musl, glibc 2.28, .debs)
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+ttc_deploy_dirs
 
 case ${1:-} in
     --build)
@@ -13,19 +15,19 @@ case ${1:-} in
         bash "$TTC_ROOT/targets/deploy/build-deb.sh" # builds the glibc-2.28 binaries too
         ;;
     "") ;;
-    -h | --help) header_help; exit 0 ;;
-    *) die "unknown argument: $1 (try --help)" ;;
+    -h | --help) ttc_header_help; exit 0 ;;
+    *) ttc_die "unknown argument: $1 (try --help)" ;;
 esac
-[ -d "$DIST" ] || die "nothing in $DIST yet: run with --build"
+[ -d "$TTC_DIST" ] || ttc_die "nothing in $TTC_DIST yet: run with --build"
 
 echo "| artifact | bytes | size | needs |"
 echo "|---|---:|---:|---|"
-for f in "$DIST"/ttc-* "$DIST"/*.deb; do
+for f in "$TTC_DIST"/ttc-* "$TTC_DIST"/*.deb; do
     [ -f "$f" ] || continue
     bytes=$(stat -c %s "$f")
     case $f in
         *.deb) needs="dpkg: $(dpkg-deb -f "$f" Architecture), Depends $(dpkg-deb -f "$f" Depends)" ;;
-        *) if elf_is_dynamic "$f"; then needs="glibc >= $(glibc_needed "$f")"; else needs="nothing (static)"; fi ;;
+        *) if ttc_elf_is_dynamic "$f"; then needs="glibc >= $(ttc_glibc_needed "$f")"; else needs="nothing (static)"; fi ;;
     esac
     # shellcheck disable=SC2016 # the backquotes are Markdown
     printf '| `%s` | %d | %d KiB | %s |\n' "${f##*/}" "$bytes" $(((bytes + 512) / 1024)) "$needs"
