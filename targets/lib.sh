@@ -131,6 +131,15 @@ ttc_run() {
     fi
 }
 
+# Every shell script of the project, relative to TTC_ROOT, one a line:
+# the *.sh files (not those under build dirs), .ci/run and the
+# targets/ci.d/*.setup hooks.
+ttc_shell_scripts() {
+    (cd "$TTC_ROOT" && find . \( -name target -o -name .git \) -prune -o -type f \
+        \( -name '*.sh' -o -path ./.ci/run -o -path './targets/ci.d/*.setup' \) -print) |
+        sed 's|^\./||' | LC_ALL=C sort
+}
+
 # Runs a command as root: directly when we are root, else through sudo.
 ttc_as_root() {
     if [ "$(id -u)" -eq 0 ]; then
