@@ -295,6 +295,16 @@ ttc_glibc_needed() {
         sed 's/Name: GLIBC_//' | sort -uV | tail -n1
 }
 
+# The QEMU user-mode command (words on one line) that runs Linux binaries
+# of an ELF machine here, with Debian's cross sysroot for its glibc.
+ttc_qemu_runner() {
+    case $1 in
+        aarch64) echo "qemu-aarch64 -L /usr/aarch64-linux-gnu" ;;
+        arm) echo "qemu-arm -L /usr/arm-linux-gnueabihf" ;;
+        *) ttc_say "no QEMU runner for $1 binaries"; return 1 ;;
+    esac
+}
+
 # Which ELF machine runs on a device whose `uname -m` is $1.
 ttc_machine_for_uname() {
     case $1 in

@@ -42,10 +42,9 @@ for pair in armv7-unknown-linux-gnueabihf:armv7-linux-gnueabihf:arm aarch64-unkn
     bash "$TTC_ROOT/targets/deploy/check-glibc.sh" --max "$v" "$bin"
     # It starts (under QEMU, on Debian 12's cross glibc: newer than 2.28,
     # which is all a glibc promises to run).
-    qemu=qemu-aarch64 sysroot=/usr/aarch64-linux-gnu
-    [ "$machine" = arm ] && qemu=qemu-arm sysroot=/usr/arm-linux-gnueabihf
-    ver=$(env -u QEMU_LD_PREFIX "$qemu" -L "$sysroot" "$bin" --version) || ttc_die "$bin --version failed under $qemu"
-    ttc_say "starts under $qemu: $ver"
+    read -ra qemu < <(ttc_qemu_runner "$machine")
+    ver=$(env -u QEMU_LD_PREFIX "${qemu[@]}" "$bin" --version) || ttc_die "$bin --version failed under ${qemu[0]}"
+    ttc_say "starts under ${qemu[0]}: $ver"
     cp "$bin" "$TTC_DIST/ttc-$short-glibc$v"
     ttc_say "artifact: $TTC_DIST/ttc-$short-glibc$v ($(stat -c %s "$bin") bytes)"
 done

@@ -16,12 +16,12 @@ out=${2:-/dev/stdout}
 [ -f "$bin" ] || ttc_die "$bin: no such file"
 
 host=$(uname -m)
-case $(ttc_elf_machine "$bin"):$host in
+machine=$(ttc_elf_machine "$bin")
+case $machine:$host in
     x86_64:x86_64 | aarch64:aarch64) runner=() ;;
     arm:armv7l | arm:armv8l) runner=() ;;
-    aarch64:*) runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu) ;;
-    arm:*) runner=(qemu-arm -L /usr/arm-linux-gnueabihf) ;;
-    *) ttc_die "$bin: cannot run a $(ttc_elf_machine "$bin") binary here" ;;
+    aarch64:* | arm:*) read -ra runner < <(ttc_qemu_runner "$machine") ;;
+    *) ttc_die "$bin: cannot run a $machine binary here" ;;
 esac
 help=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --help) || ttc_die "$bin --help failed"
 version=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --version) || ttc_die "$bin --version failed"
