@@ -42,9 +42,9 @@ TTC_CARGO_DEB_VERSION=3.8.0
 # binary (nothing was pushed).
 TTC_EXIT_REFUSED=3
 
-# 1: ttc_run prints commands instead of running them (deploy --dry-run).
-# TTC_RUN_TIMEOUT (seconds, 0 for none) bounds each command ttc_run runs.
-# Neither is taken from the environment.
+# TTC_DRY_RUN=1 makes ttc_run print commands instead of running them (the
+# deploy scripts' --dry-run); TTC_RUN_TIMEOUT (seconds, 0 for none) bounds
+# each command ttc_run runs. A script sets them; the environment does not.
 TTC_DRY_RUN=0
 TTC_RUN_TIMEOUT=0
 
@@ -77,7 +77,7 @@ ttc_version() {
     sed -n 's/^version = "\(.*\)"/\1/p' "$TTC_ROOT/Cargo.toml" | head -n1
 }
 
-# --- messages and commands ---------------------------------------------------
+# --- messages and commands ----------------------------------------------------
 
 # A line on stderr, prefixed with the script's name.
 ttc_say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
@@ -160,7 +160,7 @@ ttc_count_tests() {
         END { printf "%d passed, %d failed, %d skipped", p, f, i }'
 }
 
-# --- installing what is missing ------------------------------------------------
+# --- installing what is missing -----------------------------------------------
 # Each ttc_*_ensure installs only what is missing, says what it installs,
 # and is silent (and touches no network) when nothing is. Everything it
 # installs is appended to TTC_INSTALLED.
@@ -262,7 +262,7 @@ ttc_zig_ensure() {
         TTC_INSTALLED+=(ziglang)
 }
 
-# --- ELF binaries and devices ------------------------------------------------
+# --- ELF binaries and devices -------------------------------------------------
 
 # The ELF machine of FILE: aarch64, arm, x86_64, ... or "not-elf".
 # Read from the header bytes, so no binutils are needed on the deploying host.
