@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the release `ttc` binary per target and prints a Markdown table of
-# its stripped size and the newest glibc symbol version it needs.
+# Release binary sizes, as Markdown tables.
 #
-#   bash targets/sizes.sh [--check] [TRIPLE...]
+#   bash targets/sizes.sh [--check] [--compare] [TRIPLE...]
+#   bash targets/sizes.sh --deploy [--build]
 #
-# Default triples: the host, armv7, thumbv7neon and aarch64 (glibc),
-# aarch64 musl. --check checks the two 32-bit ARM builds and fails when
-# either is off:
+# Builds the release `ttc` binary per target and prints its stripped size
+# and the newest glibc symbol version it needs. Default triples: the host,
+# armv7, thumbv7neon and aarch64 (glibc), aarch64 musl.
+#
+# --check checks the two 32-bit ARM builds and fails when either is off:
 #   - thumbv7neon-unknown-linux-gnueabihf (Thumb-2, NEON: the small armv7
 #     build for boards with NEON) must meet the 400 KB goal, 400000 bytes
 #     read strictly: it fails above that.
@@ -15,20 +17,68 @@
 #     "Release size"): its size against the goal is reported, not enforced,
 #     and it fails when it grows past TTC_ARMV7_MAX_BYTES (default 425000),
 #     a guard against size regressions.
+#
+# --compare also builds the clients of benches/tokio-size (the smallest
+# tokio equivalent of the CLI's client, and the same minimal client on the
+# ttc library and on plain std threads), all with ttc's release profile,
+# prints a second table of them next to the `ttc` CLI and writes it to
+# target/bench/sizes.json.
+#
+# --deploy measures the deploy artifacts instead (what is in
+# target/deploy/dist, see targets/deploy/): bytes, and what each needs to
+# run. With --build it builds them first (musl, glibc 2.28, .debs).
 set -euo pipefail
-# shellcheck source=targets/lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TTC_ROOT"
 
-check=false
+check=false compare=false deploy=false build=false
 triples=()
 for a in "$@"; do
     case $a in
         --check) check=true ;;
-        -*) echo "usage: $0 [--check] [TRIPLE...]" >&2 && exit 2 ;;
+        --compare) compare=true ;;
+        --deploy) deploy=true ;;
+        --build) build=true ;;
+        -h | --help) ttc_header_help; exit 0 ;;
+        -*) ttc_die "unknown option: $a (try --help)" ;;
         *) triples+=("$a") ;;
     esac
 done
+
+kib() { echo "$((($1 + 512) / 1024)) KiB"; }
+
+# --- deploy artifacts ----------------------------------------------------------
+if $deploy; then
+    if $check || $compare || [ ${#triples[@]} -gt 0 ]; then
+        ttc_die "--deploy takes no triples, --check or --compare"
+    fi
+    ttc_deploy_dirs
+    if $build; then
+        bash "$TTC_ROOT/targets/deploy/build-musl.sh"
+        bash "$TTC_ROOT/targets/deploy/build-deb.sh" # builds the glibc-2.28 binaries too
+    fi
+    [ -d "$TTC_DIST" ] || ttc_die "nothing in $TTC_DIST yet: run with --deploy --build"
+    echo "| artifact | bytes | size | needs |"
+    echo "|---|---:|---:|---|"
+    for f in "$TTC_DIST"/ttc-* "$TTC_DIST"/*.deb; do
+        [ -f "$f" ] || continue
+        bytes=$(stat -c %s "$f")
+        case $f in
+            *.deb) needs="dpkg: $(dpkg-deb -f "$f" Architecture), Depends $(dpkg-deb -f "$f" Depends)" ;;
+            *) if ttc_elf_is_dynamic "$f"; then
+                needs="glibc >= $(ttc_glibc_needed "$f")"
+            else
+                needs="nothing (static)"
+            fi ;;
+        esac
+        echo "| \`${f##*/}\` | $bytes | $(kib "$bytes") | $needs |"
+    done
+    exit 0
+fi
+$build && ttc_die "--build goes with --deploy"
+
+# --- release builds per target -----------------------------------------------
 if [ ${#triples[@]} -eq 0 ]; then
     triples=("$(ttc_host_triple)" "${TTC_QEMU_TARGETS[@]}" "${TTC_MUSL_TARGETS[@]}")
 fi
@@ -36,51 +86,92 @@ goal=400000
 goal_target=thumbv7neon-unknown-linux-gnueabihf
 guard_target=armv7-unknown-linux-gnueabihf
 max_armv7=${TTC_ARMV7_MAX_BYTES:-425000}
+# One target dir for ttc and benches/tokio-size (not benches/tokio-size/target).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$TTC_ROOT/target}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-rows=()
-goal_bytes=
-armv7_bytes=
-for t in "${triples[@]}"; do
-    # The artifact path comes from cargo itself, wherever the target dir is.
-    exe=$(cargo build -q --release --target "$t" --bin ttc \
+# build MANIFEST TRIPLE BIN: the executable cargo reports, wherever the
+# target dir is. The builds run from the repository root, so
+# .cargo/config.toml's linkers apply to benches/tokio-size too.
+build() {
+    local exe
+    exe=$(cargo build -q --release --manifest-path "$1" --target "$2" --bin "$3" \
         --message-format=json-render-diagnostics |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
     if [ -z "$exe" ] || [ ! -f "$exe" ]; then
-        echo "sizes: cargo reported no ttc binary for $t" >&2
-        exit 1
+        ttc_say "cargo reported no $3 binary for $2"
+        return 1
     fi
-    prefix=$(ttc_tool_prefix "$t")
-    # The release profile strips already; strip a copy anyway so the figure
-    # is the stripped size whatever the profile says.
-    cp "$exe" "$tmp/ttc"
-    "${prefix}strip" --strip-all "$tmp/ttc"
-    bytes=$(stat -c %s "$tmp/ttc")
-    glibc=$("${prefix}objdump" -T "$tmp/ttc" 2>/dev/null |
-        grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1 || true)
-    if [ -z "$glibc" ]; then
-        if "${prefix}readelf" -l "$tmp/ttc" | grep -q 'INTERP'; then
-            glibc="none (dynamic, no versioned glibc symbol)"
-        else
-            glibc="none (static)"
-        fi
-    else
+    echo "$exe"
+}
+
+# stripped EXE TRIPLE: the stripped size in bytes; the stripped copy stays
+# in $tmp/bin. The release profile strips already; strip a copy anyway so
+# the figure is the stripped size whatever the profile says.
+stripped() {
+    cp "$1" "$tmp/bin" &&
+        "$(ttc_tool_prefix "$2")strip" --strip-all "$tmp/bin" &&
+        stat -c %s "$tmp/bin"
+}
+
+rows=()
+compare_rows=()
+json_rows=()
+goal_bytes=
+armv7_bytes=
+for t in "${triples[@]}"; do
+    exe=$(build Cargo.toml "$t" ttc)
+    bytes=$(stripped "$exe" "$t")
+    glibc=$(ttc_glibc_needed "$tmp/bin")
+    if [ -n "$glibc" ]; then
         glibc=">= $glibc"
+    elif ttc_elf_is_dynamic "$tmp/bin"; then
+        glibc="none (dynamic, no versioned glibc symbol)"
+    else
+        glibc="none (static)"
     fi
-    rows+=("| \`$t\` | $bytes | $(((bytes + 512) / 1024)) KiB | $glibc |")
+    rows+=("| \`$t\` | $bytes | $(kib "$bytes") | $glibc |")
     [ "$t" = "$goal_target" ] && goal_bytes=$bytes
     [ "$t" = "$guard_target" ] && armv7_bytes=$bytes
+
+    if $compare; then
+        exe=$(build benches/tokio-size/Cargo.toml "$t" tokio-client)
+        tok=$(stripped "$exe" "$t")
+        exe=$(build benches/tokio-size/Cargo.toml "$t" std-client)
+        std=$(stripped "$exe" "$t")
+        exe=$(build benches/tokio-size/Cargo.toml "$t" ttc-client)
+        min=$(stripped "$exe" "$t")
+        r1=$(awk -v a="$bytes" -v b="$tok" 'BEGIN { printf "%.2f", a / b }')
+        r2=$(awk -v a="$min" -v b="$tok" 'BEGIN { printf "%.2f", a / b }')
+        compare_rows+=("| \`$t\` | $bytes B ($(kib "$bytes")) | $min B ($(kib "$min")) | $tok B ($(kib "$tok")) | $std B ($(kib "$std")) | ${r1}x | ${r2}x |")
+        json_rows+=("    {\"target\": \"$t\", \"ttc_cli\": $bytes, \"ttc_minimal_client\": $min, \"tokio_client\": $tok, \"std_client\": $std}")
+    fi
 done
 
 echo "| target | stripped bytes | size | glibc needed |"
 echo "|---|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 
+if $compare; then
+    echo
+    echo "| target | ttc CLI | ttc minimal client | tokio client | std-threads client | ttc CLI / tokio | ttc minimal / tokio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${compare_rows[@]}"
+    mkdir -p target/bench
+    {
+        printf '{\n  "date": "%s",\n  "sizes": [\n' "$(date -u +%F)"
+        (IFS=$'\n' && sed '$!s/$/,/' <<<"${json_rows[*]}")
+        printf '  ]\n}\n'
+    } >target/bench/sizes.json
+    echo
+    echo "JSON: target/bench/sizes.json"
+fi
+
 if $check; then
     if [ -z "$goal_bytes" ] || [ -z "$armv7_bytes" ]; then
-        echo "sizes: --check needs $goal_target and $guard_target in the list" >&2
+        ttc_say "--check needs $goal_target and $guard_target in the list"
         exit 2
     fi
     rc=0
@@ -106,6 +197,6 @@ if $check; then
     else
         echo "sizes:   within the $max_armv7-byte regression guard"
     fi
-    [ "$rc" -eq 0 ] || echo "sizes: --check failed (see FAILED above)" >&2
+    [ "$rc" -eq 0 ] || ttc_say "--check failed (see FAILED above)"
     exit "$rc"
 fi

@@ -3,7 +3,8 @@
 #
 #   bash targets/test.sh
 #
-# In order: setup (installs what is missing); cargo fmt --check; on the
+# In order: setup (installs what is missing); cargo fmt --check; every
+# shell script through shellcheck (ttc_shell_scripts in lib.sh); on the
 # host clippy, docs and the whole test suite; for armv7, thumbv7neon (the
 # small armv7 build) and aarch64 clippy and the whole test suite (unit,
 # integration, doc, command-line) under QEMU user-mode; for both Android
@@ -18,12 +19,14 @@
 # none) bounds each cargo command, so a hung test fails its stage instead
 # of eating CI's time. On a terminal, Ctrl-C is the timeout.
 set -euo pipefail
-# shellcheck source=targets/lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TTC_ROOT"
 
-stage_timeout=${TTC_STAGE_TIMEOUT:-900}
-[ -t 0 ] && stage_timeout=0
+# Bounds every command ttc_run runs here (timeout kills the command's
+# whole process group: cargo, test binaries, QEMU).
+TTC_RUN_TIMEOUT=${TTC_STAGE_TIMEOUT:-900}
+[ -t 0 ] && TTC_RUN_TIMEOUT=0
 keep_going=${TTC_KEEP_GOING:-0}
 logs=$(mktemp -d)
 names=()
@@ -35,14 +38,6 @@ run_start=${EPOCHREALTIME/./}
 elapsed() {
     local ms=$(((${EPOCHREALTIME/./} - $1) / 1000))
     printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
-}
-
-# "N passed, N failed, N skipped" summed over the cargo test results in the
-# files $@ (skipped: cargo's "ignored").
-count_tests() {
-    cat "$@" 2>/dev/null | awk '
-        /^test result:/ { p += $4; f += $6; i += $8 }
-        END { printf "%d passed, %d failed, %d skipped", p, f, i }'
 }
 
 summary() {
@@ -59,7 +54,7 @@ summary() {
         echo "FAILED: test.sh (exit $rc)"
     fi
     # Closing line: every cargo test result above, summed.
-    echo "tests: $(count_tests "$logs"/*.log)"
+    echo "tests: $(ttc_count_tests "$logs"/*.log)"
     rm -rf "$logs"
 }
 trap summary EXIT
@@ -75,7 +70,7 @@ stage() {
     log="$logs/$(printf '%02d' ${#names[@]}).log"
     "$@" 2>&1 | tee "$log" || rc=$?
     if grep -q '^test result:' "$log"; then
-        note=" ($(count_tests "$log"))"
+        note=" ($(ttc_count_tests "$log"))"
     fi
     names+=("$name")
     if [ "$rc" -eq 0 ]; then
@@ -87,24 +82,13 @@ stage() {
     [ "$keep_going" = 1 ] || exit "$rc"
 }
 
-# Prints a command, then runs it under the stage timeout (timeout kills
-# the command's whole process group: cargo, test binaries, QEMU).
-timed() {
-    printf '$ %s\n' "$*"
-    if [ "$stage_timeout" -gt 0 ]; then
-        timeout -k 10 "$stage_timeout" "$@"
-    else
-        "$@"
-    fi
-}
-
 # cargo test for a foreign target, run by the QEMU runner in
 # .cargo/config.toml; fails if cargo did not run the doctests for it (cargo
 # before 1.89 skipped them silently without -Zdoctest-xcompile).
 test_foreign() {
     local t=$1 out rc=0
     out=$(mktemp)
-    timed cargo test --target "$t" 2>&1 | tee "$out" || rc=$?
+    ttc_run cargo test --target "$t" 2>&1 | tee "$out" || rc=$?
     if [ "$rc" -eq 0 ] && ! grep -q '^ *Doc-tests ' "$out"; then
         echo "no doctests ran for $t" >&2
         rc=1
@@ -116,28 +100,30 @@ test_foreign() {
 stage "setup" bash targets/setup.sh
 # Nothing after this can work without what setup installs.
 [ ${#failed[@]} -eq 0 ] || exit 1
-stage "fmt" timed cargo fmt --check
+stage "fmt" ttc_run cargo fmt --check
+mapfile -t scripts < <(ttc_shell_scripts)
+stage "shellcheck" ttc_run shellcheck -x "${scripts[@]}"
 
-stage "host: clippy" timed cargo clippy --all-targets -- -D warnings
-stage "host: doc" timed env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
-stage "host: test" timed cargo test
+stage "host: clippy" ttc_run cargo clippy --all-targets -- -D warnings
+stage "host: doc" ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
+stage "host: test" ttc_run cargo test
 
 for t in "${TTC_QEMU_TARGETS[@]}"; do
-    stage "$t: clippy" timed cargo clippy --all-targets --target "$t" -- -D warnings
+    stage "$t: clippy" ttc_run cargo clippy --all-targets --target "$t" -- -D warnings
     stage "$t: test (QEMU)" test_foreign "$t"
 done
 
 for t in "${TTC_ANDROID_TARGETS[@]}"; do
-    stage "$t: build --lib" timed cargo build --lib --target "$t"
-    stage "$t: clippy" timed cargo clippy --all-targets --target "$t" -- -D warnings
+    stage "$t: build --lib" ttc_run cargo build --lib --target "$t"
+    stage "$t: clippy" ttc_run cargo clippy --all-targets --target "$t" -- -D warnings
 done
 
-stage "release sizes (thumbv7 goal, armv7 guard)" timed bash targets/sizes.sh --check
+stage "release sizes (thumbv7 goal, armv7 guard)" ttc_run bash targets/sizes.sh --check
 
 shopt -s nullglob
 for step in targets/ci.d/*.sh; do
     if [ -x "$step" ]; then
-        stage "ci.d/$(basename "$step")" timed "./$step"
+        stage "ci.d/$(basename "$step")" ttc_run "./$step"
     else
         # A step that silently does not run is a skipped test: fail.
         echo "ci.d/$(basename "$step"): not executable (chmod +x it)" >&2

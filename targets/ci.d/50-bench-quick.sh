@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks (issue 5): keeps the side-by-side harness working. Runs
+# Benchmarks: keeps the side-by-side harness working. Runs
 # `cargo bench --bench compare -- --quick` on the host, then under QEMU
 # user-mode for aarch64 and armv7 (skip those with TTC_BENCH_QEMU=0).
 # Every byte the workloads move is checked, so a broken client or harness
@@ -7,14 +7,11 @@
 # is shared and noisy). ~1 min on the host, ~2-3 min per QEMU target, most
 # of it the release (LTO) build. JSON lands in target/bench/.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TTC_ROOT"
 
-run() {
-    printf '$ %s\n' "$*"
-    "$@"
-}
-
-run cargo bench --bench compare -- --quick
+ttc_run cargo bench --bench compare -- --quick
 
 if [ "${TTC_BENCH_QEMU:-1}" = 0 ]; then
     echo "bench: TTC_BENCH_QEMU=0, QEMU runs skipped"
@@ -30,5 +27,5 @@ for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
         echo "bench: $t or $q missing: run targets/setup.sh" >&2
         exit 1
     fi
-    run cargo bench --bench compare --target "$t" -- --quick
+    ttc_run cargo bench --bench compare --target "$t" -- --quick
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke run (issue 6): builds every cargo-fuzz target in fuzz/ and runs
+# Fuzz smoke run: builds every cargo-fuzz target in fuzz/ and runs
 # each for TTC_FUZZ_SECONDS (default 10) from the seeds in fuzz/seeds/.
 # New corpus entries and crash artifacts go to a temporary directory, not
 # into the tree; a crash fails the step and its input is printed.
@@ -7,15 +7,13 @@
 # about a minute). The targets that connect isolate themselves in a network
 # namespace of their own (fuzz/fuzz_targets/isolated.rs), so run as root.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TTC_ROOT"
 seconds=${TTC_FUZZ_SECONDS:-10}
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-    rustup toolchain install nightly --profile minimal
-fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    cargo install cargo-fuzz --locked
-fi
+ttc_rust_toolchain_ensure nightly
+ttc_cargo_tool_ensure cargo-fuzz cargo-fuzz
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -25,9 +23,9 @@ cargo +nightly fuzz build 2>&1 | tail -n 3
 for t in $targets; do
     echo "--- fuzz $t for ${seconds}s"
     mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
-    seeds=seeds/$t
-    [ -d "$seeds" ] || seeds=
-    if ! cargo +nightly fuzz run "$t" "$work/corpus/$t" $seeds -- \
+    seeds=()
+    [ -d "seeds/$t" ] && seeds=("seeds/$t")
+    if ! cargo +nightly fuzz run "$t" "$work/corpus/$t" "${seeds[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
         -artifact_prefix="$work/artifacts/$t/" -print_final_stats=1 \
         >"$work/$t.log" 2>&1; then

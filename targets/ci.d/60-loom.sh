@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The mailbox under the loom model checker (issue 6): every interleaving of
+# The mailbox under the loom model checker: every interleaving of
 # small send / receive / close programs, tests/prop_loom_mailbox.rs; and
 # the worker's park/wake protocol.
 # Its own target dir: --cfg loom rebuilds everything.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TTC_ROOT"
 export CARGO_TARGET_DIR=${TTC_LOOM_TARGET_DIR:-target/loom}
 # Optimised (loom runs thousands of interleavings), but without the release
 # profile's LTO, which only slows the link.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Concurrency checks beyond loom (issue 6), on nightly:
+# Concurrency checks beyond loom, on nightly:
 # - ThreadSanitizer over the library's unit tests, the behaviour contract,
 #   the fault-injection suite and the property tests (std rebuilt with
 #   TSan, so its locks and atomics are seen);
@@ -7,7 +7,9 @@
 #   parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
 #   connection tests are TSan's.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TTC_ROOT"
 host=$(rustc -vV | sed -n 's/^host: //p')
 
 if ! rustup toolchain list | grep -q '^nightly'; then

@@ -17,53 +17,54 @@
 # Otherwise exits with ttc's own status.
 #   e.g. bash targets/deploy/adb-run.sh -- demo
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+ttc_deploy_dirs
 
-DRY_RUN=0 serial="" bin="" dest=/data/local/tmp push_only=0
+TTC_DRY_RUN=0 serial="" bin="" dest=/data/local/tmp push_only=0
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-        --dry-run) DRY_RUN=1 ;;
+        --dry-run) TTC_DRY_RUN=1 ;;
         -s) serial=${2:?-s needs a serial}; shift ;;
         --binary) bin=${2:?--binary needs a file}; shift ;;
         --dest) dest=${2:?--dest needs a directory}; shift ;;
         --push-only) push_only=1 ;;
-        -h | --help) header_help; exit 0 ;;
+        -h | --help) ttc_header_help; exit 0 ;;
         --) shift; args=("$@"); break ;;
-        *) die "unknown argument: $1 (try --help)" ;;
+        *) ttc_die "unknown argument: $1 (try --help)" ;;
     esac
     shift
 done
 
-# shellcheck disable=SC2034 # read by act() in lib.sh
-readonly DRY_RUN
+readonly TTC_DRY_RUN
 if [ -z "$bin" ]; then
-    bin="$DIST/ttc-aarch64-linux-musl"
-    [ -f "$bin" ] || die "no $bin: build it with: bash targets/deploy/build-musl.sh (or pass --binary FILE)"
+    bin="$TTC_DIST/ttc-aarch64-linux-musl"
+    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/build-musl.sh (or pass --binary FILE)"
 fi
-[ -f "$bin" ] || die "$bin: no such file"
-command -v adb >/dev/null || die "adb not found (Debian: apt-get install adb)"
+[ -f "$bin" ] || ttc_die "$bin: no such file"
+command -v adb >/dev/null || ttc_die "adb not found (Debian: apt-get install adb)"
 
 adb_cmd=(adb)
 [ -n "$serial" ] && adb_cmd+=(-s "$serial")
 
-say "checking the device architecture: $(show_cmd "${adb_cmd[@]}" shell uname -m)"
+ttc_say "checking the device architecture: $(ttc_show_cmd "${adb_cmd[@]}" shell uname -m)"
 uname_m=$("${adb_cmd[@]}" shell uname -m 2>/dev/null | tr -d '\r' | head -n1) || uname_m=""
-[ -n "$uname_m" ] || die "no device answered 'adb shell uname -m' (connected, authorised? see 'adb devices')"
-refuse_unless_runs "$bin" "$uname_m"
-if elf_is_dynamic "$bin"; then
+[ -n "$uname_m" ] || ttc_die "no device answered 'adb shell uname -m' (connected, authorised? see 'adb devices')"
+ttc_refuse_unless_runs "$bin" "$uname_m"
+if ttc_elf_is_dynamic "$bin"; then
     printf '%s: refusing to push: %s is dynamically linked (glibc); Android has no glibc to start it. Push the static build: bash targets/deploy/build-musl.sh\n' \
         "${0##*/}" "${bin##*/}" >&2
-    exit "$EXIT_REFUSED"
+    exit "$TTC_EXIT_REFUSED"
 fi
-say "device: $uname_m; binary: ${bin##*/}, $(machine_name "$(elf_machine "$bin")"), static: ok"
+ttc_say "device: $uname_m; binary: ${bin##*/}, $(ttc_machine_name "$(ttc_elf_machine "$bin")"), static: ok"
 
 remote="${dest%/}/ttc"
-act "${adb_cmd[@]}" push "$bin" "$remote"
-act "${adb_cmd[@]}" shell chmod 755 "$(sq "$remote")"
+ttc_run "${adb_cmd[@]}" push "$bin" "$remote"
+ttc_run "${adb_cmd[@]}" shell chmod 755 "$(ttc_sq "$remote")"
 [ "$push_only" = 1 ] && exit 0
-run_line=$(sq "$remote")
-for a in ${args[@]+"${args[@]}"}; do run_line+=" $(sq "$a")"; done
+run_line=$(ttc_sq "$remote")
+for a in ${args[@]+"${args[@]}"}; do run_line+=" $(ttc_sq "$a")"; done
 # adb shell joins its arguments into one line for the device's shell:
 # the words are quoted for it above.
-act "${adb_cmd[@]}" shell "$run_line"
+ttc_run "${adb_cmd[@]}" shell "$run_line"

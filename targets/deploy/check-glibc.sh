@@ -9,21 +9,22 @@
 # __libc_start_main@GLIBC_2.34 is caught whatever the symbol. A static
 # binary needs no glibc and passes.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
-max=$GLIBC_FLOOR
+max=$TTC_GLIBC_FLOOR
 files=()
 while [ $# -gt 0 ]; do
     case $1 in
         --max) max=$2; shift ;;
         --max=*) max=${1#--max=} ;;
-        -h | --help) header_help; exit 0 ;;
+        -h | --help) ttc_header_help; exit 0 ;;
         *) files+=("$1") ;;
     esac
     shift
 done
-[ ${#files[@]} -gt 0 ] || die "usage: check-glibc.sh BINARY... [--max 2.28]"
-command -v readelf >/dev/null || die "readelf not found (apt-get install binutils)"
+[ ${#files[@]} -gt 0 ] || ttc_die "usage: check-glibc.sh BINARY... [--max 2.28]"
+command -v readelf >/dev/null || ttc_die "readelf not found (apt-get install binutils)"
 
 newer() { # whether version $1 > $2
     [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -n1)" = "$1" ]
@@ -31,10 +32,10 @@ newer() { # whether version $1 > $2
 
 status=0
 for f in "${files[@]}"; do
-    [ -f "$f" ] || die "$f: no such file"
+    [ -f "$f" ] || ttc_die "$f: no such file"
     name=${f##*/}
-    if ! elf_is_dynamic "$f"; then
-        say "$name: static, needs no glibc: ok"
+    if ! ttc_elf_is_dynamic "$f"; then
+        ttc_say "$name: static, needs no glibc: ok"
         continue
     fi
     # "memcpy@GLIBC_2.17 (2)" in --dyn-syms; "Name: GLIBC_2.17" under -V.
@@ -43,7 +44,7 @@ for f in "${files[@]}"; do
     versions=$( { printf '%s\n' "$syms" | grep -oE '@GLIBC_[0-9.]+' | sed 's/@GLIBC_//'; printf '%s\n' "$needs"; } |
         grep -E '^[0-9]' | sort -uV)
     if [ -z "$versions" ]; then
-        say "$name: dynamically linked but no GLIBC symbol versions found: cannot vouch for it"
+        ttc_say "$name: dynamically linked but no GLIBC symbol versions found: cannot vouch for it"
         status=1
         continue
     fi
@@ -55,11 +56,11 @@ for f in "${files[@]}"; do
             who=$(printf '%s\n' "$syms" | grep -F "@GLIBC_$v" | sed 's/@.*//' | sort -u | head -n 5 | tr '\n' ' ')
             too_new+="GLIBC_$v (${who% }) "
         done
-        say "$name: FAIL: needs glibc $highest > $max: ${too_new% }"
-        say "$name: it will not start on Debian 10 / Raspberry Pi OS buster era systems"
+        ttc_say "$name: FAIL: needs glibc $highest > $max: ${too_new% }"
+        ttc_say "$name: it will not start on Debian 10 / Raspberry Pi OS buster era systems"
         status=1
     else
-        say "$name: needs glibc $highest at most (versions: $(printf '%s\n' "$versions" | paste -sd,)) <= $max: ok"
+        ttc_say "$name: needs glibc $highest at most (versions: $(printf '%s\n' "$versions" | paste -sd,)) <= $max: ok"
     fi
 done
 exit "$status"

@@ -16,7 +16,9 @@
 # cargo reads the project's .cargo/config.toml, so the linkers and QEMU
 # runners are the same as on the host.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+ttc_deploy_dirs
 
 IMAGE="${TTC_CROSS_IMAGE:-localhost/ttc-cross:bookworm}"
 TARGETS="${TTC_CROSS_TARGETS:-aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf}"
@@ -32,13 +34,13 @@ for a in "$@"; do
     case $a in
         --rebuild) rebuild=1 ;;
         --image-only) image_only=1 ;;
-        -h | --help) header_help; exit 0 ;;
-        *) die "unknown argument: $a (try --help)" ;;
+        -h | --help) ttc_header_help; exit 0 ;;
+        *) ttc_die "unknown argument: $a (try --help)" ;;
     esac
 done
 
 mkdir -p "$WORK"
-apt_ensure podman runc debootstrap
+ttc_apt_ensure podman runc debootstrap
 
 # podman in this sandbox needs explicit ulimits (its defaults exceed what
 # the machine grants) and runc; kept in our own file, not /etc.
@@ -63,16 +65,16 @@ debian_mirror() {
 build_image() {
     local rootfs="$WORK/rootfs" mirror
     mirror=$(debian_mirror)
-    say "debootstrap $SUITE from $mirror into $rootfs"
+    ttc_say "debootstrap $SUITE from $mirror into $rootfs"
     rm -rf "$rootfs"
     # --include resolves dependencies but not Recommends: the cross libc
     # dev packages are named explicitly.
     debootstrap --variant=minbase \
         --include=gcc,libc6-dev,gcc-aarch64-linux-gnu,libc6-dev-arm64-cross,gcc-arm-linux-gnueabihf,libc6-dev-armhf-cross,qemu-user,iproute2,nftables \
         "$SUITE" "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
-        { tail -n 20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log: $WORK/debootstrap.log)"; }
+        { tail -n 20 "$WORK/debootstrap.log" >&2; ttc_die "debootstrap failed (log: $WORK/debootstrap.log)"; }
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-    say "podman import -> $IMAGE"
+    ttc_say "podman import -> $IMAGE"
     podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
     tar -C "$rootfs" -c . | podman import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -83,16 +85,16 @@ build_image() {
 start=$(date +%s)
 if [ "$rebuild" = 1 ] || ! podman image exists "$IMAGE"; then
     build_image
-    say "image built in $(($(date +%s) - start)) s: $(podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$IMAGE")"
+    ttc_say "image built in $(($(date +%s) - start)) s: $(podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$IMAGE")"
 else
-    say "image $IMAGE present (--rebuild to redo it)"
+    ttc_say "image $IMAGE present (--rebuild to redo it)"
 fi
 [ "$image_only" = 1 ] && exit 0
 
-cargo_tool_ensure cross cross "$CROSS_VERSION"
-rustup toolchain list | grep -q "^$TOOLCHAIN" || rustup toolchain install --profile minimal "$TOOLCHAIN"
-# shellcheck disable=SC2086
-rustup target add --toolchain "$TOOLCHAIN" $TARGETS >/dev/null
+ttc_cargo_tool_ensure cross cross "$CROSS_VERSION"
+ttc_rust_toolchain_ensure "$TOOLCHAIN"
+read -ra targets <<<"$TARGETS"
+ttc_rust_target_ensure --toolchain "$TOOLCHAIN" "${targets[@]}"
 
 # Cross.toml stays the project's; the image for each target is pointed at
 # the local one through cross's environment override (env beats Cross.toml).
@@ -106,17 +108,15 @@ export CROSS_CONTAINER_OPTS="${CROSS_CONTAINER_OPTS:---network host --privileged
 cd "$TTC_ROOT"
 cargo fetch --quiet
 status=0
-for t in $TARGETS; do
+for t in "${targets[@]}"; do
     var="CROSS_TARGET_$(echo "$t" | tr 'a-z-' 'A-Z_')_IMAGE"
     export "$var=$IMAGE"
     log="$WORK/cross-test-$t.log"
-    say "cross +$TOOLCHAIN test --target $t (log: $log)"
+    ttc_say "cross +$TOOLCHAIN test --target $t (log: $log)"
     t0=$(date +%s)
     if cross "+$TOOLCHAIN" test --target "$t" >"$log" 2>&1; then r=ok; else r=FAILED; status=1; fi
-    passed=$(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    failed=$(sed -n 's/^test result: .* \([0-9]*\) failed.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    say "$t: $r, $passed passed, $failed failed, $(($(date +%s) - t0)) s"
+    ttc_say "$t: $r, $(ttc_count_tests "$log"), $(($(date +%s) - t0)) s"
     [ "$r" = ok ] || tail -n 30 "$log" >&2
 done
-say "total $(($(date +%s) - start)) s"
+ttc_say "total $(($(date +%s) - start)) s"
 exit "$status"

@@ -8,22 +8,23 @@
 # sysroot. In the help text, "Usage:" becomes SYNOPSIS, the first line
 # NAME, and every other line that ends in ":" at column 0 a section.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 bin=${1:?usage: gen-man.sh BINARY [OUT]}
 out=${2:-/dev/stdout}
-[ -f "$bin" ] || die "$bin: no such file"
+[ -f "$bin" ] || ttc_die "$bin: no such file"
 
 host=$(uname -m)
-case $(elf_machine "$bin"):$host in
+machine=$(ttc_elf_machine "$bin")
+case $machine:$host in
     x86_64:x86_64 | aarch64:aarch64) runner=() ;;
     arm:armv7l | arm:armv8l) runner=() ;;
-    aarch64:*) runner=(qemu-aarch64 -L /usr/aarch64-linux-gnu) ;;
-    arm:*) runner=(qemu-arm -L /usr/arm-linux-gnueabihf) ;;
-    *) die "$bin: cannot run a $(elf_machine "$bin") binary here" ;;
+    aarch64:* | arm:*) read -ra runner < <(ttc_qemu_runner "$machine") ;;
+    *) ttc_die "$bin: cannot run a $machine binary here" ;;
 esac
-help=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --help) || die "$bin --help failed"
-version=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --version) || die "$bin --version failed"
+help=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --help) || ttc_die "$bin --help failed"
+version=$(env -u QEMU_LD_PREFIX ${runner[@]+"${runner[@]}"} "$bin" --version) || ttc_die "$bin --version failed"
 date=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y-%m-%d)
 
 # roff escapes for text lines: \ is \e, - is \-, a leading . or ' gets \&.

@@ -20,13 +20,15 @@
 # Otherwise exits with ttc's own status.
 #   e.g. bash targets/deploy/ssh-run.sh pi@raspberrypi.local -- demo
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+ttc_deploy_dirs
 
-DRY_RUN=0 host="" bin="" dest="" push_only=0 allow32=0
+TTC_DRY_RUN=0 host="" bin="" dest="" push_only=0 allow32=0
 ssh_opts=() scp_opts=() args=()
 while [ $# -gt 0 ]; do
     case $1 in
-        --dry-run) DRY_RUN=1 ;;
+        --dry-run) TTC_DRY_RUN=1 ;;
         --binary) bin=${2:?--binary needs a file}; shift ;;
         --dest) dest=${2:?--dest needs a directory}; shift ;;
         -p) ssh_opts+=(-p "${2:?-p needs a port}"); scp_opts+=(-P "$2"); shift ;;
@@ -34,67 +36,66 @@ while [ $# -gt 0 ]; do
         -o) ssh_opts+=(-o "${2:?-o needs an option}"); scp_opts+=(-o "$2"); shift ;;
         --push-only) push_only=1 ;;
         --allow-arm32-on-aarch64) allow32=1 ;;
-        -h | --help) header_help; exit 0 ;;
+        -h | --help) ttc_header_help; exit 0 ;;
         --) shift; args=("$@"); break ;;
-        -*) die "unknown option: $1 (try --help)" ;;
-        *) [ -z "$host" ] || die "one host only (got '$host' and '$1')"; host=$1 ;;
+        -*) ttc_die "unknown option: $1 (try --help)" ;;
+        *) [ -z "$host" ] || ttc_die "one host only (got '$host' and '$1')"; host=$1 ;;
     esac
     shift
 done
-# shellcheck disable=SC2034 # read by act() in lib.sh
-readonly DRY_RUN
-[ -n "$host" ] || die "usage: ssh-run.sh [OPTIONS] [USER@]HOST [-- TTC_ARGS...] (try --help)"
-[ -z "$bin" ] || [ -f "$bin" ] || die "$bin: no such file"
-command -v ssh >/dev/null || die "ssh not found (Debian: apt-get install openssh-client)"
-command -v scp >/dev/null || die "scp not found (Debian: apt-get install openssh-client)"
+readonly TTC_DRY_RUN
+[ -n "$host" ] || ttc_die "usage: ssh-run.sh [OPTIONS] [USER@]HOST [-- TTC_ARGS...] (try --help)"
+[ -z "$bin" ] || [ -f "$bin" ] || ttc_die "$bin: no such file"
+command -v ssh >/dev/null || ttc_die "ssh not found (Debian: apt-get install openssh-client)"
+command -v scp >/dev/null || ttc_die "scp not found (Debian: apt-get install openssh-client)"
 
 # One round trip: the architecture, then the glibc version if there is one.
 probe='uname -m; getconf GNU_LIBC_VERSION 2>/dev/null || echo "no glibc"'
-say "checking the board: $(show_cmd ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "$probe")"
+ttc_say "checking the board: $(ttc_show_cmd ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "$probe")"
 # shellcheck disable=SC2029 # $probe is meant for the board's shell
 answer=$(ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "$probe" 2>/dev/null | tr -d '\r') || answer=""
 uname_m=$(printf '%s\n' "$answer" | sed -n 1p)
 libc=$(printf '%s\n' "$answer" | sed -n 2p)
-[ -n "$uname_m" ] || die "$host did not answer 'uname -m' over ssh (reachable? key accepted? try: ssh $host uname -m)"
+[ -n "$uname_m" ] || ttc_die "$host did not answer 'uname -m' over ssh (reachable? key accepted? try: ssh $host uname -m)"
 
 if [ -z "$bin" ]; then
-    case $(machine_for_uname "$uname_m") in
-        aarch64) bin="$DIST/ttc-aarch64-linux-gnu-glibc$GLIBC_FLOOR" ;;
-        arm) bin="$DIST/ttc-armv7-linux-gnueabihf-glibc$GLIBC_FLOOR" ;;
-        *) die "no ttc build for a board that reports '$uname_m' (builds: aarch64, armv7)" ;;
+    case $(ttc_machine_for_uname "$uname_m") in
+        aarch64) bin="$TTC_DIST/ttc-aarch64-linux-gnu-glibc$TTC_GLIBC_FLOOR" ;;
+        arm) bin="$TTC_DIST/ttc-armv7-linux-gnueabihf-glibc$TTC_GLIBC_FLOOR" ;;
+        *) ttc_die "no ttc build for a board that reports '$uname_m' (builds: aarch64, armv7)" ;;
     esac
-    [ -f "$bin" ] || die "no $bin: build it with: bash targets/deploy/build-glibc-compat.sh (or pass --binary FILE)"
+    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/build-glibc-compat.sh (or pass --binary FILE)"
 fi
-refuse_unless_runs "$bin" "$uname_m" "$allow32"
+ttc_refuse_unless_runs "$bin" "$uname_m" "$allow32"
 
-if elf_is_dynamic "$bin"; then
-    need=$(glibc_needed "$bin")
+if ttc_elf_is_dynamic "$bin"; then
+    need=$(ttc_glibc_needed "$bin")
     have=$(printf '%s\n' "$libc" | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p')
     if [ -z "$have" ]; then
         printf '%s: refusing to copy: %s is linked against glibc, but the board reports "%s" for getconf GNU_LIBC_VERSION (musl or another libc?). Use the static build (aarch64: bash targets/deploy/build-musl.sh).\n' \
             "${0##*/}" "${bin##*/}" "${libc:-nothing}" >&2
-        exit "$EXIT_REFUSED"
+        exit "$TTC_EXIT_REFUSED"
     fi
     if [ -n "$need" ] && [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
         printf '%s: refusing to copy: %s needs glibc %s, the board has glibc %s. Use the glibc-%s builds: bash targets/deploy/build-glibc-compat.sh\n' \
-            "${0##*/}" "${bin##*/}" "$need" "$have" "$GLIBC_FLOOR" >&2
-        exit "$EXIT_REFUSED"
+            "${0##*/}" "${bin##*/}" "$need" "$have" "$TTC_GLIBC_FLOOR" >&2
+        exit "$TTC_EXIT_REFUSED"
     fi
-    say "board: $uname_m, glibc $have; binary: ${bin##*/}, $(machine_name "$(elf_machine "$bin")"), needs glibc ${need:-?}: ok"
+    ttc_say "board: $uname_m, glibc $have; binary: ${bin##*/}, $(ttc_machine_name "$(ttc_elf_machine "$bin")"), needs glibc ${need:-?}: ok"
 else
-    say "board: $uname_m; binary: ${bin##*/}, $(machine_name "$(elf_machine "$bin")"), static: ok"
+    ttc_say "board: $uname_m; binary: ${bin##*/}, $(ttc_machine_name "$(ttc_elf_machine "$bin")"), static: ok"
 fi
 
 # Relative paths on the board are relative to the login's home.
 remote="${dest:+${dest%/}/}ttc"
 case $remote in /*) ;; *) remote="./$remote" ;; esac
-act scp ${scp_opts[@]+"${scp_opts[@]}"} "$bin" "$host:$remote"
+ttc_run scp ${scp_opts[@]+"${scp_opts[@]}"} "$bin" "$host:$remote"
 if [ "$push_only" = 1 ]; then
-    act ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "chmod 755 $(sq "$remote")"
+    ttc_run ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "chmod 755 $(ttc_sq "$remote")"
     exit 0
 fi
-run_line="chmod 755 $(sq "$remote") && $(sq "$remote")"
-for a in ${args[@]+"${args[@]}"}; do run_line+=" $(sq "$a")"; done
+run_line="chmod 755 $(ttc_sq "$remote") && $(ttc_sq "$remote")"
+for a in ${args[@]+"${args[@]}"}; do run_line+=" $(ttc_sq "$a")"; done
 # ssh joins its arguments into one line for the board's shell: the words
 # are quoted for it above.
-act ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "$run_line"
+ttc_run ssh ${ssh_opts[@]+"${ssh_opts[@]}"} "$host" "$run_line"

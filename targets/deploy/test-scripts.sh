@@ -10,10 +10,11 @@
 # Needs no build of ttc: the test binaries are ELF headers written here,
 # plus one real dynamically linked aarch64 program from aarch64-linux-gnu-gcc.
 set -euo pipefail
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 D="$TTC_ROOT/targets/deploy"
 
-apt_ensure gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
+ttc_apt_ensure gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/bin" "$T/dist"
@@ -67,18 +68,19 @@ fake_elf "$T/dist/ttc-armv7-linux-gnueabihf-glibc2.28" 1 40
 printf 'int main(void) { return 0; }\n' >"$T/hello.c"
 aarch64-linux-gnu-gcc -o "$T/dyn-aarch64" "$T/hello.c"
 DYN="$T/dyn-aarch64"
-dyn_need=$(glibc_needed "$DYN")
+dyn_need=$(ttc_glibc_needed "$DYN")
 MUSL="$T/dist/ttc-aarch64-linux-musl"
 GNU64="$T/dist/ttc-aarch64-linux-gnu-glibc2.28"
 ARM="$T/dist/ttc-armv7-linux-gnueabihf-glibc2.28"
-[ "$(elf_machine "$MUSL"):$(elf_machine "$ARM"):$(elf_machine "$DYN")" = aarch64:arm:aarch64 ] ||
-    die "the test binaries are not what they should be"
+[ "$(ttc_elf_machine "$MUSL"):$(ttc_elf_machine "$ARM"):$(ttc_elf_machine "$DYN")" = aarch64:arm:aarch64 ] ||
+    ttc_die "the test binaries are not what they should be"
 
 # --- harness -----------------------------------------------------------------
 # `t NAME` starts a test; `run` executes a script against the fakes; each
 # failing expect_* adds a problem; the next `t` (or `finish`) reports
 # ok / not ok, with the output and the fakes' calls when not ok.
 passed=0 failed=0 out="" rc=0 current="" problems="" fails=()
+indent() { sed 's/^/    /'; }
 finish() {
     [ -n "$current" ] || return 0
     if [ -z "$problems" ]; then
@@ -88,7 +90,7 @@ finish() {
         failed=$((failed + 1))
         fails+=("$current")
         printf 'not ok - %s\n%s  exit status: %s\n  output:\n%s\n  calls:\n%s\n' \
-            "$current" "$problems" "$rc" "$(sed 's/^/    /' <<<"$out")" "$(sed 's/^/    /' "$FAKE_LOG")"
+            "$current" "$problems" "$rc" "$(indent <<<"$out")" "$(indent <"$FAKE_LOG")"
     fi
     current=""
 }
@@ -164,6 +166,7 @@ expect_calls ""
 t "adb real run: uname, push, chmod, run, in that order; exits with ttc's status"
 run FAKE_UNAME=aarch64 FAKE_RUN_STATUS=7 -- "$D/adb-run.sh" -- demo
 expect_status 7
+expect_out "\$ adb push $MUSL /data/local/tmp/ttc"
 expect_calls <<END
 adb shell uname -m
 adb push $MUSL /data/local/tmp/ttc
@@ -208,7 +211,7 @@ t "ssh refuses a 32-bit ARM binary on an aarch64 board and names the way out"
 run FAKE_UNAME=aarch64 -- "$D/ssh-run.sh" --binary "$ARM" board
 expect_status 3
 expect_out "--allow-arm32-on-aarch64"
-expect_no_out "+ scp"
+expect_no_out '$ scp'
 
 t "ssh --allow-arm32-on-aarch64 lets it through"
 run FAKE_UNAME=aarch64 -- "$D/ssh-run.sh" --dry-run --allow-arm32-on-aarch64 --binary "$ARM" board
