@@ -172,7 +172,7 @@ impl Config {
     /// Why: handing a chunk to a sleeping thread costs a wake-up (tens of
     /// microseconds on a small board or a VM), and a download moves data in
     /// batches a few microseconds apart; sleeping between them made a
-    /// download several times slower (README, "Benchmarks"). A receive on
+    /// download several times slower (benches/README.md). A receive on
     /// an idle connection finds the worker asleep in `poll` and sleeps at
     /// once, so this costs nothing while nothing flows.
     pub fn recv_spin(mut self, limit: Duration) -> Config {

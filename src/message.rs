@@ -434,3 +434,67 @@ impl Signal {
         matches!(self, Signal::SocketShutdown(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_chunk_from_slice_copies_exactly_and_refuses_overlong() {
+        let c = Chunk::<8>::from_slice(b"abcdefgh").unwrap();
+        assert_eq!(&c[..], b"abcdefgh");
+        assert_eq!(
+            Chunk::<8>::from_slice(b"abcdefghi"),
+            Err(CapacityError {
+                len: 9,
+                capacity: 8
+            })
+        );
+        assert!(Chunk::<8>::from_slice(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn test_chunk_from_prefix_keeps_at_most_capacity() {
+        assert_eq!(&Chunk::<4>::from_prefix(b"abcdef")[..], b"abcd");
+        assert_eq!(&Chunk::<4>::from_prefix(b"ab")[..], b"ab");
+    }
+
+    #[test]
+    fn test_chunk_extend_is_all_or_nothing() {
+        let mut c = Chunk::<4>::new();
+        c.extend_from_slice(b"ab").unwrap();
+        assert_eq!(
+            c.extend_from_slice(b"cde"),
+            Err(CapacityError {
+                len: 5,
+                capacity: 4
+            })
+        );
+        assert_eq!(c.as_slice(), b"ab");
+        c.extend_from_slice(b"cd").unwrap();
+        assert_eq!(&c[..], b"abcd");
+        c.truncate(1);
+        assert_eq!(&c[..], b"a");
+        c.clear();
+        assert!(c.is_empty());
+        assert_eq!(c.capacity(), 4);
+    }
+
+    #[test]
+    fn test_control_round_trips_through_its_byte() {
+        for c in [Control::ProducerFinished, Control::Shutdown, Control::Abort] {
+            assert_eq!(Control::from_u8(c as u8), Some(c));
+        }
+        assert_eq!(Control::from_u8(0), None);
+        assert_eq!(Control::from_u8(4), None);
+    }
+
+    #[test]
+    fn test_error_message_is_cut_at_a_char_boundary() {
+        let long = "é".repeat(ERROR_MESSAGE_CAPACITY);
+        let e = Error::new(Phase::Read, io::ErrorKind::Other, &long);
+        assert!(e.message().len() <= ERROR_MESSAGE_CAPACITY);
+        assert!(e.message().chars().all(|c| c == 'é'));
+        assert!(!e.message().is_empty());
+    }
+}

@@ -160,6 +160,21 @@ ttc_count_tests() {
         END { printf "%d passed, %d failed, %d skipped", p, f, i }'
 }
 
+# ttc_some_tests CMD...: runs a cargo test command and fails unless it
+# passed at least one test: a filter that selects nothing (or a cfg that
+# drops every test) passes silently otherwise. Needs pipefail.
+ttc_some_tests() {
+    local log n
+    log=$(mktemp)
+    "$@" 2>&1 | tee "$log" || { rm -f "$log"; return 1; }
+    n=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
+    rm -f "$log"
+    if [ "$n" -eq 0 ]; then
+        echo "ran no test: $*" >&2
+        return 1
+    fi
+}
+
 # --- installing what is missing -----------------------------------------------
 # Each ttc_*_ensure installs only what is missing, says what it installs,
 # and is silent (and touches no network) when nothing is. Everything it

@@ -13,8 +13,8 @@
 #     build for boards with NEON) must meet the 400 KB goal, 400000 bytes
 #     read strictly: it fails above that.
 #   - armv7-unknown-linux-gnueabihf (ARM mode, the baseline for armhf boards
-#     without NEON) misses that goal on stable Rust (see the README's
-#     "Release size"): its size against the goal is reported, not enforced,
+#     without NEON) misses that goal on stable Rust (see targets/README.md,
+#     "Release sizes"): its size against the goal is reported, not enforced,
 #     and it fails when it grows past TTC_ARMV7_MAX_BYTES (default 425000),
 #     a guard against size regressions.
 #

@@ -14,7 +14,7 @@
 //! (reader + writer threads with `sync_channel`s of `Vec<u8>`), `tokio`
 //! (a current-thread runtime, bounded tokio mpsc channels) and `ttc`.
 //! Workloads: upload, download, pingpong, sparse, idle, allocs, scale,
-//! shutdown (see README "Benchmarks"). Prints a table and writes the same
+//! shutdown (see benches/README.md). Prints a table and writes the same
 //! figures as JSON to `target/bench/results-<arch>[-quick].json`.
 
 mod alloc;

@@ -13,24 +13,10 @@ export CARGO_TARGET_DIR=${TTC_LOOM_TARGET_DIR:-target/loom}
 export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 export LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-3}
 
-# Runs a cargo test command and fails unless it passed at least one test:
-# a filter that selects nothing (or a cfg that drops every test) passes
-# silently otherwise.
-some_tests() {
-    local log n
-    log=$(mktemp)
-    "$@" 2>&1 | tee "$log" || { rm -f "$log"; return 1; }
-    n=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
-    rm -f "$log"
-    if [ "$n" -eq 0 ]; then
-        echo "ran no test: $*" >&2
-        return 1
-    fi
-}
 
 export RUSTFLAGS="--cfg loom"
-some_tests cargo test --release --test prop_loom_mailbox
+ttc_some_tests cargo test --release --test prop_loom_mailbox
 # The worker's park/wake protocol: a control message or chunk sent while
 # the worker parks is seen or wakes it. Selected by test name (loom_*),
 # not module path, so it does not matter which module holds the models.
-some_tests cargo test --release --lib loom_
+ttc_some_tests cargo test --release --lib loom_

@@ -3,8 +3,8 @@
 # - ThreadSanitizer over the library's unit tests, the behaviour contract,
 #   the fault-injection suite and the property tests (std rebuilt with
 #   TSan, so its locks and atomics are seen);
-# - Miri over the library's pure unit tests (mailbox, messages, peers'
-#   parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
+# - Miri over the library's pure unit tests (mailbox, messages and their
+#   Chunk type, peers' parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
 #   connection tests are TSan's.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -27,24 +27,10 @@ CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsani
     --lib --test behaviour --test fault_reset --test fault_silence --test fault_backpressure \
     --test fault_half_close --test fault_flood --test fault_connect --test prop_accounting
 
-# Runs a cargo test command and fails unless it passed at least one test:
-# a filter that selects nothing passes silently otherwise.
-some_tests() {
-    local log n
-    log=$(mktemp)
-    "$@" 2>&1 | tee "$log" || { rm -f "$log"; return 1; }
-    n=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
-    rm -f "$log"
-    if [ "$n" -eq 0 ]; then
-        echo "ran no test: $*" >&2
-        return 1
-    fi
-}
 
 echo "--- Miri"
-# One run per filter, so each must select tests of its own. (src/message.rs
-# has no unit tests of its own: nothing to give Miri there.)
-for filter in mailbox:: peers::tests; do
-    some_tests env CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
+# One run per filter, so each must select tests of its own.
+for filter in mailbox:: message:: peers::tests; do
+    ttc_some_tests env CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
         cargo +nightly miri test --lib -- "$filter"
 done

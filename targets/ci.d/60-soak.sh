@@ -2,7 +2,7 @@
 # The 30-second soak under QEMU aarch64: a long echo transfer with
 # a fault about every half second, every connection's accounting checked,
 # bytes, faults survived and peak RSS reported. The 10-minute run is
-# `bash targets/soak.sh 600` (README, "Reliability").
+# `bash targets/soak.sh 600` (tests/README.md).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
