@@ -20,6 +20,7 @@
 mod alloc;
 mod conn;
 mod diy;
+mod process;
 mod procfs;
 mod report;
 mod scale;
@@ -40,17 +41,20 @@ use workloads::{Outcome, Sizes};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const WORKLOADS: [&str; 8] = [
-    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown",
+const WORKLOADS: [&str; 9] = [
+    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown", "process",
 ];
 
 const USAGE: &str = "\
 usage: compare [--quick] [--peer raw,diy,tokio,ttc] [--workload upload,download,
-               pingpong,sparse,idle,allocs,scale,shutdown] [--lib-peers] [--json PATH]
+               pingpong,sparse,idle,allocs,scale,shutdown,process] [--lib-peers]
+               [--json PATH]
   --quick      small sizes (seconds, for CI); the full run takes minutes
   --lib-peers  bulk transfers against ttc::peers Sink/Burst (hash-checked)
                instead of the bench's stamped sink/burst
-  --json PATH  where to write the JSON (default target/bench/results-ARCH[-quick].json)";
+  --json PATH  where to write the JSON (default target/bench/results-ARCH[-quick].json)
+  process      whole processes, ttc against socat and nc (host only; its JSON
+               goes to target/bench/process-ARCH[-quick].json)";
 
 struct Args {
     quick: bool,
@@ -224,7 +228,12 @@ fn main() {
     );
 
     let mut results = Results::new(a.peers.clone());
+    let mut process = None;
     for &w in &a.workloads {
+        if w == "process" {
+            process = Some(run_process(a.quick, qemu));
+            continue;
+        }
         let reps = if matches!(w, "upload" | "download") {
             sz.bulk_reps
         } else {
@@ -290,6 +299,35 @@ fn main() {
     for (w, p, e) in &results.errors {
         println!("FAILED {w} {}: {e}", p.name());
     }
+    let process_failed = match &process {
+        Some(Ok(Some(section))) => {
+            println!();
+            print!("{}", process::table(section));
+            let quick = if a.quick { "-quick" } else { "" };
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/bench")
+                .join(format!("process-{arch}{quick}.json"));
+            if let Err(e) = std::fs::write(&path, process::json(section)) {
+                eprintln!("compare: could not write {}: {e}", path.display());
+            }
+            false
+        }
+        Some(Ok(None)) => {
+            println!(
+                "
+whole processes: not measured under QEMU (the child would be the emulator)"
+            );
+            false
+        }
+        Some(Err(e)) => {
+            println!(
+                "
+FAILED process: {e}"
+            );
+            true
+        }
+        None => false,
+    };
 
     let path = a.json.clone().unwrap_or_else(|| {
         let quick = if a.quick { "-quick" } else { "" };
@@ -307,7 +345,17 @@ fn main() {
     }
     // Missed goals are reported, not failed; a workload that could not run
     // (or whose bytes did not check out) fails the run.
-    if !results.errors.is_empty() {
+    if !results.errors.is_empty() || process_failed {
         std::process::exit(1);
     }
+}
+
+/// The whole-process section: 1 GiB each way, five runs per client (quick:
+/// 32 MiB, three runs). `Ok(None)` under QEMU.
+fn run_process(quick: bool, qemu: bool) -> Result<Option<process::Section>, String> {
+    if qemu {
+        return Ok(None);
+    }
+    let (bytes, runs) = if quick { (32 << 20, 3) } else { (1 << 30, 5) };
+    process::measure(bytes, runs).map(Some)
 }
