@@ -630,7 +630,10 @@ mod tests {
         assert!(config.contains("Dns(["), "{config}");
         assert!(connect(&["h", "1"]).dns.is_empty());
         for (args, want) in [
-            (&["--dns", "example.org", "h", "1"][..], "invalid DNS server 'example.org'"),
+            (
+                &["--dns", "example.org", "h", "1"][..],
+                "invalid DNS server 'example.org'",
+            ),
             (&["--dns", "127.0.0.1:0", "h", "1"], "invalid DNS server"),
             (&["--dns", "::1:53x", "h", "1"], "invalid DNS server"),
             (&["--dns", "", "h", "1"], "invalid DNS server"),
