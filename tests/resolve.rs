@@ -312,7 +312,13 @@ impl Drop for FakeDns {
 }
 
 fn fake_dns(answer: impl Fn(&[u8]) -> Vec<Vec<u8>> + Send + 'static) -> FakeDns {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fake_dns_on(UdpSocket::bind("127.0.0.1:0").unwrap(), answer)
+}
+
+fn fake_dns_on(
+    sock: UdpSocket,
+    answer: impl Fn(&[u8]) -> Vec<Vec<u8>> + Send + 'static,
+) -> FakeDns {
     sock.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
     let addr = sock.local_addr().unwrap();
@@ -485,8 +491,14 @@ fn hostile_replies_are_resolve_errors_without_a_hang() {
 #[test]
 fn truncated_reply_is_asked_again_over_tcp() {
     // UDP says "truncated"; TCP on the same port has the answer.
-    let fake = fake_dns(|q| vec![reply(q, 0x8380, &[])]);
-    let tcp = TcpListener::bind(fake.addr).expect("TCP on the fake's port");
+    let (tcp, udp) = (0..50)
+        .find_map(|_| {
+            let tcp = TcpListener::bind("127.0.0.1:0").ok()?;
+            let udp = UdpSocket::bind(tcp.local_addr().ok()?).ok()?;
+            Some((tcp, udp))
+        })
+        .expect("no port free for both UDP and TCP");
+    let fake = fake_dns_on(udp, |q| vec![reply(q, 0x8380, &[])]);
     let (tx, asked_tcp) = mpsc::channel();
     std::thread::spawn(move || {
         for _ in 0..2 {
