@@ -33,6 +33,9 @@ fn time_to_connected(config: &Config) -> Duration {
     took
 }
 
+/// A row: its name and one measurement.
+type Row = (&'static str, Box<dyn Fn() -> Duration>);
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let n = if quick { 30 } else { 300 };
@@ -46,7 +49,7 @@ fn main() {
     let system = Config::new("localhost", port)
         .resolver(Resolver::System)
         .family(IpFamily::V4);
-    let rows: Vec<(&str, Box<dyn Fn() -> Duration>)> = vec![
+    let rows: Vec<Row> = vec![
         (
             "ttc, IP literal (no lookup)",
             Box::new(move || time_to_connected(&literal)),

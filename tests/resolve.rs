@@ -13,7 +13,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
@@ -553,7 +553,7 @@ fn socket_path(name: &str) -> PathBuf {
 /// its NUL, sends it on the returned channel, writes `reply`, then keeps
 /// the connection open until the client closes (as netd does) unless
 /// `close` is set.
-fn fake_netd(path: &PathBuf, reply: Vec<u8>, close: bool) -> Receiver<Vec<u8>> {
+fn fake_netd(path: &Path, reply: Vec<u8>, close: bool) -> Receiver<Vec<u8>> {
     let listener = UnixListener::bind(path).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -620,9 +620,9 @@ fn netd_success(ips: &[IpAddr]) -> Vec<u8> {
     r
 }
 
-fn via_netd(path: &PathBuf, port: u16) -> Config {
+fn via_netd(path: &Path, port: u16) -> Config {
     Config::new("phone.test", port)
-        .resolver(Resolver::Dnsproxyd(path.clone()))
+        .resolver(Resolver::Dnsproxyd(path.to_path_buf()))
         .resolve_timeout(Some(Duration::from_secs(5)))
 }
 
