@@ -12,13 +12,13 @@
 //! Only `A`, `AAAA` and `CNAME` records of class `IN` are read; CNAMEs
 //! are followed within the reply, from the name asked for.
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{failed, timed_out, wait};
+use super::{failed, io_timed_out, recv_some, send_all, timed_out, wait};
 use crate::config::IpFamily;
 use crate::connect::Failure;
 use crate::sys;
@@ -411,7 +411,7 @@ pub(super) fn lookup(
     if let Err(why) = encode_name(host) {
         return Err(failed(
             io::ErrorKind::InvalidInput,
-            format!("{host:?} cannot be asked over DNS: {why}"),
+            format!("'{host}' cannot be asked over DNS: {why}"),
         ));
     }
     let types: &[u16] = match family {
@@ -624,7 +624,6 @@ fn tcp_exchange(
     query: &[u8],
     until: Option<Instant>,
 ) -> Result<io::Result<Vec<u8>>, Failure> {
-    let timeout = || io::Error::new(io::ErrorKind::TimedOut, "timed out");
     let sock = match socket2::Socket::new(
         socket2::Domain::for_address(server),
         socket2::Type::STREAM,
@@ -642,7 +641,7 @@ fn tcp_exchange(
             // wait before that.
             loop {
                 match wait(core, sock.as_raw_fd(), false, true, until)? {
-                    None => return Ok(Err(timeout())),
+                    None => return Ok(Err(io_timed_out())),
                     Some(r) if r.writable => break,
                     Some(_) => {}
                 }
@@ -654,40 +653,24 @@ fn tcp_exchange(
         }
         Err(e) => return Ok(Err(e)),
     }
-    let mut stream: TcpStream = sock.into();
     let mut out = Vec::with_capacity(2 + query.len());
     out.extend_from_slice(&(query.len() as u16).to_be_bytes());
     out.extend_from_slice(query);
-    let mut sent = 0;
-    while sent < out.len() {
-        match stream.write(&out[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if wait(core, stream.as_raw_fd(), false, true, until)?.is_none() {
-                    return Ok(Err(timeout()));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Ok(Err(e)),
-        }
+    if let Err(e) = send_all(core, &sock, &out, until)? {
+        return Ok(Err(e));
     }
     // The two-byte length, then the message.
     let mut got = Vec::new();
-    let mut want = 2;
-    let mut buf = [0u8; 2048];
+    let mut buf = vec![0u8; 2048];
     loop {
-        if got.len() >= want {
-            if want == 2 {
-                want = 2 + usize::from(u16::from_be_bytes([got[0], got[1]]));
-                if got.len() >= want {
-                    break;
-                }
-            } else {
-                break;
+        if got.len() >= 2 {
+            let want = 2 + usize::from(u16::from_be_bytes([got[0], got[1]]));
+            if got.len() >= want {
+                got.truncate(want);
+                return Ok(Ok(got.split_off(2)));
             }
         }
-        let room = (want - got.len()).min(buf.len());
-        match stream.read(&mut buf[..room]) {
+        match recv_some(core, &sock, &mut buf, until)? {
             Ok(0) => {
                 return Ok(Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -695,16 +678,9 @@ fn tcp_exchange(
                 )))
             }
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if wait(core, stream.as_raw_fd(), true, false, until)?.is_none() {
-                    return Ok(Err(timeout()));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Ok(Err(e)),
         }
     }
-    Ok(Ok(got.split_off(2)))
 }
 
 #[cfg(test)]

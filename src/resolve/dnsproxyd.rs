@@ -40,14 +40,12 @@
 //! than 0 or 1, or an address whose family disagrees with its record are
 //! errors, and the whole exchange is bounded by the resolve time limit.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{failed, timed_out, wait};
+use super::{failed, recv_some, send_all, timed_out};
 use crate::config::IpFamily;
 use crate::connect::Failure;
 use crate::wake::Core;
@@ -268,37 +266,30 @@ pub(super) fn lookup(
     let req = request(host, family).map_err(|why| {
         failed(
             io::ErrorKind::InvalidInput,
-            format!("{host:?} cannot be asked of netd: {why}"),
+            format!("'{host}' cannot be asked of netd: {why}"),
         )
     })?;
     let where_ = path.display();
-    let mut stream = connect(path).map_err(|e| {
+    let stream = connect(path).map_err(|e| {
         failed(
             e.kind(),
             format!("{host}: cannot reach netd at {where_}: {e}"),
         )
     })?;
-    let no_answer = || timed_out(format!("{host}: netd at {where_} did not answer in time"));
-    let io_failed = |e: io::Error| failed(e.kind(), format!("{host}: netd at {where_}: {e}"));
-    let mut sent = 0;
-    while sent < req.len() {
-        match stream.write(&req[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if wait(core, stream.as_raw_fd(), false, true, until)?.is_none() {
-                    return Err(no_answer());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_failed(e)),
+    let io_failed = |e: io::Error| {
+        if e.kind() == io::ErrorKind::TimedOut {
+            timed_out(format!("{host}: netd at {where_} did not answer in time"))
+        } else {
+            failed(e.kind(), format!("{host}: netd at {where_}: {e}"))
         }
-    }
+    };
+    send_all(core, &stream, &req, until)?.map_err(io_failed)?;
     let mut got: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 4096];
     let answer = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break parse_reply(&got, port, true),
-            Ok(n) => {
+        match recv_some(core, &stream, &mut buf, until)?.map_err(io_failed)? {
+            0 => break parse_reply(&got, port, true),
+            n => {
                 got.extend_from_slice(&buf[..n]);
                 if got.len() > MAX_REPLY {
                     break ProxyReply::Malformed("reply longer than 64 KiB");
@@ -308,13 +299,6 @@ pub(super) fn lookup(
                     done => break done,
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if wait(core, stream.as_raw_fd(), true, false, until)?.is_none() {
-                    return Err(no_answer());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_failed(e)),
         }
     };
     match answer {
@@ -345,11 +329,11 @@ pub(super) fn lookup(
 
 /// A non-blocking stream connection to `path` (a UNIX socket connect
 /// completes or fails at once; a full backlog is `WouldBlock`).
-fn connect(path: &Path) -> io::Result<UnixStream> {
+fn connect(path: &Path) -> io::Result<socket2::Socket> {
     let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
     sock.connect(&socket2::SockAddr::unix(path)?)?;
-    Ok(UnixStream::from(std::os::fd::OwnedFd::from(sock)))
+    Ok(sock)
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ mod dns;
 mod dnsproxyd;
 mod system;
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -274,6 +274,59 @@ fn wait(
         return Err(Failure::Stopped(reason));
     }
     Ok(Some(ready))
+}
+
+/// The limit passed during an exchange.
+fn io_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+/// Writes all of `buf` to the non-blocking stream socket `sock`, sleeping
+/// in [`wait`] while it is full, until `until`. The inner error is the
+/// socket's (or `TimedOut`); the outer, a stop.
+fn send_all(
+    core: &Core,
+    sock: &socket2::Socket,
+    buf: &[u8],
+    until: Option<Instant>,
+) -> Result<io::Result<()>, Failure> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        match (&*sock).write(&buf[sent..]) {
+            Ok(0) => return Ok(Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if wait(core, sock.as_raw_fd(), false, true, until)?.is_none() {
+                    return Ok(Err(io_timed_out()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Reads what `sock` has (0: end of stream), sleeping in [`wait`] until
+/// there is something, until `until`.
+fn recv_some(
+    core: &Core,
+    sock: &socket2::Socket,
+    buf: &mut [u8],
+    until: Option<Instant>,
+) -> Result<io::Result<usize>, Failure> {
+    loop {
+        match (&*sock).read(buf) {
+            Ok(n) => return Ok(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if wait(core, sock.as_raw_fd(), true, false, until)?.is_none() {
+                    return Ok(Err(io_timed_out()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Ok(Err(e)),
+        }
+    }
 }
 
 /// The wire formats, for the fuzz targets and tests: not a stable API.
