@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::message::{Error, DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
+use crate::resolve::Resolver;
 
 /// Which address families a host name may resolve to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -47,6 +48,8 @@ pub struct Config {
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
     pub(crate) recv_spin: Duration,
+    pub(crate) resolver: Resolver,
+    pub(crate) resolve_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -87,6 +90,8 @@ impl Config {
             stack_size: Self::DEFAULT_STACK_SIZE,
             thread_name: String::from("ttc-worker"),
             recv_spin: Self::DEFAULT_RECV_SPIN,
+            resolver: Resolver::Auto,
+            resolve_timeout: None,
         }
     }
 
@@ -114,8 +119,8 @@ impl Config {
     }
 
     /// One budget for resolving the name and trying every resolved address
-    /// in order (default 10 s). Name resolution itself is bounded by the
-    /// system resolver; the budget is checked when it returns.
+    /// in order (default 10 s). Resolution ends within it, and within
+    /// [`Config::resolve_timeout`] if that is shorter.
     pub fn connect_timeout(mut self, timeout: Duration) -> Config {
         self.connect_timeout = timeout;
         self
@@ -177,6 +182,33 @@ impl Config {
     /// once, so this costs nothing while nothing flows.
     pub fn recv_spin(mut self, limit: Duration) -> Config {
         self.recv_spin = limit;
+        self
+    }
+
+    /// How host names are resolved (default [`Resolver::Auto`]: the
+    /// system resolver, or netd's on an Android system seen from a static
+    /// build; see [`Resolver`]).
+    ///
+    /// ```
+    /// use ttc::{Config, Resolver};
+    /// let dns = Config::new("example.org", 80)
+    ///     .resolver(Resolver::Dns(vec!["192.0.2.53:53".parse().unwrap()]));
+    /// let pinned = Config::new("example.org", 80)
+    ///     .resolver(Resolver::Static(vec!["192.0.2.7".parse().unwrap()]));
+    /// # let _ = (dns, pinned);
+    /// ```
+    pub fn resolver(mut self, resolver: Resolver) -> Config {
+        self.resolver = resolver;
+        self
+    }
+
+    /// A limit on resolving the host name alone (default `None`: the
+    /// connect budget, [`Config::connect_timeout`], is the only limit).
+    /// Resolution ends at whichever comes first; running out is an
+    /// [`Error`] of phase [`Phase::Resolve`](crate::Phase) and kind
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut).
+    pub fn resolve_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.resolve_timeout = timeout;
         self
     }
 

@@ -5,7 +5,7 @@
 //! worker a connected, blocking [`TcpStream`].
 
 use std::io;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, IpFamily};
@@ -74,34 +74,15 @@ pub(crate) fn connect(config: &Config, core: &Core) -> Result<(TcpStream, Socket
     Err(Failure::Failed(Phase::Connect, e))
 }
 
-/// The host's addresses from the system resolver, in its order. (`core`
-/// and `deadline` are for a resolver that can be stopped and timed.)
+/// The host's addresses from the configured resolver, in its order,
+/// within the resolve time limit and the budget's `deadline`; `Shutdown`
+/// and `Abort` end it at once (src/resolve/).
 fn resolve(
     config: &Config,
-    _core: &Core,
-    _deadline: Option<Instant>,
+    core: &Core,
+    deadline: Option<Instant>,
 ) -> Result<Vec<SocketAddr>, Failure> {
-    let host = config.host.trim();
-    // Accept "[::1]" as well as "::1".
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() {
-        let e = io::Error::new(io::ErrorKind::InvalidInput, "empty host name");
-        return Err(Failure::Failed(Phase::Resolve, e));
-    }
-    let addrs = (host, config.port).to_socket_addrs().map_err(|e| {
-        // Resolver failures other than OS errors come without an errno and
-        // an uncategorised kind: call them "not found".
-        let e = if e.raw_os_error().is_none() {
-            io::Error::new(io::ErrorKind::NotFound, e.to_string())
-        } else {
-            e
-        };
-        Failure::Failed(Phase::Resolve, e)
-    })?;
-    Ok(addrs.collect())
+    crate::resolve::lookup(config, core, deadline)
 }
 
 fn family_allows(family: IpFamily, addr: &SocketAddr) -> bool {

@@ -68,6 +68,7 @@ pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
+mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod sys; // poll(2), eventfd: the target glue
 mod wake; // the park/wake protocol between the handles and the worker
 mod worker; // the worker thread: connection states and the data path
@@ -83,7 +84,13 @@ pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
+pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 pub use wake::SIGNAL_CAPACITY;
+
+/// The resolvers' wire formats (DNS messages, netd's dnsproxyd replies),
+/// for the fuzz targets and tests. Not a stable API.
+#[doc(hidden)]
+pub use resolve::wire as resolve_wire;
 
 // The README's Rust examples run as doctests.
 #[cfg(doctest)]

@@ -1,6 +1,7 @@
 //! The few OS calls std does not offer: an `eventfd` to wake the worker, a
-//! blocking `poll(2)` over the (blocking) socket and that eventfd, and the
-//! number of CPUs this thread may run on.
+//! blocking `poll(2)` over the (blocking) socket and that eventfd, the
+//! number of CPUs this thread may run on, and for the resolver: random
+//! bytes (`getrandom`) and an interface's index (`if_nametoindex`).
 //!
 //! This is the only module with `unsafe` code. Every call checks its result;
 //! nothing here changes the socket's blocking mode.
@@ -68,6 +69,15 @@ impl EventFd {
 
     pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// A second descriptor for the same eventfd (`dup`): notifying either
+    /// wakes a `poll` on the other. The resolver's helper thread holds one,
+    /// so it never needs the connection's state to wake the worker.
+    pub(crate) fn try_clone(&self) -> io::Result<EventFd> {
+        Ok(EventFd {
+            fd: self.fd.try_clone()?,
+        })
     }
 }
 
@@ -156,6 +166,44 @@ pub(crate) fn cpu_count() -> usize {
     usize::try_from(n).unwrap_or(1).max(1)
 }
 
+/// Fills `buf` from the kernel's random source (the `getrandom` system
+/// call, not the libc wrapper: bionic has it only from API level 28).
+/// Returns false if the kernel has none (older than 3.17) or refuses.
+pub(crate) fn random_bytes(buf: &mut [u8]) -> bool {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into the live
+        // slice `rest`; flags 0 (block until the pool is initialised, which
+        // it is long before any user program runs).
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_getrandom,
+                rest.as_mut_ptr(),
+                rest.len(),
+                0 as libc::c_uint,
+            )
+        };
+        if r > 0 {
+            done += r as usize;
+        } else if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// The index of the network interface `name` (for an IPv6 scope such as
+/// `fe80::1%eth0`), or `None` if there is no such interface.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a live NUL-terminated string for the whole call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +217,31 @@ mod tests {
         efd.drain();
         let r = poll(-1, false, false, &efd, Some(Duration::from_millis(1))).unwrap();
         assert!(!r.woken);
+    }
+
+    #[test]
+    fn test_cloned_eventfd_wakes_poll_on_the_original() {
+        let efd = EventFd::new().unwrap();
+        let other = efd.try_clone().unwrap();
+        assert_ne!(efd.raw(), other.raw());
+        other.notify();
+        drop(other);
+        let r = poll(-1, false, false, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert!(r.woken);
+    }
+
+    #[test]
+    fn test_random_bytes_fill_the_buffer() {
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        assert!(random_bytes(&mut a) && random_bytes(&mut b));
+        assert_ne!(a, b, "two draws of 32 random bytes were equal");
+    }
+
+    #[test]
+    fn test_interface_index_of_loopback() {
+        assert!(interface_index("lo").is_some_and(|i| i > 0));
+        assert_eq!(interface_index("no-such-if0"), None);
+        assert_eq!(interface_index("bad\0name"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +33,11 @@ Client options:
       --json                  signal lines as JSON objects, one per line (log
                               lines are then off unless TTC_LOG/RUST_LOG is set)
       --connect-timeout SECS  budget for resolving and connecting (default 10)
+      --dns SERVER[:PORT]     resolve HOST with this DNS server (repeatable; port
+                              53 unless given; IPv6 as [ADDR]:PORT) instead of
+                              the system's resolver
+      --resolve-timeout SECS  limit on resolving HOST alone (default: the
+                              connect budget)
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
       --linger SECS           after end of input, wait this long for the server
@@ -168,6 +173,9 @@ pub struct Connect {
     pub nodelay: Option<bool>,
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
+    /// `--dns`, in the order given.
+    pub dns: Vec<SocketAddr>,
+    pub resolve_timeout: Option<Duration>,
 }
 
 impl Connect {
@@ -188,6 +196,12 @@ impl Connect {
         }
         if let Some(on) = self.nodelay {
             c = c.nodelay(on);
+        }
+        if !self.dns.is_empty() {
+            c = c.resolver(ttc::Resolver::Dns(self.dns.clone()));
+        }
+        if let Some(t) = self.resolve_timeout {
+            c = c.resolve_timeout(Some(t));
         }
         c
     }
@@ -285,6 +299,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        dns: Vec::new(),
+        resolve_timeout: None,
     };
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
@@ -314,6 +330,10 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("delay") => c.nodelay = Some(false),
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            }
+            Long("dns") => c.dns.push(p.value()?.parse_with(parse_dns_server)?),
+            Long("resolve-timeout") => {
+                c.resolve_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
@@ -372,6 +392,29 @@ pub fn parse_bind(s: &str) -> Result<IpAddr, String> {
             "invalid bind address '{s}' (expected an IP address, e.g. 127.0.0.1, 0.0.0.0 or ::1)"
         )
     })
+}
+
+/// A DNS server: an IP address with an optional port (default 53);
+/// IPv6 with a port as `[ADDR]:PORT`, without one bare or in brackets.
+pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    let bad = || {
+        format!(
+            "invalid DNS server '{s}' (expected an IP address and optional port, e.g. 192.0.2.53, 192.0.2.53:5353 or [2001:db8::53]:53)"
+        )
+    };
+    let addr = if let Ok(a) = s.parse::<SocketAddr>() {
+        a
+    } else {
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|b| b.strip_suffix(']'))
+            .unwrap_or(s);
+        SocketAddr::new(bare.parse::<IpAddr>().map_err(|_| bad())?, 53)
+    };
+    if addr.port() == 0 {
+        return Err(bad());
+    }
+    Ok(addr)
 }
 
 /// A rate in bytes per second: an integer with an optional suffix `k`
@@ -555,6 +598,48 @@ mod tests {
                 "invalid bind address",
             ),
             (&["demo", "x"], "unexpected argument"),
+        ] {
+            let e = error(args);
+            assert!(e.contains(want), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_dns_servers_and_resolve_timeout() {
+        let c = connect(&[
+            "--dns",
+            "127.0.0.1",
+            "--dns=[::1]:5353",
+            "--dns",
+            "::1",
+            "--dns",
+            "192.0.2.1:54",
+            "--resolve-timeout",
+            "250ms",
+            "h",
+            "1",
+        ]);
+        let want: Vec<SocketAddr> = ["127.0.0.1:53", "[::1]:5353", "[::1]:53", "192.0.2.1:54"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(c.dns, want);
+        assert_eq!(c.resolve_timeout, Some(Duration::from_millis(250)));
+        let config = format!("{:?}", c.config(Vec::new()));
+        assert!(config.contains("Dns(["), "{config}");
+        assert!(connect(&["h", "1"]).dns.is_empty());
+        for (args, want) in [
+            (
+                &["--dns", "example.org", "h", "1"][..],
+                "invalid DNS server 'example.org'",
+            ),
+            (&["--dns", "127.0.0.1:0", "h", "1"], "invalid DNS server"),
+            (&["--dns", "::1:53x", "h", "1"], "invalid DNS server"),
+            (&["--dns", "", "h", "1"], "invalid DNS server"),
+            (&["--resolve-timeout", "0", "h", "1"], "must be more than 0"),
+            (&["--resolve-timeout", "x", "h", "1"], "invalid time 'x'"),
+            (&["h", "1", "--dns"], "missing argument for option '--dns'"),
         ] {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");
