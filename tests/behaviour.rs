@@ -1,4 +1,4 @@
-//! The behaviour contract of the component (issue 2), one or more named
+//! The behaviour contract of the component, one or more named
 //! tests per item. Every test collects all signals through
 //! `support::all_signals`, which also asserts that exactly one
 //! `SocketShutdown` comes, last, with nothing after it (item 10).

@@ -1,5 +1,4 @@
-//! Name resolution (issue 12, the resolver half), on the host and under
-//! QEMU: the DNS stub against a real dnsmasq started on a loopback port
+//! Name resolution, on the host and under QEMU: the DNS stub against a real dnsmasq started on a loopback port
 //! (A only, AAAA only, both, a CNAME, NXDOMAIN), against fake UDP servers
 //! that never answer or answer with hostile replies, and a TCP fallback; a
 //! fake netd speaking dnsproxyd's framing on a UNIX socket at a path of
@@ -767,33 +766,11 @@ fn system_resolver_finds_localhost_through_its_helper_thread() {
 // ---------------------------------------------------------------------------
 // The command line
 
-/// Runs `ttc ARGS` with no stdin, at most `SOON`; (exit code, stdout,
-/// stderr lines).
+/// Runs `ttc ARGS` with empty stdin through the CLI harness; (exit code,
+/// stdout, stderr lines).
 fn ttc(args: &[&str]) -> (Option<i32>, String, Vec<String>) {
-    let mut child = ttc_command()
-        .args(args)
-        .env("TTC_LOG", "off")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let ended = eventually(SOON, || matches!(child.try_wait(), Ok(Some(_))));
-    if !ended {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(ended, "ttc {args:?} did not end");
-    let stderr = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr,
-    )
+    let out = support::cli::ttc(args).run(b"");
+    (out.code, out.stdout_text(), out.lines)
 }
 
 #[test]
