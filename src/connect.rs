@@ -1,15 +1,24 @@
-//! The connect phase: turn the host name into addresses, then try them in
-//! order within one budget, looking at the control inbox between attempts.
+//! The connect phase: turn the host name into addresses, then race
+//! connection attempts to them (Happy Eyeballs, RFC 8305) within one
+//! budget, stopping at once on `Shutdown` or `Abort`.
 //!
-//! It runs on the worker thread before the data path starts, and hands the
-//! worker a connected, blocking [`TcpStream`].
+//! It runs on the worker thread before the data path starts. The attempts
+//! are non-blocking sockets, polled together with the wake eventfd, so a
+//! control message ends the phase as soon as it is sent. The winner is
+//! switched back to blocking mode and handed to the worker as a
+//! [`TcpStream`]; the other attempts are closed.
 
+use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, IpFamily};
 use crate::message::{Phase, Reason};
+use crate::sys;
 use crate::wake::Core;
 
 /// Why the connect phase produced no connection.
@@ -20,58 +29,49 @@ pub(crate) enum Failure {
     Failed(Phase, io::Error),
 }
 
+/// Most attempts pending at once. With the shortest attempt delay (10 ms)
+/// and many addresses that never answer, this bounds the sockets held;
+/// the next address is tried when one of them fails.
+const MAX_PENDING: usize = 16;
+
+/// Longest name `SO_BINDTODEVICE` takes (`IFNAMSIZ` less the NUL). The
+/// kernel cuts longer names short, which could name another interface.
+const MAX_INTERFACE_NAME: usize = 15;
+
 /// Resolves `config.host` and connects to the first address that answers,
-/// within `config.connect_timeout` for everything. The control inbox
-/// (`core`) is looked at before each step; `Shutdown` or `Abort` ends the
-/// phase with its reason.
-pub(crate) fn connect(config: &Config, core: &Core) -> Result<(TcpStream, SocketAddr), Failure> {
-    let stop = || core.stop_requested();
+/// within `config.connect_timeout` for everything. `Shutdown` or `Abort`
+/// on the control inbox (`core`) ends the phase at once with its reason.
+/// `attempts` counts the connection attempts started.
+pub(crate) fn connect(
+    config: &Config,
+    core: &Core,
+    attempts: &mut u32,
+) -> Result<(TcpStream, SocketAddr), Failure> {
     // A budget too large for the clock means no limit.
     let deadline = Instant::now().checked_add(config.connect_timeout);
-    if let Some(reason) = stop() {
+    if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }
-    let addrs = resolve(config, core, deadline)?;
-    let mut last: Option<io::Error> = None;
-    let mut tried = 0;
-    for addr in addrs
-        .into_iter()
-        .filter(|a| family_allows(config.family, a))
-    {
-        tried += 1;
-        if let Some(reason) = stop() {
-            return Err(Failure::Stopped(reason));
-        }
-        let left = deadline.map_or(Duration::MAX, |d| {
-            d.saturating_duration_since(Instant::now())
-        });
-        if left.is_zero() {
-            last = Some(timed_out());
-            break;
-        }
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => return Ok((s, addr)),
-            Err(e) => {
-                log::debug!("connect to {addr} failed: {e}");
-                last = Some(e);
-            }
-        }
-    }
-    let e = match last {
-        Some(e) => e,
-        None if tried == 0 => {
-            let e = io::Error::new(
-                io::ErrorKind::NotFound,
-                "no address of the requested family",
-            );
-            return Err(Failure::Failed(Phase::Resolve, e));
-        }
-        None => timed_out(),
+    let resolved = match &config.static_addrs {
+        Some(ips) => ips
+            .iter()
+            .map(|&ip| SocketAddr::new(ip, config.port))
+            .collect(),
+        None => resolve(config, core, deadline)?,
     };
-    if let Some(reason) = stop() {
+    if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }
-    Err(Failure::Failed(Phase::Connect, e))
+    let addrs = candidates(&resolved, config.family, config.local_addr)?;
+    let way_out = WayOut::new(config)?;
+    race(
+        &addrs,
+        &way_out,
+        config.attempt_delay,
+        core,
+        deadline,
+        attempts,
+    )
 }
 
 /// The host's addresses from the system resolver, in its order. (`core`
@@ -104,6 +104,49 @@ fn resolve(
     Ok(addrs.collect())
 }
 
+/// The addresses to try, in the order to try them: those `family` allows
+/// and, with a source address, those of its family; duplicates dropped;
+/// then the families interleaved (RFC 8305 section 4).
+fn candidates(
+    resolved: &[SocketAddr],
+    family: IpFamily,
+    source: Option<IpAddr>,
+) -> Result<Vec<SocketAddr>, Failure> {
+    let fail = |phase, kind, msg: String| Err(Failure::Failed(phase, io::Error::new(kind, msg)));
+    if resolved.is_empty() {
+        return fail(
+            Phase::Resolve,
+            io::ErrorKind::NotFound,
+            "the name has no address".into(),
+        );
+    }
+    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(resolved.len());
+    for a in resolved.iter().filter(|a| family_allows(family, a)) {
+        if !addrs.contains(a) {
+            addrs.push(*a);
+        }
+    }
+    if addrs.is_empty() {
+        return fail(
+            Phase::Resolve,
+            io::ErrorKind::NotFound,
+            "no address of the requested family".into(),
+        );
+    }
+    if let Some(ip) = source {
+        addrs.retain(|a| a.is_ipv6() == ip.is_ipv6());
+        if addrs.is_empty() {
+            let other = if ip.is_ipv6() { "IPv6" } else { "IPv4" };
+            return fail(
+                Phase::Connect,
+                io::ErrorKind::InvalidInput,
+                format!("source {ip}: the name has no {other} address"),
+            );
+        }
+    }
+    Ok(interleave(addrs))
+}
+
 fn family_allows(family: IpFamily, addr: &SocketAddr) -> bool {
     match family {
         IpFamily::Any => true,
@@ -112,6 +155,424 @@ fn family_allows(family: IpFamily, addr: &SocketAddr) -> bool {
     }
 }
 
+/// One address of the first address's family, then one of the other, and
+/// so on; the rest of the longer list at the end. Each family keeps the
+/// resolver's order.
+fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first_v6) = addrs.first().map(SocketAddr::is_ipv6) else {
+        return addrs;
+    };
+    let (first, other): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
+    let mut out = Vec::with_capacity(first.len() + other.len());
+    let (mut first, mut other) = (first.into_iter(), other.into_iter());
+    loop {
+        match (first.next(), other.next()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// How every attempt leaves the host: the interface and source address
+/// asked for.
+struct WayOut<'a> {
+    device: Option<&'a str>,
+    source: Option<IpAddr>,
+}
+
+impl<'a> WayOut<'a> {
+    fn new(config: &'a Config) -> Result<WayOut<'a>, Failure> {
+        let device = config.bind_device.as_deref();
+        if let Some(name) = device {
+            if name.is_empty() || name.len() > MAX_INTERFACE_NAME || name.contains('\0') {
+                let e = io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("interface '{name}': a name is 1 to {MAX_INTERFACE_NAME} bytes"),
+                );
+                return Err(Failure::Failed(Phase::Connect, e));
+            }
+        }
+        Ok(WayOut {
+            device,
+            source: config.local_addr,
+        })
+    }
+}
+
+/// How starting an attempt went.
+enum Started {
+    /// Connected at once (possible on loopback).
+    Connected(Socket),
+    /// The handshake is under way.
+    Pending(Socket),
+}
+
+/// Why an attempt could not start.
+enum StartError {
+    /// This address failed; the next one may work.
+    Attempt(io::Error),
+    /// The way out cannot be set up (interface, source address): every
+    /// attempt would fail alike.
+    WayOut(io::Error),
+}
+
+/// Creates a non-blocking socket for `addr`, sets up the way out, and
+/// starts connecting.
+fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+        .map_err(StartError::Attempt)?;
+    if let Some(name) = way.device {
+        sock.bind_device(Some(name.as_bytes()))
+            .map_err(|e| StartError::WayOut(context(format!("interface {name}"), e)))?;
+    }
+    if let Some(ip) = way.source {
+        sock.bind(&SocketAddr::new(ip, 0).into())
+            .map_err(|e| StartError::WayOut(context(format!("source {ip}"), e)))?;
+    }
+    sock.set_nonblocking(true).map_err(StartError::Attempt)?;
+    match sock.connect(&addr.into()) {
+        Ok(()) => Ok(Started::Connected(sock)),
+        // EINTR: a non-blocking connect goes on in the background.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::Interrupted =>
+        {
+            Ok(Started::Pending(sock))
+        }
+        Err(e) => Err(StartError::Attempt(e)),
+    }
+}
+
+/// A connection attempt under way.
+struct Attempt {
+    sock: Socket,
+    addr: SocketAddr,
+    /// Its number, counting from 1, for the log.
+    n: u32,
+}
+
+/// Happy Eyeballs over `addrs` (already in the order to try): the first
+/// attempt starts at once; while attempts are pending, the next starts
+/// every `delay`, or at once when one fails. The first to connect wins.
+/// Every wait is a `poll` on the pending sockets and the wake eventfd,
+/// parked like the data path's (see `Core::wake_worker`), so `Shutdown` or
+/// `Abort` ends it at once.
+fn race(
+    addrs: &[SocketAddr],
+    way: &WayOut<'_>,
+    delay: Duration,
+    core: &Core,
+    deadline: Option<Instant>,
+    attempts: &mut u32,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    let mut next = addrs.iter().copied();
+    let mut pending: Vec<Attempt> = Vec::new();
+    let mut fds: Vec<RawFd> = Vec::new();
+    let mut done: Vec<bool> = Vec::new();
+    let mut next_at = Instant::now();
+    let mut last: Option<io::Error> = None;
+    loop {
+        if let Some(reason) = core.stop_requested() {
+            log::debug!(
+                "connect stopped ({reason}); closing {} attempts",
+                pending.len()
+            );
+            return Err(Failure::Stopped(reason));
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            log::debug!("connect budget spent after {attempts} attempts");
+            return Err(Failure::Failed(Phase::Connect, timed_out()));
+        }
+        let can_start = next.len() > 0 && pending.len() < MAX_PENDING;
+        if can_start && (pending.is_empty() || now >= next_at) {
+            let Some(addr) = next.next() else { continue };
+            *attempts += 1;
+            let n = *attempts;
+            log::debug!("connect attempt {n} to {addr}");
+            match start(addr, way) {
+                Ok(Started::Connected(sock)) => return won(sock, addr, n, pending.len()),
+                Ok(Started::Pending(sock)) => {
+                    pending.push(Attempt { sock, addr, n });
+                    next_at = now + delay;
+                }
+                Err(StartError::WayOut(e)) => return Err(Failure::Failed(Phase::Connect, e)),
+                Err(StartError::Attempt(e)) => {
+                    log::debug!("connect attempt {n} to {addr} failed: {e}");
+                    last = Some(e);
+                    next_at = now;
+                }
+            }
+            continue;
+        }
+        if pending.is_empty() {
+            // Every address was tried and every attempt failed.
+            let e = last.take().unwrap_or_else(timed_out);
+            return Err(Failure::Failed(Phase::Connect, e));
+        }
+        let wake_at = match (deadline, can_start) {
+            (Some(d), true) => Some(d.min(next_at)),
+            (None, true) => Some(next_at),
+            (d, false) => d,
+        };
+        fds.clear();
+        fds.extend(pending.iter().map(|a| a.sock.as_raw_fd()));
+        done.clear();
+        done.resize(pending.len(), false);
+        core.park();
+        // Re-check after marking ourselves parked: a control message sent
+        // before the mark is seen here, one sent after it wakes the poll.
+        if let Some(reason) = core.stop_requested() {
+            core.unpark();
+            log::debug!(
+                "connect stopped ({reason}); closing {} attempts",
+                pending.len()
+            );
+            return Err(Failure::Stopped(reason));
+        }
+        let polled = sys::poll_connecting(
+            &fds,
+            &mut done,
+            core.wake_fd(),
+            wake_at.map(|t| t.saturating_duration_since(now)),
+        );
+        core.unpark();
+        match polled {
+            Ok(true) => core.wake_fd().drain(),
+            Ok(false) => {}
+            Err(e) => return Err(Failure::Failed(Phase::Connect, e)),
+        }
+        // Settle the attempts that are done, in the order they started.
+        let others = pending.len() - 1;
+        let mut failed = false;
+        let mut still = Vec::with_capacity(pending.len());
+        for (a, &ready) in pending.drain(..).zip(&done) {
+            if !ready {
+                still.push(a);
+                continue;
+            }
+            match settle(&a.sock) {
+                // The rest (`still` and what `drain` has left) close here.
+                Ok(()) => return won(a.sock, a.addr, a.n, others),
+                Err(e) => {
+                    log::debug!("connect attempt {} to {} failed: {e}", a.n, a.addr);
+                    last = Some(e);
+                    failed = true;
+                }
+            }
+        }
+        pending = still;
+        if failed {
+            // A failed attempt makes room for the next address at once.
+            next_at = Instant::now();
+        }
+    }
+}
+
+/// Whether a socket that `poll` reported done connected: `SO_ERROR` holds
+/// the handshake's error, if any; a peer address confirms the connection.
+fn settle(sock: &Socket) -> io::Result<()> {
+    if let Some(e) = sock.take_error()? {
+        return Err(e);
+    }
+    sock.peer_addr().map(drop)
+}
+
+/// The winner: back to blocking mode for the data path.
+fn won(
+    sock: Socket,
+    addr: SocketAddr,
+    n: u32,
+    others: usize,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    log::debug!("connect attempt {n} to {addr} won; closing {others} others");
+    sock.set_nonblocking(false)
+        .map_err(|e| Failure::Failed(Phase::Connect, e))?;
+    Ok((TcpStream::from(sock), addr))
+}
+
+/// An `io::Error` with context in front of its description; the original
+/// stays its source, so its OS error number is kept (see
+/// [`Error::from_io`](crate::Error::from_io)).
+fn context(what: String, source: io::Error) -> io::Error {
+    io::Error::new(source.kind(), Context { what, source })
+}
+
+#[derive(Debug)]
+struct Context {
+    what: String,
+    source: io::Error,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "connect timed out")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn failed(r: Result<Vec<SocketAddr>, Failure>) -> (Phase, io::ErrorKind, String) {
+        match r {
+            Err(Failure::Failed(p, e)) => (p, e.kind(), e.to_string()),
+            Err(Failure::Stopped(r)) => panic!("stopped: {r}"),
+            Ok(v) => panic!("succeeded: {v:?}"),
+        }
+    }
+
+    #[test]
+    fn test_interleave_starts_with_the_first_answers_family() {
+        let got = interleave(vec![
+            a("[fd77::1]:1"),
+            a("[fd77::2]:1"),
+            a("10.0.0.1:1"),
+            a("10.0.0.2:1"),
+            a("10.0.0.3:1"),
+        ]);
+        assert_eq!(
+            got,
+            [
+                a("[fd77::1]:1"),
+                a("10.0.0.1:1"),
+                a("[fd77::2]:1"),
+                a("10.0.0.2:1"),
+                a("10.0.0.3:1"),
+            ]
+        );
+        let got = interleave(vec![a("10.0.0.1:1"), a("10.0.0.2:1"), a("[::1]:1")]);
+        assert_eq!(got, [a("10.0.0.1:1"), a("[::1]:1"), a("10.0.0.2:1")]);
+        assert_eq!(interleave(Vec::new()), []);
+    }
+
+    #[test]
+    fn test_candidates_filter_by_family_and_source_and_drop_duplicates() {
+        let all = [
+            a("10.0.0.1:1"),
+            a("[::1]:1"),
+            a("10.0.0.1:1"),
+            a("10.0.0.2:1"),
+        ];
+        let got = candidates(&all, IpFamily::Any, None).ok().unwrap();
+        assert_eq!(got, [a("10.0.0.1:1"), a("[::1]:1"), a("10.0.0.2:1")]);
+        let got = candidates(&all, IpFamily::V6, None).ok().unwrap();
+        assert_eq!(got, [a("[::1]:1")]);
+        let src: IpAddr = "10.0.0.9".parse().unwrap();
+        let got = candidates(&all, IpFamily::Any, Some(src)).ok().unwrap();
+        assert_eq!(got, [a("10.0.0.1:1"), a("10.0.0.2:1")]);
+
+        let (phase, kind, _) = failed(candidates(&all[1..2], IpFamily::V4, None));
+        assert_eq!((phase, kind), (Phase::Resolve, io::ErrorKind::NotFound));
+        let (phase, kind, msg) = failed(candidates(&all[1..2], IpFamily::Any, Some(src)));
+        assert_eq!((phase, kind), (Phase::Connect, io::ErrorKind::InvalidInput));
+        assert!(msg.contains("source 10.0.0.9"), "{msg}");
+        let (phase, _, _) = failed(candidates(&[], IpFamily::Any, None));
+        assert_eq!(phase, Phase::Resolve);
+    }
+
+    #[test]
+    fn test_race_moves_on_from_a_refused_address_and_counts_attempts() {
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let core = Core::new(Duration::ZERO).unwrap();
+        let way = WayOut {
+            device: None,
+            source: None,
+        };
+        let mut attempts = 0;
+        let deadline = Instant::now().checked_add(Duration::from_secs(10));
+        let t0 = Instant::now();
+        let r = race(
+            &[refused, good],
+            &way,
+            Duration::from_secs(2),
+            &core,
+            deadline,
+            &mut attempts,
+        );
+        let (stream, peer) = r.ok().expect("no connection");
+        assert_eq!((peer, attempts), (good, 2));
+        // The refusal started the next attempt at once, not after 2 s.
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        // Handed over in blocking mode, connected to the listener.
+        assert_eq!(stream.peer_addr().unwrap(), good);
+        let (_accepted, from) = listener.accept().unwrap();
+        assert_eq!(from, stream.local_addr().unwrap());
+
+        let mut attempts = 0;
+        match race(
+            &[refused],
+            &way,
+            Config::DEFAULT_ATTEMPT_DELAY,
+            &core,
+            deadline,
+            &mut attempts,
+        ) {
+            Err(Failure::Failed(Phase::Connect, e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{e}")
+            }
+            _ => panic!("a refused connect did not fail"),
+        }
+        assert_eq!(attempts, 1);
+    }
+
+    #[test]
+    fn test_way_out_refuses_interface_names_the_kernel_would_cut() {
+        for name in ["", "sixteen-bytes-xx", "a\0b"] {
+            let config = Config::new("h", 1).bind_device(name);
+            match WayOut::new(&config) {
+                Err(Failure::Failed(Phase::Connect, e)) => {
+                    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+                    assert!(e.to_string().starts_with("interface '"), "{e}");
+                }
+                _ => panic!("{name:?} accepted"),
+            }
+        }
+        assert!(WayOut::new(&Config::new("h", 1).bind_device("wlan0")).is_ok());
+    }
+
+    #[test]
+    fn test_context_keeps_the_os_error_number() {
+        let e = context(
+            "interface x".into(),
+            io::Error::from_raw_os_error(libc::ENODEV),
+        );
+        let err = crate::Error::from_io(Phase::Connect, &e);
+        assert_eq!(err.os_code, Some(libc::ENODEV));
+        assert!(err.message().starts_with("interface x: "), "{err}");
+    }
+
+    #[test]
+    fn test_attempt_delay_is_clamped_into_range() {
+        let c = Config::new("h", 1).attempt_delay(Duration::ZERO);
+        assert_eq!(c.attempt_delay, Config::MIN_ATTEMPT_DELAY);
+        let c = c.attempt_delay(Duration::from_secs(60));
+        assert_eq!(c.attempt_delay, Config::MAX_ATTEMPT_DELAY);
+        let c = c.attempt_delay(Duration::from_millis(300));
+        assert_eq!(c.attempt_delay, Duration::from_millis(300));
+        assert_eq!(
+            Config::new("h", 1).attempt_delay,
+            Duration::from_millis(250)
+        );
+    }
 }

@@ -268,10 +268,15 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error of `phase` described by an [`io::Error`].
+    /// An error of `phase` described by an [`io::Error`]. The OS error
+    /// number is the error's own, or else that of the `io::Error` it wraps
+    /// as its source (an OS error with context added).
     pub fn from_io(phase: Phase, err: &io::Error) -> Error {
         let mut e = Error::new(phase, err.kind(), "");
-        e.os_code = err.raw_os_error();
+        e.os_code = err.raw_os_error().or_else(|| {
+            let source = std::error::Error::source(err.get_ref()?)?;
+            source.downcast_ref::<io::Error>()?.raw_os_error()
+        });
         write_truncated(&mut e.message, format_args!("{err}"));
         e
     }
@@ -384,6 +389,9 @@ pub struct ShutdownReport {
     /// final flush after the server closed failed (the loss is in
     /// `unsent`).
     pub error: Option<Error>,
+    /// Connection attempts started (one per address tried; 0 when the
+    /// connection ended before any, e.g. a resolve error).
+    pub attempts: u32,
 }
 
 impl ShutdownReport {
@@ -394,6 +402,7 @@ impl ShutdownReport {
             received: 0,
             unsent: 0,
             error: None,
+            attempts: 0,
         }
     }
 }
@@ -402,8 +411,8 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (sent {}, received {}, unsent {})",
-            self.reason, self.sent, self.received, self.unsent
+            "{} (sent {}, received {}, unsent {}, attempts {})",
+            self.reason, self.sent, self.received, self.unsent, self.attempts
         )?;
         if let Some(e) = &self.error {
             write!(f, ": {e}")?;

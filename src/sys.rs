@@ -1,9 +1,10 @@
 //! The few OS calls std does not offer: an `eventfd` to wake the worker, a
-//! blocking `poll(2)` over the (blocking) socket and that eventfd, and the
-//! number of CPUs this thread may run on.
+//! blocking `poll(2)` over the (blocking) socket and that eventfd, one over
+//! the connect phase's pending attempts and that eventfd, and the number of
+//! CPUs this thread may run on.
 //!
 //! This is the only module with `unsafe` code. Every call checks its result;
-//! nothing here changes the socket's blocking mode.
+//! nothing here changes a socket's blocking mode.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -114,11 +115,7 @@ pub(crate) fn poll(
             revents: 0,
         },
     ];
-    let ms: libc::c_int = match timeout {
-        None => -1,
-        // Round up so a short wait never becomes a busy zero-timeout poll.
-        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
-    };
+    let ms = poll_ms(timeout);
     // SAFETY: `fds` is a live array of two pollfd for the whole call.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     if r < 0 {
@@ -136,6 +133,57 @@ pub(crate) fn poll(
         hangup: bad,
         woken: fds[1].revents & libc::POLLIN != 0,
     })
+}
+
+/// A poll timeout in milliseconds (`None`: no limit), rounded up so a short
+/// wait never becomes a busy zero-timeout poll.
+fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
+    }
+}
+
+/// Blocks until one of `socks` (connecting, non-blocking sockets) is
+/// writable or has an error, the eventfd is notified, or `timeout` passes
+/// (`None`: no limit). Sets `done[i]` for every socket that is ready
+/// (connected or failed: the caller reads `SO_ERROR` to tell) and clears
+/// the others; returns whether the eventfd was notified. `done` must be as
+/// long as `socks`.
+pub(crate) fn poll_connecting(
+    socks: &[RawFd],
+    done: &mut [bool],
+    wake: &EventFd,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    debug_assert_eq!(socks.len(), done.len());
+    let mut fds: Vec<libc::pollfd> = Vec::with_capacity(socks.len() + 1);
+    fds.push(libc::pollfd {
+        fd: wake.raw(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    fds.extend(socks.iter().map(|&fd| libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    }));
+    let ms = poll_ms(timeout);
+    // SAFETY: `fds` is a live array of `fds.len()` pollfd for the whole call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    done.iter_mut().for_each(|d| *d = false);
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    let ready = libc::POLLOUT | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+    for (d, p) in done.iter_mut().zip(&fds[1..]) {
+        *d = p.revents & ready != 0;
+    }
+    Ok(fds[0].revents & libc::POLLIN != 0)
 }
 
 /// How many CPUs the calling thread may run on (its affinity mask), at
@@ -169,6 +217,33 @@ mod tests {
         efd.drain();
         let r = poll(-1, false, false, &efd, Some(Duration::from_millis(1))).unwrap();
         assert!(!r.woken);
+    }
+
+    #[test]
+    fn test_poll_connecting_reports_the_connected_socket_and_the_wake() {
+        use std::net::TcpListener;
+        let efd = EventFd::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        match sock.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINPROGRESS), "{e}"),
+        }
+        let mut done = [false];
+        let fds = [sock.as_raw_fd()];
+        let woken = poll_connecting(&fds, &mut done, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert!(done[0] && !woken);
+        assert!(sock.take_error().unwrap().is_none());
+        // With nothing to report but the eventfd: only the wake.
+        efd.notify();
+        let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_secs(5))).unwrap();
+        assert!(woken);
+        efd.drain();
+        let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_millis(1))).unwrap();
+        assert!(!woken);
     }
 
     #[test]

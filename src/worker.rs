@@ -215,7 +215,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     fn run(mut self) -> ShutdownReport {
-        let reason = match connect::connect(&self.config, &self.boxes.core) {
+        let connected = connect::connect(&self.config, &self.boxes.core, &mut self.report.attempts);
+        let reason = match connected {
             Ok((stream, peer)) => {
                 self.setup(&stream);
                 log::debug!("connected to {peer}");
