@@ -39,6 +39,13 @@ Client options:
                               to close (default 5)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
+      --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
+                              long, try the next address too (default 250ms;
+                              10ms to 2s)
+      --interface IFACE       connect through this network interface only
+                              (SO_BINDTODEVICE), e.g. wlan0
+      --source IP             connect from this local address (only addresses
+                              of its family are tried)
   -4 / -6                     IPv4 only / IPv6 only
   -h, --help                  this text
   -V, --version               the version
@@ -53,18 +60,19 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
-  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
+  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N attempts=N
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
+  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,
+   \"attempts\":N}
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes.
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
-idle, and still prints the shutdown line with the unsent count. During a
-pending connect it takes effect when that connect attempt ends (at most
---connect-timeout). A second SIGINT/SIGTERM exits immediately.
+idle, and still prints the shutdown line with the unsent count. Pending
+connection attempts stop at once too. A second SIGINT/SIGTERM exits
+immediately.
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -168,6 +176,9 @@ pub struct Connect {
     pub nodelay: Option<bool>,
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
+    pub attempt_delay: Option<Duration>,
+    pub interface: Option<String>,
+    pub source: Option<IpAddr>,
 }
 
 impl Connect {
@@ -188,6 +199,15 @@ impl Connect {
         }
         if let Some(on) = self.nodelay {
             c = c.nodelay(on);
+        }
+        if let Some(d) = self.attempt_delay {
+            c = c.attempt_delay(d);
+        }
+        if let Some(name) = &self.interface {
+            c = c.bind_device(name.clone());
+        }
+        if let Some(ip) = self.source {
+            c = c.local_addr(ip);
         }
         c
     }
@@ -285,6 +305,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        attempt_delay: None,
+        interface: None,
+        source: None,
     };
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
@@ -315,6 +338,11 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
+            Long("attempt-delay") => {
+                c.attempt_delay = Some(p.value()?.parse_with(parse_attempt_delay)?)
+            }
+            Long("interface") => c.interface = Some(p.value()?.parse_with(parse_interface)?),
+            Long("source") => c.source = Some(p.value()?.parse_with(parse_source)?),
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -442,6 +470,45 @@ pub fn parse_secs(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--attempt-delay`: seconds within the range the library accepts (it
+/// would clamp; the command line says so instead).
+fn parse_attempt_delay(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s, true)?;
+    if d < ttc::Config::MIN_ATTEMPT_DELAY || d > ttc::Config::MAX_ATTEMPT_DELAY {
+        return Err(format!(
+            "invalid --attempt-delay '{s}' (expected 10ms to 2s)"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--interface`: a name Linux could give an interface (1 to 15 bytes, no
+/// '/', ':' or white space, not "." or ".."). Whether it exists is found
+/// out when connecting.
+fn parse_interface(s: &str) -> Result<String, String> {
+    let bad = s.is_empty()
+        || s.len() > 15
+        || s == "."
+        || s == ".."
+        || s.chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c == '\0');
+    if bad {
+        return Err(format!(
+            "invalid interface name '{s}' (1 to 15 characters, no '/', ':' or spaces)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// `--source`: an IP address (brackets allowed around IPv6), not a name.
+fn parse_source(s: &str) -> Result<IpAddr, String> {
+    parse_bind(s).map_err(|_| {
+        format!(
+            "invalid source address '{s}' (expected an IP address, e.g. 192.168.1.20 or fd00::2)"
+        )
+    })
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -489,6 +556,32 @@ mod tests {
         assert_eq!(c.write_timeout, Some(None));
         assert_eq!(c.nodelay, Some(false));
         assert_eq!(c.input, Input::Stdin);
+    }
+
+    #[test]
+    fn test_way_out_and_attempt_delay_options() {
+        let c = connect(&[
+            "--attempt-delay",
+            "100ms",
+            "--interface",
+            "wlan0",
+            "--source",
+            "[fd77::2]",
+            "h",
+            "1",
+        ]);
+        assert_eq!(c.attempt_delay, Some(Duration::from_millis(100)));
+        assert_eq!(c.interface.as_deref(), Some("wlan0"));
+        assert_eq!(c.source, Some("fd77::2".parse().unwrap()));
+        // The ends of the range are accepted.
+        for d in ["10ms", "2", "0.01"] {
+            assert!(connect(&["--attempt-delay", d, "h", "1"])
+                .attempt_delay
+                .is_some());
+        }
+        let c = connect(&["--source", "10.0.0.2", "h", "1"]);
+        assert_eq!(c.source, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))));
+        assert_eq!(connect(&["h", "1"]).interface, None);
     }
 
     #[test]
@@ -555,6 +648,36 @@ mod tests {
                 "invalid bind address",
             ),
             (&["demo", "x"], "unexpected argument"),
+            (
+                &["--attempt-delay", "5ms", "h", "1"],
+                "invalid --attempt-delay '5ms' (expected 10ms to 2s)",
+            ),
+            (
+                &["--attempt-delay", "2.5", "h", "1"],
+                "invalid --attempt-delay '2.5'",
+            ),
+            (
+                &["--attempt-delay", "soon", "h", "1"],
+                "invalid time 'soon'",
+            ),
+            (&["--interface", "", "h", "1"], "invalid interface name ''"),
+            (
+                &["--interface", "a-very-long-name0", "h", "1"],
+                "invalid interface name 'a-very-long-name0'",
+            ),
+            (
+                &["--interface", "eth0:1", "h", "1"],
+                "invalid interface name",
+            ),
+            (&["--interface", "a/b", "h", "1"], "invalid interface name"),
+            (
+                &["--source", "example.org", "h", "1"],
+                "invalid source address 'example.org'",
+            ),
+            (
+                &["--source", "10.0.0.1:80", "h", "1"],
+                "invalid source address",
+            ),
         ] {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");
