@@ -1253,7 +1253,7 @@ fn help_and_version_exit_0() {
         // A flush that fails after the server closed is an error.
         "could not be written",
         // Stopping during a pending connect, and the second signal.
-        "takes effect when that connect attempt ends",
+        "connection attempts stop at once",
         "A second SIGINT/SIGTERM exits immediately",
         // --json turns log lines off.
         "TTC_LOG",

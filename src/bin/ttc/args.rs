@@ -70,9 +70,9 @@ End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes.
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
-idle, and still prints the shutdown line with the unsent count. Pending
-connection attempts stop at once too. A second SIGINT/SIGTERM exits
-immediately.
+idle, and still prints the shutdown line with the unsent count; pending
+connection attempts stop at once too.
+A second SIGINT/SIGTERM exits immediately.
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
