@@ -18,7 +18,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, IpFamily};
 use crate::message::{Phase, Reason};
-use crate::sys;
+use crate::sys::{self, Handshake};
 use crate::wake::Core;
 
 /// Why the connect phase produced no connection.
@@ -32,11 +32,41 @@ pub(crate) enum Failure {
 /// Most attempts pending at once. With the shortest attempt delay (10 ms)
 /// and many addresses that never answer, this bounds the sockets held;
 /// the next address is tried when one of them fails.
-const MAX_PENDING: usize = 16;
+const MAX_PENDING: usize = sys::MAX_CONNECTING;
 
 /// Longest name `SO_BINDTODEVICE` takes (`IFNAMSIZ` less the NUL). The
 /// kernel cuts longer names short, which could name another interface.
 const MAX_INTERFACE_NAME: usize = 15;
+
+/// Benchmark hook (`benches/compare`, workload connect): the connect phase
+/// alone, on the calling thread, so its cost can be compared with a plain
+/// `TcpStream::connect` in the same run. Not part of the API.
+#[doc(hidden)]
+pub struct ConnectPhase {
+    core: Core,
+}
+
+impl ConnectPhase {
+    /// A phase with its own (never notified) wake eventfd.
+    pub fn new() -> io::Result<ConnectPhase> {
+        Ok(ConnectPhase {
+            core: Core::new(Duration::ZERO)?,
+        })
+    }
+
+    /// Runs the connect phase for `config`: the connected, blocking stream
+    /// and its peer, the error, and the attempts made.
+    pub fn connect(&self, config: &Config) -> (Result<(TcpStream, SocketAddr), crate::Error>, u32) {
+        let mut attempts = 0;
+        let r = connect(config, &self.core, &mut attempts).map_err(|f| match f {
+            Failure::Failed(phase, e) => crate::Error::from_io(phase, &e),
+            Failure::Stopped(_) => {
+                crate::Error::new(Phase::Connect, io::ErrorKind::Interrupted, "stopped")
+            }
+        });
+        (r, attempts)
+    }
+}
 
 /// Resolves `config.host` and connects to the first address that answers,
 /// within `config.connect_timeout` for everything. `Shutdown` or `Abort`
@@ -162,6 +192,9 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     let Some(first_v6) = addrs.first().map(SocketAddr::is_ipv6) else {
         return addrs;
     };
+    if addrs.iter().all(|a| a.is_ipv6() == first_v6) {
+        return addrs;
+    }
     let (first, other): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
     let mut out = Vec::with_capacity(first.len() + other.len());
     let (mut first, mut other) = (first.into_iter(), other.into_iter());
@@ -219,8 +252,13 @@ enum StartError {
 /// Creates a non-blocking socket for `addr`, sets up the way out, and
 /// starts connecting.
 fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-        .map_err(StartError::Attempt)?;
+    // Non-blocking from the start (SOCK_NONBLOCK): no extra system call.
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(StartError::Attempt)?;
     if let Some(name) = way.device {
         sock.bind_device(Some(name.as_bytes()))
             .map_err(|e| StartError::WayOut(context(format!("interface {name}"), e)))?;
@@ -229,7 +267,6 @@ fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
         sock.bind(&SocketAddr::new(ip, 0).into())
             .map_err(|e| StartError::WayOut(context(format!("source {ip}"), e)))?;
     }
-    sock.set_nonblocking(true).map_err(StartError::Attempt)?;
     match sock.connect(&addr.into()) {
         Ok(()) => Ok(Started::Connected(sock)),
         // EINTR: a non-blocking connect goes on in the background.
@@ -268,7 +305,7 @@ fn race(
     let mut next = addrs.iter().copied();
     let mut pending: Vec<Attempt> = Vec::new();
     let mut fds: Vec<RawFd> = Vec::new();
-    let mut done: Vec<bool> = Vec::new();
+    let mut seen: Vec<Handshake> = Vec::new();
     let mut next_at = Instant::now();
     let mut last: Option<io::Error> = None;
     loop {
@@ -317,8 +354,8 @@ fn race(
         };
         fds.clear();
         fds.extend(pending.iter().map(|a| a.sock.as_raw_fd()));
-        done.clear();
-        done.resize(pending.len(), false);
+        seen.clear();
+        seen.resize(pending.len(), Handshake::Pending);
         core.park();
         // Re-check after marking ourselves parked: a control message sent
         // before the mark is seen here, one sent after it wakes the poll.
@@ -332,7 +369,7 @@ fn race(
         }
         let polled = sys::poll_connecting(
             &fds,
-            &mut done,
+            &mut seen,
             core.wake_fd(),
             wake_at.map(|t| t.saturating_duration_since(now)),
         );
@@ -342,17 +379,19 @@ fn race(
             Ok(false) => {}
             Err(e) => return Err(Failure::Failed(Phase::Connect, e)),
         }
-        // Settle the attempts that are done, in the order they started.
+        // Settle the attempts that are done, in the order they started
+        // (`pending` and `seen` are in that order).
         let others = pending.len() - 1;
         let mut failed = false;
-        let mut still = Vec::with_capacity(pending.len());
-        for (a, &ready) in pending.drain(..).zip(&done) {
-            if !ready {
-                still.push(a);
+        let mut i = 0;
+        for &h in &seen {
+            if h == Handshake::Pending {
+                i += 1;
                 continue;
             }
-            match settle(&a.sock) {
-                // The rest (`still` and what `drain` has left) close here.
+            let a = pending.remove(i);
+            match settle(&a.sock, h) {
+                // The other attempts close when `pending` drops.
                 Ok(()) => return won(a.sock, a.addr, a.n, others),
                 Err(e) => {
                     log::debug!("connect attempt {} to {} failed: {e}", a.n, a.addr);
@@ -361,7 +400,6 @@ fn race(
                 }
             }
         }
-        pending = still;
         if failed {
             // A failed attempt makes room for the next address at once.
             next_at = Instant::now();
@@ -369,13 +407,19 @@ fn race(
     }
 }
 
-/// Whether a socket that `poll` reported done connected: `SO_ERROR` holds
-/// the handshake's error, if any; a peer address confirms the connection.
-fn settle(sock: &Socket) -> io::Result<()> {
-    if let Some(e) = sock.take_error()? {
-        return Err(e);
+/// Whether a socket that `poll` reported done connected (see
+/// [`Handshake`]); for a failed one, the handshake's error from `SO_ERROR`.
+fn settle(sock: &Socket, seen: Handshake) -> io::Result<()> {
+    if seen == Handshake::Connected {
+        return Ok(());
     }
-    sock.peer_addr().map(drop)
+    match sock.take_error()? {
+        Some(e) => Err(e),
+        None => Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "connection closed during the handshake",
+        )),
+    }
 }
 
 /// The winner: back to blocking mode for the data path.
@@ -386,9 +430,12 @@ fn won(
     others: usize,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
     log::debug!("connect attempt {n} to {addr} won; closing {others} others");
-    sock.set_nonblocking(false)
+    // std's set_nonblocking is one ioctl (socket2's is two fcntl calls).
+    let stream = TcpStream::from(sock);
+    stream
+        .set_nonblocking(false)
         .map_err(|e| Failure::Failed(Phase::Connect, e))?;
-    Ok((TcpStream::from(sock), addr))
+    Ok((stream, addr))
 }
 
 /// An `io::Error` with context in front of its description; the original

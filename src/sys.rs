@@ -144,34 +144,62 @@ fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
     }
 }
 
-/// Blocks until one of `socks` (connecting, non-blocking sockets) is
-/// writable or has an error, the eventfd is notified, or `timeout` passes
-/// (`None`: no limit). Sets `done[i]` for every socket that is ready
-/// (connected or failed: the caller reads `SO_ERROR` to tell) and clears
-/// the others; returns whether the eventfd was notified. `done` must be as
-/// long as `socks`.
+/// What `poll_connecting` saw of one connecting socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    /// Nothing yet.
+    Pending,
+    /// Writable with no error or hang-up: connected. (A connecting TCP
+    /// socket turns writable only once established, and a failed
+    /// handshake always sets the socket's error, which poll reports.)
+    Connected,
+    /// An error or a hang-up: failed (`SO_ERROR` says why).
+    Failed,
+}
+
+/// Most sockets [`poll_connecting`] takes at once.
+pub(crate) const MAX_CONNECTING: usize = 16;
+
+/// Blocks until one of `socks` (connecting, non-blocking sockets; at most
+/// [`MAX_CONNECTING`]) is writable or has an error, the eventfd is
+/// notified, or `timeout` passes (`None`: no limit). Fills `seen[i]` for
+/// every socket; returns whether the eventfd was notified. `seen` must be
+/// as long as `socks`.
 pub(crate) fn poll_connecting(
     socks: &[RawFd],
-    done: &mut [bool],
+    seen: &mut [Handshake],
     wake: &EventFd,
     timeout: Option<Duration>,
 ) -> io::Result<bool> {
-    debug_assert_eq!(socks.len(), done.len());
-    let mut fds: Vec<libc::pollfd> = Vec::with_capacity(socks.len() + 1);
-    fds.push(libc::pollfd {
+    if socks.len() > MAX_CONNECTING || seen.len() != socks.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many connecting sockets to poll",
+        ));
+    }
+    let unused = libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    };
+    let mut all = [unused; MAX_CONNECTING + 1];
+    let fds = &mut all[..socks.len() + 1];
+    fds[0] = libc::pollfd {
         fd: wake.raw(),
         events: libc::POLLIN,
         revents: 0,
-    });
-    fds.extend(socks.iter().map(|&fd| libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    }));
+    };
+    for (p, &fd) in fds[1..].iter_mut().zip(socks) {
+        *p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+    }
     let ms = poll_ms(timeout);
     // SAFETY: `fds` is a live array of `fds.len()` pollfd for the whole call.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    done.iter_mut().for_each(|d| *d = false);
+    seen.iter_mut().for_each(|d| *d = Handshake::Pending);
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted {
@@ -179,9 +207,15 @@ pub(crate) fn poll_connecting(
         }
         return Err(e);
     }
-    let ready = libc::POLLOUT | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
-    for (d, p) in done.iter_mut().zip(&fds[1..]) {
-        *d = p.revents & ready != 0;
+    let bad = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+    for (d, p) in seen.iter_mut().zip(&fds[1..]) {
+        *d = if p.revents & bad != 0 {
+            Handshake::Failed
+        } else if p.revents & libc::POLLOUT != 0 {
+            Handshake::Connected
+        } else {
+            Handshake::Pending
+        };
     }
     Ok(fds[0].revents & libc::POLLIN != 0)
 }
@@ -232,11 +266,27 @@ mod tests {
             Ok(()) => {}
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINPROGRESS), "{e}"),
         }
-        let mut done = [false];
+        let mut seen = [Handshake::Pending];
         let fds = [sock.as_raw_fd()];
-        let woken = poll_connecting(&fds, &mut done, &efd, Some(Duration::from_secs(5))).unwrap();
-        assert!(done[0] && !woken);
+        let woken = poll_connecting(&fds, &mut seen, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!((seen[0], woken), (Handshake::Connected, false));
         assert!(sock.take_error().unwrap().is_none());
+        // A refused connect: failed, with the reason in SO_ERROR.
+        let refused = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        if let Err(e) = sock.connect(&refused.into()) {
+            assert_eq!(e.raw_os_error(), Some(libc::EINPROGRESS), "{e}");
+        }
+        let fds = [sock.as_raw_fd()];
+        poll_connecting(&fds, &mut seen, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(seen[0], Handshake::Failed);
+        let e = sock.take_error().unwrap().expect("SO_ERROR");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         // With nothing to report but the eventfd: only the wake.
         efd.notify();
         let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_secs(5))).unwrap();
