@@ -13,11 +13,13 @@
 //! (reader + writer threads with `sync_channel`s of `Vec<u8>`), `tokio`
 //! (a current-thread runtime, bounded tokio mpsc channels) and `ttc`.
 //! Workloads: upload, download, pingpong, sparse, idle, allocs, scale,
-//! shutdown (see README "Benchmarks"). Prints a table and writes the same
+//! shutdown, connect (see README "Benchmarks"; connect's namespace parts
+//! need root). Prints a table and writes the same
 //! figures as JSON to `target/bench/results-<arch>[-quick].json`.
 
 mod alloc;
 mod conn;
+mod connect;
 mod diy;
 mod procfs;
 mod report;
@@ -38,13 +40,14 @@ use workloads::{Outcome, Sizes};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const WORKLOADS: [&str; 8] = [
-    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown",
+const WORKLOADS: [&str; 9] = [
+    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown", "connect",
 ];
 
 const USAGE: &str = "\
 usage: compare [--quick] [--peer raw,diy,tokio,ttc] [--workload upload,download,
-               pingpong,sparse,idle,allocs,scale,shutdown] [--lib-peers] [--json PATH]
+               pingpong,sparse,idle,allocs,scale,shutdown,connect] [--lib-peers]
+               [--json PATH]
   --quick      small sizes (seconds, for CI); the full run takes minutes
   --lib-peers  bulk transfers against ttc::peers Sink/Burst (hash-checked)
                instead of the bench's stamped sink/burst
@@ -108,6 +111,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 fn run(workload: &str, peer: PeerKind, sz: &Sizes) -> Outcome {
     if workload == "scale" {
         return scale::scale(peer, sz);
+    }
+    if workload == "connect" {
+        return connect::connect(peer, sz);
     }
     with_conn!(peer, C => match workload {
         "upload" => workloads::upload::<C>(sz),
@@ -208,7 +214,7 @@ fn main() {
 
     let mut results = Results::new(a.peers.clone());
     for &w in &a.workloads {
-        let reps = if matches!(w, "upload" | "download") {
+        let reps = if matches!(w, "upload" | "download" | "connect") {
             sz.bulk_reps
         } else {
             1
@@ -219,6 +225,8 @@ fn main() {
             for &p in &a.peers {
                 let r = run(w, p, &sz);
                 match r {
+                    // A workload this peer has no part in.
+                    Ok(ms) if ms.is_empty() => {}
                     Ok(ms) => {
                         let shown: Vec<String> = ms
                             .iter()
