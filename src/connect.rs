@@ -11,7 +11,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -92,7 +92,7 @@ pub(crate) fn connect(
     if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }
-    let addrs = candidates(&resolved, config.family, config.local_addr)?;
+    let addrs = candidates(resolved, config.family, config.local_addr)?;
     let way_out = WayOut::new(config)?;
     race(
         &addrs,
@@ -138,24 +138,28 @@ fn resolve(
 /// and, with a source address, those of its family; duplicates dropped;
 /// then the families interleaved (RFC 8305 section 4).
 fn candidates(
-    resolved: &[SocketAddr],
+    mut addrs: Vec<SocketAddr>,
     family: IpFamily,
     source: Option<IpAddr>,
 ) -> Result<Vec<SocketAddr>, Failure> {
     let fail = |phase, kind, msg: String| Err(Failure::Failed(phase, io::Error::new(kind, msg)));
-    if resolved.is_empty() {
+    if addrs.is_empty() {
         return fail(
             Phase::Resolve,
             io::ErrorKind::NotFound,
             "the name has no address".into(),
         );
     }
-    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(resolved.len());
-    for a in resolved.iter().filter(|a| family_allows(family, a)) {
-        if !addrs.contains(a) {
-            addrs.push(*a);
+    // In place: the first of each address kept, in order.
+    let mut kept = 0;
+    for i in 0..addrs.len() {
+        let a = addrs[i];
+        if family_allows(family, &a) && !addrs[..kept].contains(&a) {
+            addrs[kept] = a;
+            kept += 1;
         }
     }
+    addrs.truncate(kept);
     if addrs.is_empty() {
         return fail(
             Phase::Resolve,
@@ -303,10 +307,9 @@ fn race(
     attempts: &mut u32,
 ) -> Result<(TcpStream, SocketAddr), Failure> {
     let mut next = addrs.iter().copied();
-    let mut pending: Vec<Attempt> = Vec::new();
-    let mut fds: Vec<RawFd> = Vec::new();
-    let mut seen: Vec<Handshake> = Vec::new();
-    let mut next_at = Instant::now();
+    // Fixed capacity: no allocation in the phase beyond the address list.
+    let mut pending: heapless::Vec<Attempt, MAX_PENDING> = heapless::Vec::new();
+    let mut next_at: Option<Instant> = None;
     let mut last: Option<io::Error> = None;
     loop {
         if let Some(reason) = core.stop_requested() {
@@ -321,41 +324,44 @@ fn race(
             log::debug!("connect budget spent after {attempts} attempts");
             return Err(Failure::Failed(Phase::Connect, timed_out()));
         }
-        let can_start = next.len() > 0 && pending.len() < MAX_PENDING;
-        if can_start && (pending.is_empty() || now >= next_at) {
-            let Some(addr) = next.next() else { continue };
+        // Start what is due: the first at once, the next when the delay
+        // is up or nothing is pending (the previous one failed).
+        while !pending.is_full() && (pending.is_empty() || next_at.is_none_or(|t| now >= t)) {
+            let Some(addr) = next.next() else { break };
             *attempts += 1;
             let n = *attempts;
             log::debug!("connect attempt {n} to {addr}");
             match start(addr, way) {
                 Ok(Started::Connected(sock)) => return won(sock, addr, n, pending.len()),
                 Ok(Started::Pending(sock)) => {
-                    pending.push(Attempt { sock, addr, n });
-                    next_at = now + delay;
+                    // Cannot fail: the loop runs only while there is room.
+                    let _ = pending.push(Attempt { sock, addr, n });
+                    next_at = Some(now + delay);
                 }
                 Err(StartError::WayOut(e)) => return Err(Failure::Failed(Phase::Connect, e)),
                 Err(StartError::Attempt(e)) => {
                     log::debug!("connect attempt {n} to {addr} failed: {e}");
                     last = Some(e);
-                    next_at = now;
+                    next_at = None;
                 }
             }
-            continue;
         }
         if pending.is_empty() {
             // Every address was tried and every attempt failed.
             let e = last.take().unwrap_or_else(timed_out);
             return Err(Failure::Failed(Phase::Connect, e));
         }
-        let wake_at = match (deadline, can_start) {
-            (Some(d), true) => Some(d.min(next_at)),
-            (None, true) => Some(next_at),
-            (d, false) => d,
+        let can_start = next.len() > 0 && !pending.is_full();
+        let wake_at = match (deadline, next_at.filter(|_| can_start)) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
         };
-        fds.clear();
-        fds.extend(pending.iter().map(|a| a.sock.as_raw_fd()));
-        seen.clear();
-        seen.resize(pending.len(), Handshake::Pending);
+        let mut fds = [0; MAX_PENDING];
+        for (fd, a) in fds.iter_mut().zip(&pending) {
+            *fd = a.sock.as_raw_fd();
+        }
+        let mut seen = [Handshake::Pending; MAX_PENDING];
+        let (fds, seen) = (&fds[..pending.len()], &mut seen[..pending.len()]);
         core.park();
         // Re-check after marking ourselves parked: a control message sent
         // before the mark is seen here, one sent after it wakes the poll.
@@ -368,8 +374,8 @@ fn race(
             return Err(Failure::Stopped(reason));
         }
         let polled = sys::poll_connecting(
-            &fds,
-            &mut seen,
+            fds,
+            seen,
             core.wake_fd(),
             wake_at.map(|t| t.saturating_duration_since(now)),
         );
@@ -384,7 +390,7 @@ fn race(
         let others = pending.len() - 1;
         let mut failed = false;
         let mut i = 0;
-        for &h in &seen {
+        for &h in seen.iter() {
             if h == Handshake::Pending {
                 i += 1;
                 continue;
@@ -402,7 +408,7 @@ fn race(
         }
         if failed {
             // A failed attempt makes room for the next address at once.
-            next_at = Instant::now();
+            next_at = None;
         }
     }
 }
@@ -516,20 +522,22 @@ mod tests {
             a("10.0.0.1:1"),
             a("10.0.0.2:1"),
         ];
-        let got = candidates(&all, IpFamily::Any, None).ok().unwrap();
+        let got = candidates(all.to_vec(), IpFamily::Any, None).ok().unwrap();
         assert_eq!(got, [a("10.0.0.1:1"), a("[::1]:1"), a("10.0.0.2:1")]);
-        let got = candidates(&all, IpFamily::V6, None).ok().unwrap();
+        let got = candidates(all.to_vec(), IpFamily::V6, None).ok().unwrap();
         assert_eq!(got, [a("[::1]:1")]);
         let src: IpAddr = "10.0.0.9".parse().unwrap();
-        let got = candidates(&all, IpFamily::Any, Some(src)).ok().unwrap();
+        let got = candidates(all.to_vec(), IpFamily::Any, Some(src))
+            .ok()
+            .unwrap();
         assert_eq!(got, [a("10.0.0.1:1"), a("10.0.0.2:1")]);
 
-        let (phase, kind, _) = failed(candidates(&all[1..2], IpFamily::V4, None));
+        let (phase, kind, _) = failed(candidates(all[1..2].to_vec(), IpFamily::V4, None));
         assert_eq!((phase, kind), (Phase::Resolve, io::ErrorKind::NotFound));
-        let (phase, kind, msg) = failed(candidates(&all[1..2], IpFamily::Any, Some(src)));
+        let (phase, kind, msg) = failed(candidates(all[1..2].to_vec(), IpFamily::Any, Some(src)));
         assert_eq!((phase, kind), (Phase::Connect, io::ErrorKind::InvalidInput));
         assert!(msg.contains("source 10.0.0.9"), "{msg}");
-        let (phase, _, _) = failed(candidates(&[], IpFamily::Any, None));
+        let (phase, _, _) = failed(candidates(Vec::new(), IpFamily::Any, None));
         assert_eq!(phase, Phase::Resolve);
     }
 
