@@ -8,7 +8,6 @@
 //! switched back to blocking mode and handed to the worker as a
 //! [`TcpStream`]; the other attempts are closed.
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -27,6 +26,8 @@ pub(crate) enum Failure {
     Stopped(Reason),
     /// Resolving or connecting failed.
     Failed(Phase, io::Error),
+    /// Connecting failed, described already (with its context).
+    Error(crate::Error),
 }
 
 /// Most attempts pending at once. With the shortest attempt delay (10 ms)
@@ -60,6 +61,7 @@ impl ConnectPhase {
         let mut attempts = 0;
         let r = connect(config, &self.core, &mut attempts).map_err(|f| match f {
             Failure::Failed(phase, e) => crate::Error::from_io(phase, &e),
+            Failure::Error(e) => e,
             Failure::Stopped(_) => {
                 crate::Error::new(Phase::Connect, io::ErrorKind::Interrupted, "stopped")
             }
@@ -199,15 +201,21 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
     if addrs.iter().all(|a| a.is_ipv6() == first_v6) {
         return addrs;
     }
-    let (first, other): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|a| a.is_ipv6() == first_v6);
-    let mut out = Vec::with_capacity(first.len() + other.len());
-    let (mut first, mut other) = (first.into_iter(), other.into_iter());
-    loop {
-        match (first.next(), other.next()) {
-            (None, None) => return out,
-            (a, b) => out.extend(a.into_iter().chain(b)),
+    let mut out = Vec::with_capacity(addrs.len());
+    // The next unused address of each family: the first's, the other's.
+    let (mut i, mut j) = (0, 0);
+    while out.len() < addrs.len() {
+        for (at, v6) in [(&mut i, first_v6), (&mut j, !first_v6)] {
+            while *at < addrs.len() && addrs[*at].is_ipv6() != v6 {
+                *at += 1;
+            }
+            if let Some(&a) = addrs.get(*at) {
+                out.push(a);
+                *at += 1;
+            }
         }
     }
+    out
 }
 
 /// How every attempt leaves the host: the interface and source address
@@ -250,7 +258,7 @@ enum StartError {
     Attempt(io::Error),
     /// The way out cannot be set up (interface, source address): every
     /// attempt would fail alike.
-    WayOut(io::Error),
+    WayOut(crate::Error),
 }
 
 /// Creates a non-blocking socket for `addr`, sets up the way out, and
@@ -264,12 +272,22 @@ fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
     )
     .map_err(StartError::Attempt)?;
     if let Some(name) = way.device {
-        sock.bind_device(Some(name.as_bytes()))
-            .map_err(|e| StartError::WayOut(context(format!("interface {name}"), e)))?;
+        sock.bind_device(Some(name.as_bytes())).map_err(|e| {
+            StartError::WayOut(crate::Error::from_io_in(
+                Phase::Connect,
+                &e,
+                format_args!("interface {name}"),
+            ))
+        })?;
     }
     if let Some(ip) = way.source {
-        sock.bind(&SocketAddr::new(ip, 0).into())
-            .map_err(|e| StartError::WayOut(context(format!("source {ip}"), e)))?;
+        sock.bind(&SocketAddr::new(ip, 0).into()).map_err(|e| {
+            StartError::WayOut(crate::Error::from_io_in(
+                Phase::Connect,
+                &e,
+                format_args!("source {ip}"),
+            ))
+        })?;
     }
     match sock.connect(&addr.into()) {
         Ok(()) => Ok(Started::Connected(sock)),
@@ -313,11 +331,7 @@ fn race(
     let mut last: Option<io::Error> = None;
     loop {
         if let Some(reason) = core.stop_requested() {
-            log::debug!(
-                "connect stopped ({reason}); closing {} attempts",
-                pending.len()
-            );
-            return Err(Failure::Stopped(reason));
+            return Err(stopped(reason, pending.len()));
         }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
@@ -330,17 +344,16 @@ fn race(
             let Some(addr) = next.next() else { break };
             *attempts += 1;
             let n = *attempts;
-            log::debug!("connect attempt {n} to {addr}");
             match start(addr, way) {
-                Ok(Started::Connected(sock)) => return won(sock, addr, n, pending.len()),
+                Ok(Started::Connected(sock)) => return won(sock, addr),
                 Ok(Started::Pending(sock)) => {
                     // Cannot fail: the loop runs only while there is room.
                     let _ = pending.push(Attempt { sock, addr, n });
                     next_at = Some(now + delay);
                 }
-                Err(StartError::WayOut(e)) => return Err(Failure::Failed(Phase::Connect, e)),
+                Err(StartError::WayOut(e)) => return Err(Failure::Error(e)),
                 Err(StartError::Attempt(e)) => {
-                    log::debug!("connect attempt {n} to {addr} failed: {e}");
+                    log_failed(n, addr, &e);
                     last = Some(e);
                     next_at = None;
                 }
@@ -367,11 +380,7 @@ fn race(
         // before the mark is seen here, one sent after it wakes the poll.
         if let Some(reason) = core.stop_requested() {
             core.unpark();
-            log::debug!(
-                "connect stopped ({reason}); closing {} attempts",
-                pending.len()
-            );
-            return Err(Failure::Stopped(reason));
+            return Err(stopped(reason, pending.len()));
         }
         let polled = sys::poll_connecting(
             fds,
@@ -387,7 +396,6 @@ fn race(
         }
         // Settle the attempts that are done, in the order they started
         // (`pending` and `seen` are in that order).
-        let others = pending.len() - 1;
         let mut failed = false;
         let mut i = 0;
         for &h in seen.iter() {
@@ -398,9 +406,9 @@ fn race(
             let a = pending.remove(i);
             match settle(&a.sock, h) {
                 // The other attempts close when `pending` drops.
-                Ok(()) => return won(a.sock, a.addr, a.n, others),
+                Ok(()) => return won(a.sock, a.addr),
                 Err(e) => {
-                    log::debug!("connect attempt {} to {} failed: {e}", a.n, a.addr);
+                    log_failed(a.n, a.addr, &e);
                     last = Some(e);
                     failed = true;
                 }
@@ -429,13 +437,9 @@ fn settle(sock: &Socket, seen: Handshake) -> io::Result<()> {
 }
 
 /// The winner: back to blocking mode for the data path.
-fn won(
-    sock: Socket,
-    addr: SocketAddr,
-    n: u32,
-    others: usize,
-) -> Result<(TcpStream, SocketAddr), Failure> {
-    log::debug!("connect attempt {n} to {addr} won; closing {others} others");
+/// (The worker logs the peer; the attempt's number and the others'
+/// count are left out of the log to save code.)
+fn won(sock: Socket, addr: SocketAddr) -> Result<(TcpStream, SocketAddr), Failure> {
     // std's set_nonblocking is one ioctl (socket2's is two fcntl calls).
     let stream = TcpStream::from(sock);
     stream
@@ -444,29 +448,16 @@ fn won(
     Ok((stream, addr))
 }
 
-/// An `io::Error` with context in front of its description; the original
-/// stays its source, so its OS error number is kept (see
-/// [`Error::from_io`](crate::Error::from_io)).
-fn context(what: String, source: io::Error) -> io::Error {
-    io::Error::new(source.kind(), Context { what, source })
+/// Each failed attempt is logged (in one place: each log call costs code).
+#[inline(never)]
+fn log_failed(n: u32, addr: SocketAddr, e: &io::Error) {
+    log::debug!("connect attempt {n} to {addr} failed: {e}");
 }
 
-#[derive(Debug)]
-struct Context {
-    what: String,
-    source: io::Error,
-}
-
-impl fmt::Display for Context {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.what, self.source)
-    }
-}
-
-impl std::error::Error for Context {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
+#[inline(never)]
+fn stopped(reason: Reason, pending: usize) -> Failure {
+    log::debug!("connect stopped ({reason}); closing {pending} attempts");
+    Failure::Stopped(reason)
 }
 
 fn timed_out() -> io::Error {
@@ -485,6 +476,7 @@ mod tests {
     fn failed(r: Result<Vec<SocketAddr>, Failure>) -> (Phase, io::ErrorKind, String) {
         match r {
             Err(Failure::Failed(p, e)) => (p, e.kind(), e.to_string()),
+            Err(Failure::Error(e)) => (e.phase, e.kind, e.to_string()),
             Err(Failure::Stopped(r)) => panic!("stopped: {r}"),
             Ok(v) => panic!("succeeded: {v:?}"),
         }
@@ -607,12 +599,9 @@ mod tests {
     }
 
     #[test]
-    fn test_context_keeps_the_os_error_number() {
-        let e = context(
-            "interface x".into(),
-            io::Error::from_raw_os_error(libc::ENODEV),
-        );
-        let err = crate::Error::from_io(Phase::Connect, &e);
+    fn test_error_with_context_keeps_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(libc::ENODEV);
+        let err = crate::Error::from_io_in(Phase::Connect, &e, format_args!("interface {}", "x"));
         assert_eq!(err.os_code, Some(libc::ENODEV));
         assert!(err.message().starts_with("interface x: "), "{err}");
     }

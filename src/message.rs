@@ -268,16 +268,20 @@ pub struct Error {
 }
 
 impl Error {
-    /// An error of `phase` described by an [`io::Error`]. The OS error
-    /// number is the error's own, or else that of the `io::Error` it wraps
-    /// as its source (an OS error with context added).
+    /// An error of `phase` described by an [`io::Error`].
     pub fn from_io(phase: Phase, err: &io::Error) -> Error {
         let mut e = Error::new(phase, err.kind(), "");
-        e.os_code = err.raw_os_error().or_else(|| {
-            let source = std::error::Error::source(err.get_ref()?)?;
-            source.downcast_ref::<io::Error>()?.raw_os_error()
-        });
+        e.os_code = err.raw_os_error();
         write_truncated(&mut e.message, format_args!("{err}"));
+        e
+    }
+
+    /// Like [`Error::from_io`], with `context` (what failed: "interface
+    /// wlan0") before the system's description.
+    pub(crate) fn from_io_in(phase: Phase, err: &io::Error, context: fmt::Arguments<'_>) -> Error {
+        let mut e = Error::new(phase, err.kind(), "");
+        e.os_code = err.raw_os_error();
+        write_truncated(&mut e.message, format_args!("{context}: {err}"));
         e
     }
 

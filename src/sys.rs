@@ -136,12 +136,15 @@ pub(crate) fn poll(
 }
 
 /// A poll timeout in milliseconds (`None`: no limit), rounded up so a short
-/// wait never becomes a busy zero-timeout poll.
+/// wait never becomes a busy zero-timeout poll. In u64 arithmetic: u128
+/// costs code on 32-bit targets.
 fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
-    match timeout {
-        None => -1,
-        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
-    }
+    let Some(d) = timeout else { return -1 };
+    let ms = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
+    ms.min(libc::c_int::MAX as u64) as libc::c_int
 }
 
 /// What `poll_connecting` saw of one connecting socket.
@@ -251,6 +254,16 @@ mod tests {
         efd.drain();
         let r = poll(-1, false, false, &efd, Some(Duration::from_millis(1))).unwrap();
         assert!(!r.woken);
+    }
+
+    #[test]
+    fn test_poll_ms_rounds_up_and_saturates() {
+        assert_eq!(poll_ms(None), -1);
+        assert_eq!(poll_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(poll_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(poll_ms(Some(Duration::from_micros(2500))), 3);
+        assert_eq!(poll_ms(Some(Duration::from_secs(2))), 2000);
+        assert_eq!(poll_ms(Some(Duration::MAX)), libc::c_int::MAX);
     }
 
     #[test]

@@ -338,11 +338,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
-            Long("attempt-delay") => {
-                c.attempt_delay = Some(p.value()?.parse_with(parse_attempt_delay)?)
-            }
-            Long("interface") => c.interface = Some(p.value()?.parse_with(parse_interface)?),
-            Long("source") => c.source = Some(p.value()?.parse_with(parse_source)?),
+            Long("attempt-delay") => way_out(&mut c, WayOut::AttemptDelay, p.value()?)?,
+            Long("interface") => way_out(&mut c, WayOut::Interface, p.value()?)?,
+            Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -470,6 +468,25 @@ pub fn parse_secs(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The options of how to connect that [`way_out`] parses.
+enum WayOut {
+    AttemptDelay,
+    Interface,
+    Source,
+}
+
+/// `--attempt-delay`, `--interface` or `--source` (one function for the
+/// three: each option's own parse call costs the binary code).
+fn way_out(c: &mut Connect, option: WayOut, v: OsString) -> Result<(), Usage> {
+    let v = v.string()?;
+    let r = match option {
+        WayOut::AttemptDelay => parse_attempt_delay(&v).map(|d| c.attempt_delay = Some(d)),
+        WayOut::Interface => parse_interface(&v).map(|i| c.interface = Some(i)),
+        WayOut::Source => parse_source(&v).map(|ip| c.source = Some(ip)),
+    };
+    r.map_err(Usage)
+}
+
 /// `--attempt-delay`: seconds within the range the library accepts (it
 /// would clamp; the command line says so instead).
 fn parse_attempt_delay(s: &str) -> Result<Duration, String> {
@@ -490,8 +507,8 @@ fn parse_interface(s: &str) -> Result<String, String> {
         || s.len() > 15
         || s == "."
         || s == ".."
-        || s.chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c == '\0');
+        || s.bytes()
+            .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace());
     if bad {
         return Err(format!(
             "invalid interface name '{s}' (1 to 15 characters, no '/', ':' or spaces)"
