@@ -436,9 +436,8 @@ fn settle(sock: &Socket, seen: Handshake) -> io::Result<()> {
     }
 }
 
-/// The winner: back to blocking mode for the data path.
-/// (The worker logs the peer; the attempt's number and the others'
-/// count are left out of the log to save code.)
+/// The winner, back in blocking mode for the data path (the worker logs
+/// its peer).
 fn won(sock: Socket, addr: SocketAddr) -> Result<(TcpStream, SocketAddr), Failure> {
     // std's set_nonblocking is one ioctl (socket2's is two fcntl calls).
     let stream = TcpStream::from(sock);
