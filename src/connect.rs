@@ -273,11 +273,13 @@ fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
     .map_err(StartError::Attempt)?;
     if let Some(name) = way.device {
         sock.bind_device(Some(name.as_bytes())).map_err(|e| {
-            StartError::WayOut(crate::Error::from_io_in(
-                Phase::Connect,
-                &e,
-                format_args!("interface {name}"),
-            ))
+            let mut err =
+                crate::Error::from_io_in(Phase::Connect, &e, format_args!("interface {name}"));
+            // std has no kind for ENODEV ("Uncategorized"): say what it is.
+            if e.raw_os_error() == Some(libc::ENODEV) {
+                err.kind = io::ErrorKind::NotFound;
+            }
+            StartError::WayOut(err)
         })?;
     }
     if let Some(ip) = way.source {

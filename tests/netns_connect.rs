@@ -286,6 +286,7 @@ fn test_bind_device_connects_through_the_veth_and_fails_clearly_without_it() {
     assert_eq!(err.phase, Phase::Connect, "{err}");
     assert!(err.message().contains("interface ttcnosuch0"), "{err}");
     assert_eq!(err.os_code, Some(libc::ENODEV), "{err}");
+    assert_eq!(err.kind, io::ErrorKind::NotFound, "{err}");
     assert_eq!((report.reason, report.attempts), (Reason::Error, 1));
 
     // Bound to the loopback interface, host a is out of reach: the
@@ -415,7 +416,11 @@ fn test_cli_interface_and_source_work_and_bad_ones_fail_clearly() {
     // No such interface, and a source address the host does not have:
     // exit 1 with an error line that names them.
     for (flag, value, want) in [
-        ("--interface", "ttcnosuch0", "interface ttcnosuch0: "),
+        (
+            "--interface",
+            "ttcnosuch0",
+            "kind=NotFound message=\"interface ttcnosuch0: ",
+        ),
         ("--source", "10.9.9.9", "source 10.9.9.9: "),
     ] {
         let o = ttc_in_b(
