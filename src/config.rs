@@ -1,6 +1,7 @@
 //! [`Config`]: where to connect and how, and [`Config::spawn`] which starts
 //! the worker.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::client::Client;
@@ -50,6 +51,9 @@ pub struct Config {
     pub(crate) recv_spin: Duration,
     pub(crate) resolver: Resolver,
     pub(crate) resolve_timeout: Option<Duration>,
+    pub(crate) attempt_delay: Duration,
+    pub(crate) bind_device: Option<String>,
+    pub(crate) local_addr: Option<IpAddr>,
 }
 
 impl Config {
@@ -73,6 +77,14 @@ impl Config {
     pub const DEFAULT_INBOX: usize = DEFAULT_INBOX;
     /// Default outbox capacity in chunks, used by [`Config::spawn`].
     pub const DEFAULT_OUTBOX: usize = DEFAULT_OUTBOX;
+    /// Default connection attempt delay (RFC 8305's recommendation): how
+    /// long an attempt may stay pending before the next address is tried
+    /// alongside it.
+    pub const DEFAULT_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+    /// Shortest connection attempt delay (RFC 8305 section 5's lower bound).
+    pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
+    /// Longest connection attempt delay (RFC 8305 section 5's upper bound).
+    pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
 
     /// Connect to `host` (a DNS name, an IPv4 literal, or an IPv6 literal
     /// with or without brackets) on `port`.
@@ -92,6 +104,9 @@ impl Config {
             recv_spin: Self::DEFAULT_RECV_SPIN,
             resolver: Resolver::Auto,
             resolve_timeout: None,
+            attempt_delay: Self::DEFAULT_ATTEMPT_DELAY,
+            bind_device: None,
+            local_addr: None,
         }
     }
 
@@ -118,8 +133,8 @@ impl Config {
         self
     }
 
-    /// One budget for resolving the name and trying every resolved address
-    /// in order (default 10 s). Resolution ends within it, and within
+    /// One budget for resolving the name and every connection attempt
+    /// (default 10 s). Resolution ends within it, and within
     /// [`Config::resolve_timeout`] if that is shorter.
     pub fn connect_timeout(mut self, timeout: Duration) -> Config {
         self.connect_timeout = timeout;
@@ -209,6 +224,52 @@ impl Config {
     /// [`TimedOut`](std::io::ErrorKind::TimedOut).
     pub fn resolve_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.resolve_timeout = timeout;
+        self
+    }
+
+    /// The connection attempt delay of Happy Eyeballs (RFC 8305; default
+    /// 250 ms). The resolved addresses are tried in the resolver's order
+    /// with the families interleaved (the first answer's family first); an
+    /// attempt still pending after this delay gets the next address tried
+    /// beside it, and an attempt that fails starts the next one at once.
+    /// The first to connect wins; the others are closed. All of it fits in
+    /// the one [`connect_timeout`](Config::connect_timeout) budget.
+    ///
+    /// A value outside [`MIN_ATTEMPT_DELAY`](Config::MIN_ATTEMPT_DELAY)
+    /// (10 ms) to [`MAX_ATTEMPT_DELAY`](Config::MAX_ATTEMPT_DELAY) (2 s) is
+    /// clamped into that range.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = ttc::Config::new("example.org", 80)
+    ///     .attempt_delay(Duration::from_millis(300))
+    ///     .connect_timeout(Duration::from_secs(5));
+    /// # let _ = config;
+    /// ```
+    pub fn attempt_delay(mut self, delay: Duration) -> Config {
+        self.attempt_delay = delay.clamp(Self::MIN_ATTEMPT_DELAY, Self::MAX_ATTEMPT_DELAY);
+        self
+    }
+
+    /// Connect through this network interface only (`SO_BINDTODEVICE`),
+    /// e.g. `"wlan0"` on a phone or board with several uplinks. Where the
+    /// system does not permit it (`EPERM`: before Linux 5.7 it needs
+    /// `CAP_NET_RAW`), or there is no such interface (`ENODEV`), or the
+    /// name is empty or longer than 15 bytes, the connect fails with an
+    /// [`Error`] of phase [`Connect`](crate::Phase::Connect) whose message
+    /// names the interface.
+    pub fn bind_device(mut self, interface: impl Into<String>) -> Config {
+        self.bind_device = Some(interface.into());
+        self
+    }
+
+    /// Connect from this source address (bound with port 0, so the system
+    /// picks the port). Only the resolved addresses of the same family are
+    /// tried; if there are none, the connect fails with phase
+    /// [`Connect`](crate::Phase::Connect). An address this host does not
+    /// have fails the connect with the system's `EADDRNOTAVAIL`.
+    pub fn local_addr(mut self, ip: IpAddr) -> Config {
+        self.local_addr = Some(ip);
         self
     }
 

@@ -77,6 +77,8 @@ pub use client::{
     Client, ControlInbox, Inbox, Outbox, SendSliceError, SendSliceFailure, SignalOutbox,
 };
 pub use config::{Config, IpFamily};
+#[doc(hidden)]
+pub use connect::ConnectPhase;
 pub use mailbox::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };

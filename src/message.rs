@@ -276,6 +276,15 @@ impl Error {
         e
     }
 
+    /// Like [`Error::from_io`], with `context` (what failed: "interface
+    /// wlan0") before the system's description.
+    pub(crate) fn from_io_in(phase: Phase, err: &io::Error, context: fmt::Arguments<'_>) -> Error {
+        let mut e = Error::new(phase, err.kind(), "");
+        e.os_code = err.raw_os_error();
+        write_truncated(&mut e.message, format_args!("{context}: {err}"));
+        e
+    }
+
     /// An error of `phase` and `kind` with a fixed description.
     pub fn new(phase: Phase, kind: io::ErrorKind, message: &str) -> Error {
         let mut e = Error {
@@ -384,6 +393,9 @@ pub struct ShutdownReport {
     /// final flush after the server closed failed (the loss is in
     /// `unsent`).
     pub error: Option<Error>,
+    /// Connection attempts started (one per address tried; 0 when the
+    /// connection ended before any, e.g. a resolve error).
+    pub attempts: u32,
 }
 
 impl ShutdownReport {
@@ -394,6 +406,7 @@ impl ShutdownReport {
             received: 0,
             unsent: 0,
             error: None,
+            attempts: 0,
         }
     }
 }
@@ -402,8 +415,8 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (sent {}, received {}, unsent {})",
-            self.reason, self.sent, self.received, self.unsent
+            "{} (sent {}, received {}, unsent {}, attempts {})",
+            self.reason, self.sent, self.received, self.unsent, self.attempts
         )?;
         if let Some(e) = &self.error {
             write!(f, ": {e}")?;

@@ -1,10 +1,11 @@
 //! The few OS calls std does not offer: an `eventfd` to wake the worker, a
-//! blocking `poll(2)` over the (blocking) socket and that eventfd, the
-//! number of CPUs this thread may run on, and for the resolver: random
-//! bytes (`getrandom`) and an interface's index (`if_nametoindex`).
+//! blocking `poll(2)` over the (blocking) socket and that eventfd, one over
+//! the connect phase's pending attempts and that eventfd, the number of
+//! CPUs this thread may run on, and for the resolver: random bytes
+//! (`getrandom`) and an interface's index (`if_nametoindex`).
 //!
 //! This is the only module with `unsafe` code. Every call checks its result;
-//! nothing here changes the socket's blocking mode.
+//! nothing here changes a socket's blocking mode.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -124,11 +125,7 @@ pub(crate) fn poll(
             revents: 0,
         },
     ];
-    let ms: libc::c_int = match timeout {
-        None => -1,
-        // Round up so a short wait never becomes a busy zero-timeout poll.
-        Some(d) => d.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int,
-    };
+    let ms = poll_ms(timeout);
     // SAFETY: `fds` is a live array of two pollfd for the whole call.
     let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     if r < 0 {
@@ -146,6 +143,94 @@ pub(crate) fn poll(
         hangup: bad,
         woken: fds[1].revents & libc::POLLIN != 0,
     })
+}
+
+/// A poll timeout in milliseconds (`None`: no limit), rounded up so a short
+/// wait never becomes a busy zero-timeout poll. In u64 arithmetic: u128
+/// costs code on 32-bit targets.
+fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
+    let Some(d) = timeout else { return -1 };
+    let ms = d
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_nanos().div_ceil(1_000_000)));
+    ms.min(libc::c_int::MAX as u64) as libc::c_int
+}
+
+/// What `poll_connecting` saw of one connecting socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Handshake {
+    /// Nothing yet.
+    Pending,
+    /// Writable with no error or hang-up: connected. (A connecting TCP
+    /// socket turns writable only once established, and a failed
+    /// handshake always sets the socket's error, which poll reports.)
+    Connected,
+    /// An error or a hang-up: failed (`SO_ERROR` says why).
+    Failed,
+}
+
+/// Most sockets [`poll_connecting`] takes at once.
+pub(crate) const MAX_CONNECTING: usize = 16;
+
+/// Blocks until one of `socks` (connecting, non-blocking sockets; at most
+/// [`MAX_CONNECTING`]) is writable or has an error, the eventfd is
+/// notified, or `timeout` passes (`None`: no limit). Fills `seen[i]` for
+/// every socket; returns whether the eventfd was notified. `seen` must be
+/// as long as `socks`.
+pub(crate) fn poll_connecting(
+    socks: &[RawFd],
+    seen: &mut [Handshake],
+    wake: &EventFd,
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    if socks.len() > MAX_CONNECTING || seen.len() != socks.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many connecting sockets to poll",
+        ));
+    }
+    let unused = libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    };
+    let mut all = [unused; MAX_CONNECTING + 1];
+    let fds = &mut all[..socks.len() + 1];
+    fds[0] = libc::pollfd {
+        fd: wake.raw(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    for (p, &fd) in fds[1..].iter_mut().zip(socks) {
+        *p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+    }
+    let ms = poll_ms(timeout);
+    // SAFETY: `fds` is a live array of `fds.len()` pollfd for the whole call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    seen.iter_mut().for_each(|d| *d = Handshake::Pending);
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    let bad = libc::POLLERR | libc::POLLHUP | libc::POLLNVAL;
+    for (d, p) in seen.iter_mut().zip(&fds[1..]) {
+        *d = if p.revents & bad != 0 {
+            Handshake::Failed
+        } else if p.revents & libc::POLLOUT != 0 {
+            Handshake::Connected
+        } else {
+            Handshake::Pending
+        };
+    }
+    Ok(fds[0].revents & libc::POLLIN != 0)
 }
 
 /// How many CPUs the calling thread may run on (its affinity mask), at
@@ -242,6 +327,59 @@ mod tests {
         assert!(interface_index("lo").is_some_and(|i| i > 0));
         assert_eq!(interface_index("no-such-if0"), None);
         assert_eq!(interface_index("bad\0name"), None);
+    }
+
+    #[test]
+    fn test_poll_ms_rounds_up_and_saturates() {
+        assert_eq!(poll_ms(None), -1);
+        assert_eq!(poll_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(poll_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(poll_ms(Some(Duration::from_micros(2500))), 3);
+        assert_eq!(poll_ms(Some(Duration::from_secs(2))), 2000);
+        assert_eq!(poll_ms(Some(Duration::MAX)), libc::c_int::MAX);
+    }
+
+    #[test]
+    fn test_poll_connecting_reports_the_connected_socket_and_the_wake() {
+        use std::net::TcpListener;
+        let efd = EventFd::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        match sock.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINPROGRESS), "{e}"),
+        }
+        let mut seen = [Handshake::Pending];
+        let fds = [sock.as_raw_fd()];
+        let woken = poll_connecting(&fds, &mut seen, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!((seen[0], woken), (Handshake::Connected, false));
+        assert!(sock.take_error().unwrap().is_none());
+        // A refused connect: failed, with the reason in SO_ERROR.
+        let refused = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        if let Err(e) = sock.connect(&refused.into()) {
+            assert_eq!(e.raw_os_error(), Some(libc::EINPROGRESS), "{e}");
+        }
+        let fds = [sock.as_raw_fd()];
+        poll_connecting(&fds, &mut seen, &efd, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(seen[0], Handshake::Failed);
+        let e = sock.take_error().unwrap().expect("SO_ERROR");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        // With nothing to report but the eventfd: only the wake.
+        efd.notify();
+        let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_secs(5))).unwrap();
+        assert!(woken);
+        efd.drain();
+        let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_millis(1))).unwrap();
+        assert!(!woken);
     }
 
     #[test]

@@ -215,7 +215,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     fn run(mut self) -> ShutdownReport {
-        let reason = match connect::connect(&self.config, &self.boxes.core) {
+        let connected = connect::connect(&self.config, &self.boxes.core, &mut self.report.attempts);
+        let reason = match connected {
             Ok((stream, peer)) => {
                 self.setup(&stream);
                 log::debug!("connected to {peer}");
@@ -226,6 +227,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             }
             Err(Failure::Stopped(reason)) => reason,
             Err(Failure::Failed(phase, e)) => self.fail(phase, &e),
+            Err(Failure::Error(e)) => self.fail_with(e),
         };
         self.finish(reason)
     }
@@ -267,7 +269,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Signals and records an error; returns the reason the connection
     /// ends with.
     fn fail(&mut self, phase: Phase, err: &io::Error) -> Reason {
-        let error = Error::from_io(phase, err);
+        self.fail_with(Error::from_io(phase, err))
+    }
+
+    /// [`Worker::fail`] with the error already made.
+    fn fail_with(&mut self, error: Error) -> Reason {
+        let phase = error.phase;
         self.signal(Signal::Error(error.clone()));
         self.report.error = Some(error);
         // A failed flush after the server closed ends as "peer closed",

@@ -428,7 +428,7 @@ fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     assert_eq!(o.code, Some(status), "{o:?}");
     assert_eq!(
         o.last_line(),
-        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0"
+        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0 attempts=1"
     );
     assert_eq!(server.next_report().received, 5);
 }
@@ -701,7 +701,7 @@ fn help_and_version_exit_0() {
         // A flush that fails after the server closed is an error.
         "could not be written",
         // Stopping during a pending connect, and the second signal.
-        "takes effect when that connect attempt ends",
+        "connection attempts stop at once",
         "A second SIGINT/SIGTERM exits immediately",
         // --json turns log lines off.
         "TTC_LOG",

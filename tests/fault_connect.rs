@@ -1,12 +1,11 @@
 //! Fault: connecting to a listener that never accepts and whose backlog is
 //! full (the kernel drops our SYNs, so the connect hangs). The connect
 //! timeout ends it with a connect error, and everything accepted meanwhile
-//! (the initial message and queued chunks) is counted as unsent. Control
-//! messages sent while the worker is inside the connect attempt are acted
-//! on when that attempt ends: the connect is one blocking call, and control
-//! is checked between attempts, so `Shutdown` or `Abort` during it waits at
-//! most the connect timeout. (A peer that drops packets is in
-//! tests/netns_links.rs: it needs a namespace of its own.)
+//! (the initial message and queued chunks) is counted as unsent. `Shutdown`
+//! or `Abort` sent while the attempt is pending ends the connection at
+//! once: the attempts are non-blocking sockets polled with the wake
+//! eventfd. (A peer that drops packets is in tests/netns_links.rs and
+//! tests/netns_connect.rs: it needs a namespace of its own.)
 
 mod support;
 
@@ -58,7 +57,17 @@ fn test_connect_timeout_on_full_backlog_counts_accepted_bytes_as_unsent() {
     assert_eq!((report.sent, report.unsent), (0, 7 + accepted));
 }
 
-/// Sends `control` while the worker is inside its connect attempt (a
+/// How long after `Shutdown` the final signal may come: the 50 ms
+/// on the host, generously more under QEMU.
+fn stop_bound() -> Duration {
+    if std::env::var_os("QEMU_LD_PREFIX").is_some() {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_millis(50)
+    }
+}
+
+/// Sends `control` while the worker's connect attempt is pending (a
 /// SYN_SENT socket exists) and returns the report and how long the end took
 /// after the control message.
 fn control_during_connect(control: Control) -> (ttc::ShutdownReport, Vec<Signal>, Duration) {
@@ -83,19 +92,20 @@ fn control_during_connect(control: Control) -> (ttc::ShutdownReport, Vec<Signal>
     assert_eq!(the_error(&signals), None, "{signals:?}");
     assert_accounting(&report, 2, 0, 0);
     assert_eq!(report.unsent, 2);
-    // Within the attempt's own budget (see the module docs).
-    assert!(took <= timeout + Duration::from_secs(1), "took {took:?}");
+    // At once, not when the attempt would have timed out.
+    assert!(took <= stop_bound(), "took {took:?}");
+    assert_eq!(report.attempts, 1);
     (report, signals, took)
 }
 
 #[test]
-fn test_shutdown_during_connect_attempt_ends_when_the_attempt_ends() {
+fn test_shutdown_during_connect_attempt_ends_at_once() {
     let (report, _, _) = control_during_connect(Control::Shutdown);
     assert_eq!(report.reason, Reason::Shutdown);
 }
 
 #[test]
-fn test_abort_during_connect_attempt_ends_when_the_attempt_ends() {
+fn test_abort_during_connect_attempt_ends_at_once() {
     let (report, _, _) = control_during_connect(Control::Abort);
     assert_eq!(report.reason, Reason::Aborted);
 }

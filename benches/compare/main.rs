@@ -14,11 +14,13 @@
 //! (reader + writer threads with `sync_channel`s of `Vec<u8>`), `tokio`
 //! (a current-thread runtime, bounded tokio mpsc channels) and `ttc`.
 //! Workloads: upload, download, pingpong, sparse, idle, allocs, scale,
-//! shutdown (see benches/README.md). Prints a table and writes the same
+//! shutdown, connect (its namespace parts need root), process (see
+//! benches/README.md). Prints a table and writes the same
 //! figures as JSON to `target/bench/results-<arch>[-quick].json`.
 
 mod alloc;
 mod conn;
+mod connect;
 mod diy;
 mod process;
 mod procfs;
@@ -41,14 +43,15 @@ use workloads::{Outcome, Sizes};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const WORKLOADS: [&str; 9] = [
-    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown", "process",
+const WORKLOADS: [&str; 10] = [
+    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown", "connect",
+    "process",
 ];
 
 const USAGE: &str = "\
 usage: compare [--quick] [--peer raw,diy,tokio,ttc] [--workload upload,download,
-               pingpong,sparse,idle,allocs,scale,shutdown,process] [--lib-peers]
-               [--json PATH]
+               pingpong,sparse,idle,allocs,scale,shutdown,connect,process]
+               [--lib-peers] [--json PATH]
   --quick      small sizes (seconds, for CI); the full run takes minutes
   --lib-peers  bulk transfers against ttc::peers Sink/Burst (hash-checked)
                instead of the bench's stamped sink/burst
@@ -114,6 +117,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 fn run(workload: &str, peer: PeerKind, sz: &Sizes) -> Outcome {
     if workload == "scale" {
         return scale::scale(peer, sz);
+    }
+    if workload == "connect" {
+        return connect::connect(peer, sz);
     }
     with_conn!(peer, C => match workload {
         "upload" => workloads::upload::<C>(sz),
@@ -234,7 +240,7 @@ fn main() {
             process = Some(run_process(a.quick, qemu));
             continue;
         }
-        let reps = if matches!(w, "upload" | "download") {
+        let reps = if matches!(w, "upload" | "download" | "connect") {
             sz.bulk_reps
         } else {
             1
@@ -245,6 +251,8 @@ fn main() {
             for &p in &a.peers {
                 let r = run(w, p, &sz);
                 match r {
+                    // A workload this peer has no part in.
+                    Ok(ms) if ms.is_empty() => {}
                     Ok(ms) => {
                         let shown: Vec<String> = ms
                             .iter()
@@ -353,9 +361,17 @@ FAILED process: {e}"
 /// The whole-process section: 1 GiB each way, five runs per client (quick:
 /// 32 MiB, three runs). `Ok(None)` under QEMU.
 fn run_process(quick: bool, qemu: bool) -> Result<Option<process::Section>, String> {
+    let (bytes, runs) = if quick { (32 << 20, 3) } else { (1 << 30, 5) };
+    run_process_sized(qemu, bytes, runs)
+}
+
+fn run_process_sized(
+    qemu: bool,
+    bytes: u64,
+    runs: usize,
+) -> Result<Option<process::Section>, String> {
     if qemu {
         return Ok(None);
     }
-    let (bytes, runs) = if quick { (32 << 20, 3) } else { (1 << 30, 5) };
     process::measure(bytes, runs).map(Some)
 }

@@ -232,6 +232,30 @@ pub const GOALS: &[Goal] = &[
         at_least: false,
         target: 50_000.0,
     },
+    Goal {
+        text: "connect, first family blackholed: <= attempt delay (250 ms) + 50 ms",
+        workload: "connect",
+        key: "blackholed_max_ms",
+        ratio: false,
+        at_least: false,
+        target: 300.0,
+    },
+    Goal {
+        text: "Shutdown during a pending connect: final signal <= 5 ms",
+        workload: "connect",
+        key: "stop_pending_max_us",
+        ratio: false,
+        at_least: false,
+        target: 5_000.0,
+    },
+    Goal {
+        text: "connect phase on loopback <= 1.1x a plain TcpStream::connect (alternated)",
+        workload: "connect",
+        key: "phase_over_plain",
+        ratio: false,
+        at_least: false,
+        target: 1.1,
+    },
 ];
 
 /// A goal's outcome: the figure compared and whether it is met.

@@ -22,6 +22,10 @@ pub struct Sizes {
     pub scale: Vec<usize>,
     pub scale_rounds: usize,
     pub shutdowns: usize,
+    /// Loopback connects timed per peer (connect workload).
+    pub connects: usize,
+    /// Connects through a black hole, and stops during one (connect).
+    pub connect_reps: usize,
     pub lib_peers: bool,
 }
 
@@ -38,6 +42,8 @@ impl Sizes {
             scale: vec![1, 100, 1000],
             scale_rounds: 4,
             shutdowns: 200,
+            connects: 5000,
+            connect_reps: 10,
             lib_peers: false,
         }
     }
@@ -54,6 +60,8 @@ impl Sizes {
             scale: vec![1, 20, 100],
             scale_rounds: 2,
             shutdowns: 20,
+            connects: 1000,
+            connect_reps: 3,
             lib_peers: false,
         }
     }
@@ -72,6 +80,8 @@ impl Sizes {
             scale: vec![1, 4],
             scale_rounds: 2,
             shutdowns: 3,
+            connects: 20,
+            connect_reps: 1,
             lib_peers: false,
         }
     }

@@ -1,7 +1,7 @@
 //! Test hosts in network namespaces, made by the test itself: two
-//! namespaces joined by a veth pair (10.77.0.1 in `a`, 10.77.0.2 in `b`;
-//! the addresses exist only inside these namespaces, so no traffic can
-//! leave them), with optional packet loss (an nftables `numgen random` drop
+//! namespaces joined by a veth pair (10.77.0.1 and fd77::1 in `a`,
+//! 10.77.0.2 and fd77::2 in `b`; the addresses exist only inside these
+//! namespaces, so no traffic can leave them), with optional packet loss (an nftables `numgen random` drop
 //! rule), a slow link (a `tc` tbf rate limit), or a port whose packets are
 //! all dropped. Removed again when the [`NetPair`] is dropped, even when
 //! the test fails.
@@ -14,7 +14,7 @@
 //! (such as a client's worker) are in that namespace too.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +23,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// Address of host `b` (the client side).
 pub const ADDR_B: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-const DEV: &str = "veth0";
+/// IPv6 address of host `a` (the server side).
+pub const ADDR6_A: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 1);
+/// IPv6 address of host `b` (the client side).
+pub const ADDR6_B: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 2);
+/// The veth's name in both namespaces.
+pub const DEV: &str = "veth0";
 
 /// Two namespaces joined by a veth pair.
 pub struct NetPair {
@@ -96,7 +101,7 @@ impl NetPair {
             "ip", "link", "add", DEV, "netns", &pair.a, "type", "veth", "peer", "name", DEV,
             "netns", &pair.b,
         ]);
-        for (ns, addr) in [(&pair.a, ADDR_A), (&pair.b, ADDR_B)] {
+        for (ns, addr, addr6) in [(&pair.a, ADDR_A, ADDR6_A), (&pair.b, ADDR_B, ADDR6_B)] {
             run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             run(&[
                 "ip",
@@ -107,6 +112,19 @@ impl NetPair {
                 &format!("{addr}/24"),
                 "dev",
                 DEV,
+            ]);
+            // nodad: usable at once, without duplicate address detection.
+            run(&[
+                "ip",
+                "-n",
+                ns,
+                "-6",
+                "addr",
+                "add",
+                &format!("{addr6}/64"),
+                "dev",
+                DEV,
+                "nodad",
             ]);
             run(&["ip", "-n", ns, "link", "set", DEV, "up"]);
         }
@@ -152,6 +170,31 @@ impl NetPair {
         );
     }
 
+    /// Drops every TCP packet to `port` arriving at host `a` over IPv4
+    /// only (`v6` false) or IPv6 only (`v6` true): that family's path is a
+    /// black hole, the other works.
+    pub fn blackhole_port_family(&self, port: u16, v6: bool) {
+        let family = if v6 { "ip6" } else { "ip" };
+        nft(
+            &self.a,
+            &format!(
+                "table {family} ttc_hole_{family} {{\n chain input {{\n \
+                 type filter hook input priority 0; policy accept;\n \
+                 tcp dport {port} counter drop\n }}\n}}\n"
+            ),
+        );
+    }
+
+    /// Adds another address to host `b`'s veth (e.g. a second source
+    /// address to choose from).
+    pub fn add_addr_b(&self, cidr: &str) {
+        let mut args = vec!["ip", "-n", &self.b, "addr", "add", cidr, "dev", DEV];
+        if cidr.contains(':') {
+            args.push("nodad");
+        }
+        run(&args);
+    }
+
     /// Packets dropped so far by this pair's nftables rules, both sides.
     pub fn dropped_packets(&self) -> u64 {
         [&self.a, &self.b]
@@ -185,6 +228,15 @@ impl NetPair {
     pub fn listen_a(&self) -> TcpListener {
         Self::run_in(&self.a, || {
             TcpListener::bind((ADDR_A, 0)).expect("bind in namespace a")
+        })
+    }
+
+    /// A listener on host `a` for both families (`[::]`, dual-stack: the
+    /// namespace's `bindv6only` is 0), port 0: reachable on ADDR_A and
+    /// ADDR6_A alike.
+    pub fn listen_a_dual(&self) -> TcpListener {
+        Self::run_in(&self.a, || {
+            TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).expect("bind [::] in namespace a")
         })
     }
 }

@@ -44,6 +44,13 @@ Client options:
                               to close (default 5)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
+      --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
+                              long, try the next address too (default 250ms;
+                              10ms to 2s)
+      --interface IFACE       connect through this network interface only
+                              (SO_BINDTODEVICE), e.g. wlan0
+      --source IP             connect from this local address (only addresses
+                              of its family are tried)
   -4 / -6                     IPv4 only / IPv6 only
   -h, --help                  this text
   -V, --version               the version
@@ -58,18 +65,19 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
-  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
+  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N attempts=N
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
+  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,
+   \"attempts\":N}
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes.
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
-idle, and still prints the shutdown line with the unsent count. During a
-pending connect it takes effect when that connect attempt ends (at most
---connect-timeout). A second SIGINT/SIGTERM exits immediately.
+idle, and still prints the shutdown line with the unsent count; pending
+connection attempts stop at once too.
+A second SIGINT/SIGTERM exits immediately.
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -124,6 +132,8 @@ fn usage<T>(msg: impl Into<String>) -> Result<T, Usage> {
 }
 
 /// What to do.
+// Parsed once per run: the size of the `Connect` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `ttc HOST PORT` (with or without `--send`).
@@ -176,6 +186,9 @@ pub struct Connect {
     /// `--dns`, in the order given.
     pub dns: Vec<SocketAddr>,
     pub resolve_timeout: Option<Duration>,
+    pub attempt_delay: Option<Duration>,
+    pub interface: Option<String>,
+    pub source: Option<IpAddr>,
 }
 
 impl Connect {
@@ -202,6 +215,15 @@ impl Connect {
         }
         if let Some(t) = self.resolve_timeout {
             c = c.resolve_timeout(Some(t));
+        }
+        if let Some(d) = self.attempt_delay {
+            c = c.attempt_delay(d);
+        }
+        if let Some(name) = &self.interface {
+            c = c.bind_device(name.clone());
+        }
+        if let Some(ip) = self.source {
+            c = c.local_addr(ip);
         }
         c
     }
@@ -301,6 +323,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         family: IpFamily::Any,
         dns: Vec::new(),
         resolve_timeout: None,
+        attempt_delay: None,
+        interface: None,
+        source: None,
     };
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
@@ -335,6 +360,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("resolve-timeout") => {
                 c.resolve_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
+            Long("attempt-delay") => way_out(&mut c, WayOut::AttemptDelay, p.value()?)?,
+            Long("interface") => way_out(&mut c, WayOut::Interface, p.value()?)?,
+            Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -485,6 +513,64 @@ pub fn parse_secs(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The options of how to connect that [`way_out`] parses.
+enum WayOut {
+    AttemptDelay,
+    Interface,
+    Source,
+}
+
+/// `--attempt-delay`, `--interface` or `--source` (one function for the
+/// three: each option's own parse call costs the binary code).
+fn way_out(c: &mut Connect, option: WayOut, v: OsString) -> Result<(), Usage> {
+    let v = v.string()?;
+    let r = match option {
+        WayOut::AttemptDelay => parse_attempt_delay(&v).map(|d| c.attempt_delay = Some(d)),
+        WayOut::Interface => parse_interface(&v).map(|i| c.interface = Some(i)),
+        WayOut::Source => parse_source(&v).map(|ip| c.source = Some(ip)),
+    };
+    r.map_err(Usage)
+}
+
+/// `--attempt-delay`: seconds within the range the library accepts (it
+/// would clamp; the command line says so instead).
+fn parse_attempt_delay(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s, true)?;
+    if d < ttc::Config::MIN_ATTEMPT_DELAY || d > ttc::Config::MAX_ATTEMPT_DELAY {
+        return Err(format!(
+            "invalid --attempt-delay '{s}' (expected 10ms to 2s)"
+        ));
+    }
+    Ok(d)
+}
+
+/// `--interface`: a name Linux could give an interface (1 to 15 bytes, no
+/// '/', ':' or white space, not "." or ".."). Whether it exists is found
+/// out when connecting.
+fn parse_interface(s: &str) -> Result<String, String> {
+    let bad = s.is_empty()
+        || s.len() > 15
+        || s == "."
+        || s == ".."
+        || s.bytes()
+            .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace());
+    if bad {
+        return Err(format!(
+            "invalid interface name '{s}' (1 to 15 characters, no '/', ':' or spaces)"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// `--source`: an IP address (brackets allowed around IPv6), not a name.
+fn parse_source(s: &str) -> Result<IpAddr, String> {
+    parse_bind(s).map_err(|_| {
+        format!(
+            "invalid source address '{s}' (expected an IP address, e.g. 192.168.1.20 or fd00::2)"
+        )
+    })
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -532,6 +618,32 @@ mod tests {
         assert_eq!(c.write_timeout, Some(None));
         assert_eq!(c.nodelay, Some(false));
         assert_eq!(c.input, Input::Stdin);
+    }
+
+    #[test]
+    fn test_way_out_and_attempt_delay_options() {
+        let c = connect(&[
+            "--attempt-delay",
+            "100ms",
+            "--interface",
+            "wlan0",
+            "--source",
+            "[fd77::2]",
+            "h",
+            "1",
+        ]);
+        assert_eq!(c.attempt_delay, Some(Duration::from_millis(100)));
+        assert_eq!(c.interface.as_deref(), Some("wlan0"));
+        assert_eq!(c.source, Some("fd77::2".parse().unwrap()));
+        // The ends of the range are accepted.
+        for d in ["10ms", "2", "0.01"] {
+            assert!(connect(&["--attempt-delay", d, "h", "1"])
+                .attempt_delay
+                .is_some());
+        }
+        let c = connect(&["--source", "10.0.0.2", "h", "1"]);
+        assert_eq!(c.source, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))));
+        assert_eq!(connect(&["h", "1"]).interface, None);
     }
 
     #[test]
@@ -598,6 +710,36 @@ mod tests {
                 "invalid bind address",
             ),
             (&["demo", "x"], "unexpected argument"),
+            (
+                &["--attempt-delay", "5ms", "h", "1"],
+                "invalid --attempt-delay '5ms' (expected 10ms to 2s)",
+            ),
+            (
+                &["--attempt-delay", "2.5", "h", "1"],
+                "invalid --attempt-delay '2.5'",
+            ),
+            (
+                &["--attempt-delay", "soon", "h", "1"],
+                "invalid time 'soon'",
+            ),
+            (&["--interface", "", "h", "1"], "invalid interface name ''"),
+            (
+                &["--interface", "a-very-long-name0", "h", "1"],
+                "invalid interface name 'a-very-long-name0'",
+            ),
+            (
+                &["--interface", "eth0:1", "h", "1"],
+                "invalid interface name",
+            ),
+            (&["--interface", "a/b", "h", "1"], "invalid interface name"),
+            (
+                &["--source", "example.org", "h", "1"],
+                "invalid source address 'example.org'",
+            ),
+            (
+                &["--source", "10.0.0.1:80", "h", "1"],
+                "invalid source address",
+            ),
         ] {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");

@@ -7,7 +7,7 @@
 //! ttc: connected 127.0.0.1:7000
 //! ttc: peer_closed
 //! ttc: error phase=connect kind=ConnectionRefused message="Connection refused (os error 111)"
-//! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0
+//! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0 attempts=1
 //! ```
 //!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
@@ -125,22 +125,31 @@ pub fn shutdown_line(
     sent: u64,
     received: u64,
     unsent: u64,
+    attempts: u32,
 ) -> String {
     match format {
         Format::Text => format!(
-            "ttc: socket_shutdown reason={reason} sent={sent} received={received} unsent={unsent}"
+            "ttc: socket_shutdown reason={reason} sent={sent} received={received} unsent={unsent} attempts={attempts}"
         ),
         Format::Json => JsonLine::new("signal", "socket_shutdown")
             .str("reason", reason)
             .num("sent", sent)
             .num("received", received)
             .num("unsent", unsent)
+            .num("attempts", u64::from(attempts))
             .finish(),
     }
 }
 
 fn report_line(format: Format, r: &ShutdownReport) -> String {
-    shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent)
+    shutdown_line(
+        format,
+        r.reason.as_str(),
+        r.sent,
+        r.received,
+        r.unsent,
+        r.attempts,
+    )
 }
 
 /// The line for a signal.
@@ -285,7 +294,7 @@ mod tests {
         let line = signal_line(Format::Text, &Signal::SocketShutdown(r));
         assert_eq!(
             line,
-            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0"
+            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 attempts=1"
         );
     }
 
