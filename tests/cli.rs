@@ -647,7 +647,13 @@ fn linger_bounds_the_wait_for_a_server_that_never_closes() {
     );
     let took = start.elapsed();
     done.send(()).unwrap();
-    assert_clean(&o, "finished");
+    // The server never closed: the linger ended it, and says so.
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(
+        o.last_line()
+            .starts_with("ttc: socket_shutdown reason=linger "),
+        "{o:?}"
+    );
     assert!(took < SOON / 2, "took {took:?}");
     assert_eq!(server.result(), b"data");
 }

@@ -184,7 +184,7 @@ impl Connect {
             c = c.write_timeout(t);
         }
         if let Some(t) = self.linger {
-            c = c.linger(t);
+            c = c.linger(Some(t));
         }
         if let Some(on) = self.nodelay {
             c = c.nodelay(on);
