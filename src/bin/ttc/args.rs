@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +19,7 @@ ttc: a threaded TCP client (netcat-style pipe, rate-controlled send) and test pe
 
 Usage:
   ttc [OPTIONS] HOST PORT            stdin to the server, the server's bytes to stdout
+  ttc [OPTIONS] HOST:PORT            the same (IPv6 in brackets: [::1]:7000)
   ttc [OPTIONS] --send FILE HOST PORT [--rate BYTES_PER_SEC]
   ttc demo [--json]                  fortune server on loopback + client, no setup
   ttc serve echo|sink|fortune|burst[:N] [--port P] [--bind ADDR] [--json]
@@ -28,18 +29,25 @@ Client options:
       --initial-file FILE     send the contents of FILE first
       --send FILE             send FILE (instead of stdin), then finish
       --rate BYTES_PER_SEC    pace --send to this average rate (suffixes k, M, Ki, Mi)
-      --progress              show bytes, rate and ETA on one line of stderr
+      --progress              show bytes and rate (and for a regular file, the
+                              percentage and ETA) on one line of stderr
       --no-progress           do not (default: on for --send when stderr is a terminal)
       --json                  signal lines as JSON objects, one per line (log
                               lines are then off unless TTC_LOG/RUST_LOG is set)
       --connect-timeout SECS  budget for resolving and connecting (default 10)
+  -w SECS                     connect timeout (as nc -w; nc's idle timeout is
+                              not implemented yet)
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
-      --linger SECS           after end of input, wait this long for the server
-                              to close (default 5)
+      --linger SECS           after the end of input and the half-close, end
+                              when the server has sent nothing for SECS
+                              (default 5; each byte restarts it; 0: do not
+                              wait; none: wait for the server's close)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
-  -4 / -6                     IPv4 only / IPv6 only
+  -4 / -6                     IPv4 only / IPv6 only (not both)
+  -q, --quiet                 no signal lines but errors and the final line
+  -v                          debug log lines (as TTC_LOG=debug)
   -h, --help                  this text
   -V, --version               the version
 SECS may be fractional or end in ms (250ms).
@@ -52,19 +60,39 @@ Serve options:
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
-  ttc: error phase=PHASE kind=KIND message=\"TEXT\"
-  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
+  ttc: error phase=PHASE kind=KIND [host=HOST port=PORT] message=\"TEXT\"
+  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N [input_left=N]
+REASON: finished, linger, peer_closed, shutdown, aborted or error. host and
+port are on resolve and connect errors. input_left: bytes of the input never
+taken (of a --send file; unknown for stdin or another stream that had not
+ended, 0 if it had), shown when the server closed first or the input was
+not all taken.
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
-  {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
+  {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..} (and \"host\", \"port\"),
   {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
+  (and \"input_left\":N, or null for unknown)
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
-server's reply until it closes.
+server's reply until it closes (reason=finished), or until it has sent
+nothing for --linger (reason=linger: it may have had more to send). If the
+server closes first while stdin is still open, the end is not clean
+(input_left=unknown): to only read a server, give no input (</dev/null).
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
 idle, and still prints the shutdown line with the unsent count. During a
 pending connect it takes effect when that connect attempt ends (at most
---connect-timeout). A second SIGINT/SIGTERM exits immediately.
+--connect-timeout). A second SIGINT/SIGTERM exits immediately if it comes 1 s
+or more after the first, or is the other signal (a wrapper such as timeout(1)
+that signals the child and then its process group sends one request).
+
+Differences from nc and socat:
+  - end of input: half-closes (nc -N), then reads until the server closes or
+    is quiet for --linger; nc -q SECS is roughly --linger SECS (ttc -q is quiet)
+  - -w is the connect timeout only; -v is debug log lines
+  - a final line counts every byte, and the exit status says whether all of
+    the input was sent (when the server closes early, socat also exits 1,
+    nc exits 0)
+  - addresses: HOST PORT, HOST:PORT or [V6]:PORT (socat: TCP:HOST:PORT)
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -72,9 +100,13 @@ Environment:
                          --json (client and demo) they are off unless set.
 
 Exit status:
-  0    clean end: input finished and the server closed, or the server closed
-  1    network error: resolve, connect, reset, timeout, also when the server
-       closed but what was queued could not be written (unsent > 0); or
+  0    clean end: all of the input was sent and the server closed (after our
+       half-close, or on its own once the input was all taken); or whoever
+       read stdout closed it
+  1    network error: resolve, connect, reset, timeout; the server closed
+       before all of the input was taken (input_left), or what was queued
+       could not be written (unsent > 0); the linger ended it (the reply may
+       be cut short: --linger none waits); the input could not be read; or
        stdout failed
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
@@ -164,10 +196,15 @@ pub struct Connect {
     pub connect_timeout: Option<Duration>,
     /// `Some(None)`: no limit.
     pub write_timeout: Option<Option<Duration>>,
-    pub linger: Option<Duration>,
+    /// `Some(None)`: no limit (`--linger none`).
+    pub linger: Option<Option<Duration>>,
     pub nodelay: Option<bool>,
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
+    /// `-q`: only error lines and the final line on stderr.
+    pub quiet: bool,
+    /// `-v`: the library's debug log lines.
+    pub verbose: bool,
 }
 
 impl Connect {
@@ -184,7 +221,7 @@ impl Connect {
             c = c.write_timeout(t);
         }
         if let Some(t) = self.linger {
-            c = c.linger(Some(t));
+            c = c.linger(t);
         }
         if let Some(on) = self.nodelay {
             c = c.nodelay(on);
@@ -225,6 +262,7 @@ fn parse_demo(mut p: lexopt::Parser) -> Result<Command, Usage> {
         match arg {
             Long("json") => json = true,
             Short('h') | Long("help") => return Ok(Command::Help),
+            Long(name) => return Err(unknown_long(name, DEMO_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -253,6 +291,7 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
                     }
                 }
             }
+            Long(name) => return Err(unknown_long(name, SERVE_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -285,7 +324,13 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        quiet: false,
+        verbose: false,
     };
+    let (mut v4_only, mut v6_only) = (false, false);
+    // The last option that took a free-form value, and that value: if it
+    // swallowed the host, the error about missing positionals says so.
+    let mut last_text: Option<(&'static str, OsString)> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -297,47 +342,62 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("json") => c.json = true,
-            Long("initial") => set_initial(Initial::Text(p.value()?.into_vec()))?,
-            Long("initial-file") => set_initial(Initial::File(p.value()?.into()))?,
-            Long("send") => send = Some(p.value()?.into()),
+            Long("initial") => {
+                let v = p.value()?;
+                last_text = Some(("--initial TEXT", v.clone()));
+                set_initial(Initial::Text(v.into_vec()))?
+            }
+            Long("initial-file") => {
+                let v = p.value()?;
+                last_text = Some(("--initial-file FILE", v.clone()));
+                set_initial(Initial::File(v.into()))?
+            }
+            Long("send") => {
+                let v = p.value()?;
+                last_text = Some(("--send FILE", v.clone()));
+                send = Some(v.into())
+            }
             Long("rate") => rate = Some(p.value()?.parse_with(parse_rate)?),
             Long("progress") => c.progress = Some(true),
             Long("no-progress") => c.progress = Some(false),
-            Long("connect-timeout") => {
+            Long("connect-timeout") | Short('w') => {
                 c.connect_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
             Long("write-timeout") => {
                 c.write_timeout = Some(p.value()?.parse_with(parse_optional_secs)?)
             }
-            Long("linger") => c.linger = Some(p.value()?.parse_with(|s| parse_secs(s, true))?),
+            Long("linger") => c.linger = Some(p.value()?.parse_with(parse_linger)?),
             Long("no-delay") => c.nodelay = Some(true),
             Long("delay") => c.nodelay = Some(false),
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
-            Short('4') => c.family = IpFamily::V4,
-            Short('6') => c.family = IpFamily::V6,
+            Short('4') => v4_only = true,
+            Short('6') => v6_only = true,
+            Short('q') | Long("quiet") => c.quiet = true,
+            Short('v') => c.verbose = true,
             Value(v) if positional.len() < 2 => positional.push(v),
+            Long(name) => return Err(unknown_long(name, CONNECT_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let mut positional = positional.into_iter();
-    let (Some(host), Some(port)) = (positional.next(), positional.next()) else {
-        return usage("missing HOST and PORT");
+    c.family = match (v4_only, v6_only) {
+        (true, true) => return usage("-4 and -6 exclude each other: give one of them"),
+        (true, false) => IpFamily::V4,
+        (false, true) => IpFamily::V6,
+        (false, false) => IpFamily::Any,
     };
-    c.host = host.into_string().or_else(|h| {
-        usage(format!(
-            "host name is not valid text: '{}'",
-            h.to_string_lossy()
-        ))
-    })?;
-    if c.host.trim().is_empty() {
-        return usage("empty host name");
-    }
-    c.port = match port.to_str() {
-        Some(s) => parse_port(s, false).or_else(usage)?,
-        None => return usage(format!("invalid port '{}'", port.to_string_lossy())),
+    let hint = |e: Usage, positional: &[OsString]| match swallowed(&last_text, positional) {
+        // "missing HOST before port '7000'; --send took '127.0.0.1' ..."
+        Some(hint) => {
+            let what = e.0.split(" (").next().unwrap_or(&e.0);
+            Usage(format!("{what}; {hint}"))
+        }
+        None => e,
     };
+    let (host, port) = host_and_port(&positional).map_err(|e| hint(e, &positional))?;
+    c.host = host;
+    c.port = port;
     c.initial = initial;
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
@@ -345,6 +405,190 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         (None, None) => Input::Stdin,
     };
     Ok(Command::Connect(c))
+}
+
+/// The long options of the client, for "did you mean" hints. (The
+/// option parser matches them by name; this list only serves hints, and a
+/// test checks it against `--help`.)
+pub const CONNECT_OPTIONS: &[&str] = &[
+    "help",
+    "version",
+    "json",
+    "initial",
+    "initial-file",
+    "send",
+    "rate",
+    "progress",
+    "no-progress",
+    "connect-timeout",
+    "write-timeout",
+    "linger",
+    "no-delay",
+    "delay",
+    "keepalive",
+    "quiet",
+];
+
+/// The long options of `ttc serve`.
+const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help"];
+
+/// The long options of `ttc demo`.
+const DEMO_OPTIONS: &[&str] = &["json", "help"];
+
+/// `--name` is not an option: say so, and name the option it was probably
+/// meant to be when exactly one is close (a unique prefix of it, or at
+/// most two edits away).
+fn unknown_long(name: &str, known: &[&str]) -> Usage {
+    let mut msg = format!("invalid option '--{name}'");
+    if let Some(best) = closest(name, known) {
+        msg.push_str(&format!("; did you mean `--{best}`?"));
+    }
+    Usage(msg)
+}
+
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let unique = |mut it: std::iter::Peekable<std::vec::IntoIter<&'a str>>| {
+        let first = it.next()?;
+        it.peek().is_none().then_some(first)
+    };
+    if !name.is_empty() {
+        let prefixed: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|k| k.starts_with(name))
+            .collect();
+        if let Some(k) = unique(prefixed.into_iter().peekable()) {
+            return Some(k);
+        }
+    }
+    let best = known.iter().map(|k| edit_distance(name, k)).min()?;
+    if best > 2 {
+        return None;
+    }
+    let close: Vec<&str> = known
+        .iter()
+        .copied()
+        .filter(|k| edit_distance(name, k) == best)
+        .collect();
+    unique(close.into_iter().peekable())
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), by
+/// characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The server from the positional arguments: `HOST PORT`, or one of
+/// `HOST:PORT` and `[V6]:PORT`.
+fn host_and_port(positional: &[OsString]) -> Result<(String, u16), Usage> {
+    let text = |a: &OsString, what: &str| {
+        a.to_str().map(str::to_owned).ok_or_else(|| {
+            Usage(format!(
+                "{what} is not valid text: '{}'",
+                a.to_string_lossy()
+            ))
+        })
+    };
+    let (host, port) = match positional {
+        [] => return usage("missing HOST and PORT"),
+        [one] => split_host_port(&text(one, "address")?)?,
+        [host, port] => (text(host, "host name")?, text(port, "port")?),
+        _ => unreachable!("at most two positionals are collected"),
+    };
+    if host.trim().is_empty() {
+        return usage("empty host name");
+    }
+    let port = parse_port(&port, false).or_else(usage)?;
+    Ok((host, port))
+}
+
+/// `HOST:PORT` or `[V6]:PORT` into its parts (the port still text). A bare
+/// IPv6 address has colons of its own: it is refused, with the forms that
+/// say where the port is.
+pub fn split_host_port(arg: &str) -> Result<(String, String), Usage> {
+    if let Some(rest) = arg.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((v6, port)) => match port.strip_prefix(':') {
+                Some(port) => Ok((v6.to_owned(), port.to_owned())),
+                None if port.is_empty() => usage(format!(
+                    "missing PORT after '{arg}' (give [V6]:PORT or HOST PORT)"
+                )),
+                None => usage(format!(
+                    "invalid address '{arg}' (expected [V6]:PORT, e.g. [::1]:7000)"
+                )),
+            },
+            None => usage(format!(
+                "invalid address '{arg}' (expected [V6]:PORT, e.g. [::1]:7000)"
+            )),
+        };
+    }
+    match arg.matches(':').count() {
+        0 if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) => usage(format!(
+            "missing HOST before port '{arg}' (give HOST PORT or HOST:PORT)"
+        )),
+        0 => usage(format!(
+            "missing PORT after '{arg}' (give HOST PORT or HOST:PORT)"
+        )),
+        1 => {
+            let (host, port) = arg.split_once(':').unwrap_or((arg, ""));
+            Ok((host.to_owned(), port.to_owned()))
+        }
+        _ if arg.parse::<Ipv6Addr>().is_ok() => usage(format!(
+            "ambiguous address '{arg}': an IPv6 address with a port is written [V6]:PORT \
+             (e.g. [{arg}]:7000), or give HOST PORT"
+        )),
+        _ => usage(format!(
+            "ambiguous address '{arg}': an IPv6 address with a port is written [V6]:PORT \
+             (e.g. [::1]:7000), or give HOST PORT"
+        )),
+    }
+}
+
+/// If the last free-form option value (`--send FILE`, say) looks like the
+/// host that is missing from the positional arguments, the hint that says
+/// so.
+fn swallowed(last: &Option<(&'static str, OsString)>, positional: &[OsString]) -> Option<String> {
+    let (option, value) = last.as_ref()?;
+    let value = value.to_str()?;
+    let (name, meta) = option.split_once(' ')?;
+    let rest: Vec<&str> = positional
+        .iter()
+        .map(|a| a.to_str())
+        .collect::<Option<_>>()?;
+    let host_like = |v: &str| {
+        !v.is_empty()
+            && (v.parse::<IpAddr>().is_ok()
+                || v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+    };
+    let fits = match rest.as_slice() {
+        [] => split_host_port(value)
+            .is_ok_and(|(host, port)| host_like(&host) && parse_port(&port, false).is_ok()),
+        [port] => host_like(value) && parse_port(port, false).is_ok(),
+        _ => false,
+    };
+    fits.then(|| {
+        let mut meant = format!("{name} {meta} {value}");
+        for r in &rest {
+            meant.push(' ');
+            meant.push_str(r);
+        }
+        format!("{name} took '{value}' as its {meta}; did you mean `{meant}`?")
+    })
 }
 
 /// A port number. Port 0 is only meaningful to listen on.
@@ -442,6 +686,15 @@ pub fn parse_secs(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The linger: seconds (`0`: do not wait after the half-close), or `none`
+/// (no limit: wait for the server's close).
+pub fn parse_linger(s: &str) -> Result<Option<Duration>, String> {
+    if s == "none" {
+        return Ok(None);
+    }
+    parse_secs(s, true).map(Some)
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -485,7 +738,7 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("example.org", 7000));
         assert_eq!(c.family, IpFamily::V4);
         assert_eq!(c.initial, Some(Initial::Text(b"HI".to_vec())));
-        assert_eq!(c.linger, Some(Duration::from_millis(1500)));
+        assert_eq!(c.linger, Some(Some(Duration::from_millis(1500))));
         assert_eq!(c.write_timeout, Some(None));
         assert_eq!(c.nodelay, Some(false));
         assert_eq!(c.input, Input::Stdin);
@@ -529,7 +782,20 @@ mod tests {
             (&["h", "http"], "invalid port 'http'"),
             (&["h", "70000"], "invalid port '70000'"),
             (&["--bogus", "h", "1"], "invalid option '--bogus'"),
-            (&["h"], "missing HOST and PORT"),
+            (&["h"], "missing PORT after 'h'"),
+            (&["7000"], "missing HOST before port '7000'"),
+            (&["h:"], "invalid port ''"),
+            (&[":80"], "empty host name"),
+            (&["[::1]"], "missing PORT after '[::1]'"),
+            (&["[::1]80"], "invalid address '[::1]80'"),
+            (&["[::1"], "invalid address '[::1'"),
+            (
+                &["::1"],
+                "ambiguous address '::1': an IPv6 address with a port",
+            ),
+            (&["a:b:c"], "ambiguous address 'a:b:c'"),
+            (&["-4", "-6", "h", "1"], "-4 and -6 exclude each other"),
+            (&["-46", "h", "1"], "-4 and -6 exclude each other"),
             (&[], "missing HOST and PORT"),
             (&["h", "1", "extra"], "unexpected argument"),
             (
@@ -559,6 +825,115 @@ mod tests {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");
             assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_one_argument_address_forms() {
+        let c = connect(&["127.0.0.1:7000"]);
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 7000));
+        let c = connect(&["-q", "[::1]:80"]);
+        assert_eq!((c.host.as_str(), c.port), ("::1", 80));
+        assert!(c.quiet);
+        let c = connect(&["example.org:443", "-v", "-w", "2"]);
+        assert_eq!((c.host.as_str(), c.port), ("example.org", 443));
+        assert!(c.verbose);
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(2)));
+        // Two arguments as before, an IPv6 address bare or in brackets.
+        assert_eq!(connect(&["::1", "80"]).host, "::1");
+        assert_eq!(connect(&["[::1]", "80"]).host, "[::1]");
+    }
+
+    #[test]
+    fn test_linger_none_and_zero() {
+        assert_eq!(connect(&["--linger", "none", "h", "1"]).linger, Some(None));
+        assert_eq!(
+            connect(&["--linger", "0", "h", "1"]).linger,
+            Some(Some(Duration::ZERO))
+        );
+        assert_eq!(connect(&["h", "1"]).linger, None);
+    }
+
+    #[test]
+    fn test_a_swallowed_host_gets_a_hint() {
+        let e = error(&["--send", "127.0.0.1", "7000"]);
+        assert!(
+            e.contains(
+                "--send took '127.0.0.1' as its FILE; did you mean `--send FILE 127.0.0.1 7000`?"
+            ),
+            "{e}"
+        );
+        let e = error(&["--initial-file", "example.org:80"]);
+        assert!(
+            e.contains("did you mean `--initial-file FILE example.org:80`?"),
+            "{e}"
+        );
+        let e = error(&["--initial", "localhost", "9"]);
+        assert!(
+            e.contains("did you mean `--initial TEXT localhost 9`?"),
+            "{e}"
+        );
+        // No hint when the value cannot be the host.
+        let e = error(&["--send", "/tmp/f", "7000"]);
+        assert!(!e.contains("did you mean"), "{e}");
+        let e = error(&["--send", "f.bin", "h"]);
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn test_misspelled_options_get_a_suggestion() {
+        for (args, want) in [
+            (&["--sned", "h", "1"][..], "did you mean `--send`?"),
+            (&["--lingr", "1", "h", "1"], "did you mean `--linger`?"),
+            (
+                &["--connect-timeot", "1", "h", "1"],
+                "did you mean `--connect-timeout`?",
+            ),
+            (&["--prog", "h", "1"], "did you mean `--progress`?"),
+            (&["--jsno", "h", "1"], "did you mean `--json`?"),
+            (&["serve", "echo", "--prot", "1"], "did you mean `--port`?"),
+            (&["demo", "--jso"], "did you mean `--json`?"),
+        ] {
+            let e = error(args);
+            assert!(e.contains(want), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+        // Nothing close, or more than one as close: no guess.
+        for args in [
+            &["--frobnicate", "h", "1"][..],
+            &["--no", "h", "1"],
+            &["--x", "h", "1"],
+        ] {
+            let e = error(args);
+            assert!(e.contains("invalid option"), "{args:?}: {e}");
+            assert!(!e.contains("did you mean"), "{args:?}: {e}");
+        }
+        assert_eq!(edit_distance("send", "sned"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("linger", "linger"), 0);
+    }
+
+    #[test]
+    fn test_every_long_option_in_help_is_known_to_the_hints() {
+        // A long option added to the parser and to --help must be in
+        // CONNECT_OPTIONS (or the serve/demo lists) too.
+        for word in HELP.split(|c: char| c.is_whitespace() || c == '/' || c == '[' || c == ']') {
+            let Some(name) = word.strip_prefix("--") else {
+                continue;
+            };
+            let name = name
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+                .unwrap_or("");
+            if name.is_empty() {
+                continue;
+            }
+            assert!(
+                CONNECT_OPTIONS.contains(&name)
+                    || SERVE_OPTIONS.contains(&name)
+                    || DEMO_OPTIONS.contains(&name),
+                "--{name} is in --help but not in the option lists"
+            );
         }
     }
 
