@@ -2,7 +2,7 @@
 //! inbox and outbox, [`Control`] on the control inbox, [`Signal`] on the
 //! signal outbox, and the [`Error`] and [`ShutdownReport`] they carry.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
 
@@ -427,12 +427,18 @@ impl fmt::Display for ShutdownReport {
             self.reason, self.sent, self.received, self.unsent
         )?;
         if let Some(e) = &self.error {
-            f.write_str(" error=\"")?;
-            for c in e.to_string().chars() {
-                match c {
-                    '"' | '\\' => write!(f, "\\{c}")?,
-                    c if c.is_control() => write!(f, "{}", c.escape_default())?,
-                    c => write!(f, "{c}")?,
+            write!(f, " error=\"{}: ", e.phase)?;
+            if e.message().is_empty() {
+                write!(f, "{}", e.kind)?;
+            }
+            for c in e.message().chars() {
+                if matches!(c, '"' | '\\') {
+                    f.write_char('\\')?;
+                }
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    f.write_char(c)?;
                 }
             }
             f.write_str("\"")?;

@@ -475,10 +475,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             if let Err(e) = stream.shutdown(Shutdown::Write) {
                 return Err(self.fail(Phase::Shutdown, &e));
             }
-            log::debug!(
-                "write side closed; linger (idle limit) {:?}",
-                self.config.linger
-            );
+            log::debug!("write side closed; the linger (idle limit) starts");
             self.set_write(WriteState::HalfClosed);
             self.linger_from = Some(now);
         }
@@ -500,10 +497,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 (true, Some(_)) => {}
             }
             if self.linger_deadline().is_some_and(|d| now >= d) {
-                log::debug!(
-                    "linger over: the server sent nothing for {:?}",
-                    self.config.linger
-                );
+                log::debug!("linger over: the server sent nothing for the linger time");
                 return Err(Reason::Linger);
             }
         }

@@ -1099,7 +1099,10 @@ fn missing_arguments_are_a_usage_error() {
 #[test]
 fn ambiguous_or_incomplete_addresses_are_usage_errors() {
     assert_usage_error(&["::1"], "ambiguous address '::1'");
-    assert_usage_error(&["::1"], "(e.g. [::1]:7000), or give HOST PORT");
+    assert_usage_error(
+        &["::1"],
+        "(an IPv6 address with a port goes in brackets, [::1]:7000, or give HOST PORT)",
+    );
     assert_usage_error(&["fe80::1:7000"], "ambiguous address");
     assert_usage_error(&["[::1]"], "missing PORT after '[::1]'");
     assert_usage_error(&["127.0.0.1:http"], "invalid port 'http'");
@@ -1182,8 +1185,8 @@ fn help_and_version_exit_0() {
         "--rate",
         "Exit status:",
         "socket_shutdown",
-        // A flush that fails after the server closed is an error.
-        "could not be written",
+        // Bytes never written, or never taken, are an error.
+        "input_left or\n       unsent > 0",
         // Stopping during a pending connect, and the second signal.
         "takes effect when that connect attempt ends",
         "A second SIGINT/SIGTERM exits immediately if it comes 1 s",

@@ -2,10 +2,10 @@
 //!
 //! Every mistake is a [`Usage`] error: one line for stderr, exit status 2.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::unix::ffi::OsStringExt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,20 +29,17 @@ Client options:
       --initial-file FILE     send the contents of FILE first
       --send FILE             send FILE (instead of stdin), then finish
       --rate BYTES_PER_SEC    pace --send to this average rate (suffixes k, M, Ki, Mi)
-      --progress              show bytes and rate (and for a regular file, the
-                              percentage and ETA) on one line of stderr
+      --progress              bytes and rate (for a file, % and ETA) on stderr
       --no-progress           do not (default: on for --send when stderr is a terminal)
       --json                  signal lines as JSON objects, one per line (log
                               lines are then off unless TTC_LOG/RUST_LOG is set)
       --connect-timeout SECS  budget for resolving and connecting (default 10)
-  -w SECS                     connect timeout (as nc -w; nc's idle timeout is
-                              not implemented yet)
+  -w SECS                     connect timeout (nc -w; no idle timeout yet)
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
-      --linger SECS           after the end of input and the half-close, end
-                              when the server has sent nothing for SECS
-                              (default 5; each byte restarts it; 0: do not
-                              wait; none: wait for the server's close)
+      --linger SECS           after our half-close, end when the server has
+                              sent nothing for SECS (default 5; 0: no wait;
+                              none: wait for its close)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
   -4 / -6                     IPv4 only / IPv6 only (not both)
@@ -62,37 +59,28 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND [host=HOST port=PORT] message=\"TEXT\"
   ttc: socket_shutdown reason=REASON sent=N received=N unsent=N [input_left=N]
-REASON: finished, linger, peer_closed, shutdown, aborted or error. host and
-port are on resolve and connect errors. input_left: bytes of the input never
-taken (of a --send file; unknown for stdin or another stream that had not
-ended, 0 if it had), shown when the server closed first or the input was
-not all taken.
-With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
-  {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..} (and \"host\", \"port\"),
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
-  (and \"input_left\":N, or null for unknown)
+REASON: finished, linger, peer_closed, shutdown, aborted or error.
+input_left (if the server closed first or the input was not all taken):
+bytes of the input never taken; for stdin, unknown unless it had ended.
+With --json: one object per line, the name under \"signal\", the same keys
+(\"input_left\":null for unknown).
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes (reason=finished), or until it has sent
-nothing for --linger (reason=linger: it may have had more to send). If the
-server closes first while stdin is still open, the end is not clean
-(input_left=unknown): to only read a server, give no input (</dev/null).
+nothing for --linger (reason=linger: it may have had more to send). To only
+read a server, give no input (</dev/null).
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
 idle, and still prints the shutdown line with the unsent count. During a
 pending connect it takes effect when that connect attempt ends (at most
 --connect-timeout). A second SIGINT/SIGTERM exits immediately if it comes 1 s
-or more after the first, or is the other signal (a wrapper such as timeout(1)
-that signals the child and then its process group sends one request).
+or more after the first, or is the other signal (timeout(1) sends one request
+as two signals).
 
 Differences from nc and socat:
-  - end of input: half-closes (nc -N), then reads until the server closes or
-    is quiet for --linger; nc -q SECS is roughly --linger SECS (ttc -q is quiet)
-  - -w is the connect timeout only; -v is debug log lines
-  - a final line counts every byte, and the exit status says whether all of
-    the input was sent (when the server closes early, socat also exits 1,
-    nc exits 0)
-  - addresses: HOST PORT, HOST:PORT or [V6]:PORT (socat: TCP:HOST:PORT)
+  End of input half-closes (nc -N); nc -q SECS is about --linger SECS, and
+  ttc -q is quiet. -w is only the connect timeout. A server closing before
+  the input is all taken is exit 1 (socat: 1, nc: 0).
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -100,14 +88,11 @@ Environment:
                          --json (client and demo) they are off unless set.
 
 Exit status:
-  0    clean end: all of the input was sent and the server closed (after our
-       half-close, or on its own once the input was all taken); or whoever
-       read stdout closed it
-  1    network error: resolve, connect, reset, timeout; the server closed
-       before all of the input was taken (input_left), or what was queued
-       could not be written (unsent > 0); the linger ended it (the reply may
-       be cut short: --linger none waits); the input could not be read; or
-       stdout failed
+  0    all of the input was sent and the server closed; or the reader of
+       stdout closed it
+  1    network error (resolve, connect, reset, timeout); input_left or
+       unsent > 0; reason=linger (--linger none waits); a failed input or
+       stdout
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
 ";
@@ -328,9 +313,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         verbose: false,
     };
     let (mut v4_only, mut v6_only) = (false, false);
-    // The last option that took a free-form value, and that value: if it
+    // The last option that took a free-form value ("--send FILE"): if it
     // swallowed the host, the error about missing positionals says so.
-    let mut last_text: Option<(&'static str, OsString)> = None;
+    let mut last_text: Option<&'static str> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -343,19 +328,16 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("json") => c.json = true,
             Long("initial") => {
-                let v = p.value()?;
-                last_text = Some(("--initial TEXT", v.clone()));
-                set_initial(Initial::Text(v.into_vec()))?
+                last_text = Some("--initial TEXT");
+                set_initial(Initial::Text(p.value()?.into_vec()))?
             }
             Long("initial-file") => {
-                let v = p.value()?;
-                last_text = Some(("--initial-file FILE", v.clone()));
-                set_initial(Initial::File(v.into()))?
+                last_text = Some("--initial-file FILE");
+                set_initial(Initial::File(p.value()?.into()))?
             }
             Long("send") => {
-                let v = p.value()?;
-                last_text = Some(("--send FILE", v.clone()));
-                send = Some(v.into())
+                last_text = Some("--send FILE");
+                send = Some(p.value()?.into())
             }
             Long("rate") => rate = Some(p.value()?.parse_with(parse_rate)?),
             Long("progress") => c.progress = Some(true),
@@ -387,10 +369,18 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         (false, true) => IpFamily::V6,
         (false, false) => IpFamily::Any,
     };
-    let hint = |e: Usage, positional: &[OsString]| match swallowed(&last_text, positional) {
+    // The value the last free-form option took.
+    let last_value = match (last_text, &send, &initial) {
+        (Some("--send FILE"), Some(path), _) => Some(path.as_os_str()),
+        (Some(_), _, Some(Initial::File(path))) => Some(path.as_os_str()),
+        (Some(_), _, Some(Initial::Text(t))) => Some(OsStr::from_bytes(t)),
+        _ => None,
+    };
+    let last = last_text.zip(last_value);
+    let hint = |e: Usage, positional: &[OsString]| match swallowed(last, positional) {
         // "missing HOST before port '7000'; --send took '127.0.0.1' ..."
         Some(hint) => {
-            let what = e.0.split(" (").next().unwrap_or(&e.0);
+            let what = e.0.split('(').next().unwrap_or("").trim_end();
             Usage(format!("{what}; {hint}"))
         }
         None => e,
@@ -447,38 +437,46 @@ fn unknown_long(name: &str, known: &[&str]) -> Usage {
 }
 
 fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let unique = |mut it: std::iter::Peekable<std::vec::IntoIter<&'a str>>| {
-        let first = it.next()?;
-        it.peek().is_none().then_some(first)
-    };
-    if !name.is_empty() {
-        let prefixed: Vec<&str> = known
-            .iter()
-            .copied()
-            .filter(|k| k.starts_with(name))
-            .collect();
-        if let Some(k) = unique(prefixed.into_iter().peekable()) {
-            return Some(k);
+    // One pass: the unique option `name` is a prefix of, else the unique
+    // option at the smallest distance (at most 2). (Plain loops, no
+    // collections: this is in the armv7 binary, whose size is guarded.)
+    let (mut prefixed, mut prefixes) = (None, 0);
+    let (mut best, mut best_d, mut ties) = (None, usize::MAX, 0);
+    for &k in known {
+        if !name.is_empty() && k.starts_with(name) {
+            prefixed = Some(k);
+            prefixes += 1;
+        }
+        let d = edit_distance(name, k);
+        if d < best_d {
+            (best, best_d, ties) = (Some(k), d, 1);
+        } else if d == best_d {
+            ties += 1;
         }
     }
-    let best = known.iter().map(|k| edit_distance(name, k)).min()?;
-    if best > 2 {
-        return None;
+    if prefixes == 1 {
+        return prefixed;
     }
-    let close: Vec<&str> = known
-        .iter()
-        .copied()
-        .filter(|k| edit_distance(name, k) == best)
-        .collect();
-    unique(close.into_iter().peekable())
+    if best_d <= 2 && ties == 1 {
+        best
+    } else {
+        None
+    }
 }
 
-/// Levenshtein distance (insertions, deletions, substitutions), by
-/// characters.
+/// Levenshtein distance (insertions, deletions, substitutions) by bytes,
+/// for option names (ASCII, shorter than 32 bytes; a longer `b` counts as
+/// far away).
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row = [0usize; 32];
+    if b.len() >= row.len() {
+        return usize::MAX;
+    }
+    for (j, r) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *r = j;
+    }
+    for (i, &ca) in a.iter().enumerate() {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
@@ -505,7 +503,11 @@ fn host_and_port(positional: &[OsString]) -> Result<(String, u16), Usage> {
     };
     let (host, port) = match positional {
         [] => return usage("missing HOST and PORT"),
-        [one] => split_host_port(&text(one, "address")?)?,
+        [one] => {
+            let one = text(one, "address")?;
+            let (host, port) = split_host_port(&one)?;
+            (host.to_owned(), port.to_owned())
+        }
         [host, port] => (text(host, "host name")?, text(port, "port")?),
         _ => unreachable!("at most two positionals are collected"),
     };
@@ -519,75 +521,59 @@ fn host_and_port(positional: &[OsString]) -> Result<(String, u16), Usage> {
 /// `HOST:PORT` or `[V6]:PORT` into its parts (the port still text). A bare
 /// IPv6 address has colons of its own: it is refused, with the forms that
 /// say where the port is.
-pub fn split_host_port(arg: &str) -> Result<(String, String), Usage> {
+pub fn split_host_port(arg: &str) -> Result<(&str, &str), Usage> {
+    const FORMS: &str = "give HOST PORT, HOST:PORT or [V6]:PORT";
+    const BRACKETS: &str = "an IPv6 address with a port goes in brackets, \
+                            [::1]:7000, or give HOST PORT";
+    let bad = |why: &str, hint: &str| usage(format!("{why} '{arg}' ({hint})"));
     if let Some(rest) = arg.strip_prefix('[') {
         return match rest.split_once(']') {
-            Some((v6, port)) => match port.strip_prefix(':') {
-                Some(port) => Ok((v6.to_owned(), port.to_owned())),
-                None if port.is_empty() => usage(format!(
-                    "missing PORT after '{arg}' (give [V6]:PORT or HOST PORT)"
-                )),
-                None => usage(format!(
-                    "invalid address '{arg}' (expected [V6]:PORT, e.g. [::1]:7000)"
-                )),
+            Some((_, "")) => bad("missing PORT after", FORMS),
+            Some((v6, p)) => match p.strip_prefix(':') {
+                Some(port) => Ok((v6, port)),
+                None => bad("invalid address", FORMS),
             },
-            None => usage(format!(
-                "invalid address '{arg}' (expected [V6]:PORT, e.g. [::1]:7000)"
-            )),
+            None => bad("invalid address", FORMS),
         };
     }
-    match arg.matches(':').count() {
-        0 if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) => usage(format!(
-            "missing HOST before port '{arg}' (give HOST PORT or HOST:PORT)"
-        )),
-        0 => usage(format!(
-            "missing PORT after '{arg}' (give HOST PORT or HOST:PORT)"
-        )),
-        1 => {
-            let (host, port) = arg.split_once(':').unwrap_or((arg, ""));
-            Ok((host.to_owned(), port.to_owned()))
+    match arg.split_once(':') {
+        None if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) => {
+            bad("missing HOST before port", FORMS)
         }
-        _ if arg.parse::<Ipv6Addr>().is_ok() => usage(format!(
-            "ambiguous address '{arg}': an IPv6 address with a port is written [V6]:PORT \
-             (e.g. [{arg}]:7000), or give HOST PORT"
-        )),
-        _ => usage(format!(
-            "ambiguous address '{arg}': an IPv6 address with a port is written [V6]:PORT \
-             (e.g. [::1]:7000), or give HOST PORT"
-        )),
+        None => bad("missing PORT after", FORMS),
+        Some((_, port)) if port.contains(':') => bad("ambiguous address", BRACKETS),
+        Some(parts) => Ok(parts),
     }
 }
 
 /// If the last free-form option value (`--send FILE`, say) looks like the
 /// host that is missing from the positional arguments, the hint that says
 /// so.
-fn swallowed(last: &Option<(&'static str, OsString)>, positional: &[OsString]) -> Option<String> {
-    let (option, value) = last.as_ref()?;
+fn swallowed(last: Option<(&str, &OsStr)>, positional: &[OsString]) -> Option<String> {
+    let (option, value) = last?;
     let value = value.to_str()?;
     let (name, meta) = option.split_once(' ')?;
-    let rest: Vec<&str> = positional
-        .iter()
-        .map(|a| a.to_str())
-        .collect::<Option<_>>()?;
+    let port = match positional {
+        [] => None,
+        [p] => Some(p.to_str()?),
+        _ => return None,
+    };
     let host_like = |v: &str| {
         !v.is_empty()
-            && (v.parse::<IpAddr>().is_ok()
-                || v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
     };
-    let fits = match rest.as_slice() {
-        [] => split_host_port(value)
-            .is_ok_and(|(host, port)| host_like(&host) && parse_port(&port, false).is_ok()),
-        [port] => host_like(value) && parse_port(port, false).is_ok(),
-        _ => false,
+    let fits = match port {
+        None => split_host_port(value)
+            .is_ok_and(|(host, port)| host_like(host) && parse_port(port, false).is_ok()),
+        Some(port) => host_like(value) && parse_port(port, false).is_ok(),
+    };
+    let (space, port) = match port {
+        Some(p) => (" ", p),
+        None => ("", ""),
     };
     fits.then(|| {
-        let mut meant = format!("{name} {meta} {value}");
-        for r in &rest {
-            meant.push(' ');
-            meant.push_str(r);
-        }
-        format!("{name} took '{value}' as its {meta}; did you mean `{meant}`?")
+        format!("{name} took '{value}' as its {meta}; did you mean `{name} {meta} {value}{space}{port}`?")
     })
 }
 
@@ -791,7 +777,7 @@ mod tests {
             (&["[::1"], "invalid address '[::1'"),
             (
                 &["::1"],
-                "ambiguous address '::1': an IPv6 address with a port",
+                "ambiguous address '::1' (an IPv6 address with a port goes in brackets",
             ),
             (&["a:b:c"], "ambiguous address 'a:b:c'"),
             (&["-4", "-6", "h", "1"], "-4 and -6 exclude each other"),

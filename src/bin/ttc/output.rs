@@ -137,16 +137,13 @@ fn error_line_to(
     }
 }
 
-/// A value in a text line: as it is if it is one plain word, else quoted
-/// with JSON escapes.
+/// A value in a text line: as it is, unless it is empty or has a space, a
+/// quote or a control character in it: then quoted with JSON escapes.
 fn push_text_value(out: &mut String, v: &str) {
-    let plain = !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]%".contains(&b));
-    if plain {
-        out.push_str(v);
-    } else {
+    if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == b'"') {
         json_string(out, v);
+    } else {
+        out.push_str(v);
     }
 }
 
@@ -159,30 +156,27 @@ pub struct Target<'a> {
 }
 
 fn library_error_line(format: Format, e: &Error, target: Option<&Target<'_>>) -> String {
-    // The library's message is the system's description; an error made
-    // without one falls back to the kind's description.
-    let system = if e.message().is_empty() {
-        e.kind.to_string()
-    } else {
-        e.message().to_owned()
+    // The library's message is the system's description (an error made
+    // without one falls back to the kind's); for a resolve or connect
+    // error, after the host and port it was about.
+    let mut message = String::new();
+    let target = match (e.phase, target) {
+        (Phase::Resolve, Some(t)) => {
+            let _ = write!(message, "cannot resolve {}: ", t.host);
+            Some(t)
+        }
+        (Phase::Connect, Some(t)) => {
+            let _ = write!(message, "cannot connect to {} port {}: ", t.host, t.port);
+            Some(t)
+        }
+        _ => None,
     };
-    match (e.phase, target) {
-        (Phase::Resolve, Some(t)) => error_line_to(
-            format,
-            e.phase.as_str(),
-            e.kind,
-            Some(t),
-            &format!("cannot resolve {}: {system}", t.host),
-        ),
-        (Phase::Connect, Some(t)) => error_line_to(
-            format,
-            e.phase.as_str(),
-            e.kind,
-            Some(t),
-            &format!("cannot connect to {} port {}: {system}", t.host, t.port),
-        ),
-        _ => error_line_to(format, e.phase.as_str(), e.kind, None, &system),
+    if e.message().is_empty() {
+        let _ = write!(message, "{}", e.kind);
+    } else {
+        message.push_str(e.message());
     }
+    error_line_to(format, e.phase.as_str(), e.kind, target, &message)
 }
 
 /// How much of the input the client never took (the final line's

@@ -109,10 +109,9 @@ fn file_error(path: &Path, option: &str, e: &dyn std::fmt::Display) -> Usage {
 
 /// The contents of a file named by `option`.
 fn read_file(path: &Path, option: &str) -> Result<Vec<u8>, Usage> {
-    let (mut file, _) = open_file(path, option)?;
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| file_error(path, option, &e))?;
-    Ok(bytes)
+    // Opened first for the same checks and words as --send.
+    open_file(path, option)?;
+    std::fs::read(path).map_err(|e| file_error(path, option, &e))
 }
 
 /// Opens a file named by `option`; its size if it is a regular file.
@@ -312,7 +311,7 @@ fn watch_signals(client: &Client, stopped_by: Arc<AtomicI32>) {
             std::process::exit(signals::exit_status(sig));
         }
         Some(_) => {
-            log::debug!("signal {sig} again within {SECOND_SIGNAL_AFTER:?}: the same request")
+            log::debug!("signal {sig} again within 1 s: the same request")
         }
     }));
     if let Err(e) = watcher {
