@@ -13,7 +13,7 @@
 #   - armv7-unknown-linux-gnueabihf (ARM mode, the baseline for armhf boards
 #     without NEON) misses that goal on stable Rust (see the README's
 #     "Release size"): its size against the goal is reported, not enforced,
-#     and it fails when it grows past TTC_ARMV7_MAX_BYTES (default 425000),
+#     and it fails when it grows past TTC_ARMV7_MAX_BYTES (default 430000),
 #     a guard against size regressions.
 set -euo pipefail
 # shellcheck source=targets/lib.sh
@@ -35,7 +35,7 @@ fi
 goal=400000
 goal_target=thumbv7neon-unknown-linux-gnueabihf
 guard_target=armv7-unknown-linux-gnueabihf
-max_armv7=${TTC_ARMV7_MAX_BYTES:-425000}
+max_armv7=${TTC_ARMV7_MAX_BYTES:-430000}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
