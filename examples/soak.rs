@@ -150,7 +150,7 @@ fn connection(
     cmds.send(cmd.clone()).map_err(|e| e.to_string())?;
     let client = Config::new("127.0.0.1", port)
         .write_timeout(Some(WRITE_TIMEOUT))
-        .linger(Duration::from_secs(2))
+        .linger(Some(Duration::from_secs(2)))
         .spawn_sized::<C, 16, 16>()
         .map_err(|e| e.to_string())?;
     match client.signal().recv_timeout(SOON) {

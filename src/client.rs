@@ -183,6 +183,42 @@ impl<const C: usize, const I: usize, const O: usize> Drop for Client<C, I, O> {
 
 /// The inbox: chunks queued here are written to the socket, in order.
 /// Clone it to send from several threads.
+///
+/// Data may be queued as soon as the client is spawned: what is queued
+/// before [`Signal::Connected`] is kept and written once the connection is
+/// up, after the initial message ([`Config::initial_message`]). If the
+/// connection never comes up, it is counted as `unsent` in the final
+/// report.
+///
+/// The inbox and the outbox are bounded, so a program that sends a lot to
+/// a server that answers (an echo, a request-reply protocol) must read the
+/// outbox while it sends: one thread that only sends fills the outbox,
+/// the worker stops reading, the server stops writing and then stops
+/// reading, and the send times out. Read on one thread, send on another:
+///
+/// ```
+/// use std::io::Read;
+/// use std::time::Duration;
+/// use ttc::peers::{spawn_server, Peer};
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = spawn_server(listener, Peer::Echo, |_, _| {}).unwrap();
+/// let client = ttc::Config::new("127.0.0.1", addr.port()).spawn().unwrap();
+///
+/// // The reader: everything the server sends, to the end of the connection.
+/// let mut outbox = client.outbox().clone();
+/// let reader = std::thread::spawn(move || {
+///     let mut echoed = Vec::new();
+///     outbox.read_to_end(&mut echoed).map(|_| echoed)
+/// });
+/// // The sender: far more than the boxes and socket buffers hold.
+/// let data = vec![42u8; 4 << 20];
+/// client.inbox().send_slice(&data, Duration::from_secs(30)).unwrap();
+/// client.control().send(ttc::Control::ProducerFinished);
+///
+/// assert!(reader.join().unwrap().unwrap() == data);
+/// assert_eq!(client.join().reason, ttc::Reason::Finished);
+/// ```
 pub struct Inbox<const C: usize = 1024, const N: usize = 16> {
     mailbox: Arc<Mailbox<Chunk<C>, N>>,
     core: Arc<Core>,
@@ -264,8 +300,11 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
     }
 
     /// Queues all of `data`, split into chunks of at most `C` bytes, waiting
-    /// up to `timeout` in all for room. On failure it says how many bytes
-    /// were queued, so the caller knows exactly what was not taken.
+    /// for room as needed. `timeout` covers the whole slice, not each
+    /// chunk: the call returns within about `timeout` however long the
+    /// slice (`Duration::MAX`: as long as it takes). On failure it says how
+    /// many bytes were queued, so the caller knows exactly what was not
+    /// taken; those are written or counted as unsent like any others.
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -323,6 +362,29 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
 /// The outbox: chunks of what the server sent, in order, each at most `C`
 /// bytes. Clone it to receive on another thread. It closes when the
 /// connection ends; what is queued can still be received after that.
+///
+/// `&Outbox` (and `Outbox`) is also an [`io::Read`](std::io::Read) byte
+/// stream that ends when the connection has ended and everything was
+/// received, so the std adapters work on it, line by line for example:
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = listener.local_addr().unwrap().port();
+/// std::thread::spawn(move || {
+///     let (mut s, _) = listener.accept().unwrap();
+///     s.write_all(b"220 ready\r\n250 ok\r\n").unwrap();
+/// });
+/// let client = ttc::Config::new("127.0.0.1", port).spawn().unwrap();
+/// let lines: Vec<String> = BufReader::new(client.outbox())
+///     .lines()
+///     .map(|l| l.unwrap())
+///     .collect();
+/// assert_eq!(lines, ["220 ready", "250 ok"]);
+/// ```
+///
+/// To send much while reading, see the pipelining example on [`Inbox`].
 pub struct Outbox<const C: usize = 1024, const N: usize = 16> {
     mailbox: Arc<Mailbox<Chunk<C>, N>>,
     core: Arc<Core>,

@@ -29,7 +29,7 @@ pub enum IpFamily {
 ///     .initial_message(b"HELLO\r\n".to_vec())
 ///     .connect_timeout(Duration::from_secs(3))
 ///     .write_timeout(Some(Duration::from_secs(10)))
-///     .linger(Duration::from_secs(2))
+///     .linger(Some(Duration::from_secs(2)))
 ///     .nodelay(true)
 ///     .keepalive(Some(Duration::from_secs(60)))
 ///     .thread_name("uplink");
@@ -43,7 +43,7 @@ pub struct Config {
     pub(crate) initial: Vec<u8>,
     pub(crate) connect_timeout: Duration,
     pub(crate) write_timeout: Option<Duration>,
-    pub(crate) linger: Duration,
+    pub(crate) linger: Option<Duration>,
     pub(crate) nodelay: bool,
     pub(crate) keepalive: Option<Duration>,
     pub(crate) stack_size: usize,
@@ -61,7 +61,8 @@ impl Config {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default limit on a write that makes no progress.
     pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-    /// Default time to wait for the server to close after our half-close.
+    /// Default linger: how long the server may stay quiet after our
+    /// half-close before the connection ends (see [`Config::linger`]).
     pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
     /// Default worker stack size: small, but with room for the system
     /// resolver, which needs tens of KiB of stack.
@@ -96,7 +97,7 @@ impl Config {
             initial: Vec::new(),
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             write_timeout: Some(Self::DEFAULT_WRITE_TIMEOUT),
-            linger: Self::DEFAULT_LINGER,
+            linger: Some(Self::DEFAULT_LINGER),
             nodelay: true,
             keepalive: None,
             stack_size: Self::DEFAULT_STACK_SIZE,
@@ -150,10 +151,30 @@ impl Config {
     }
 
     /// After [`Control::ProducerFinished`](crate::Control) and the
-    /// half-close, how long to keep reading while waiting for the server to
-    /// close (default 5 s).
-    pub fn linger(mut self, timeout: Duration) -> Config {
-        self.linger = timeout;
+    /// half-close, how long the server may send nothing before the
+    /// connection ends without waiting for its close (default 5 s; `None`:
+    /// wait for the server's close as long as it takes).
+    ///
+    /// It is an idle limit, not a deadline: each byte received restarts
+    /// it, so a server that keeps sending after our half-close is never
+    /// cut off. While the outbox is too full to read into, it is paused
+    /// (the application, not the server, is the slow one then), and it
+    /// restarts when there is room again. A connection it ends reports
+    /// [`Reason::Linger`](crate::Reason::Linger): the server never closed,
+    /// so it may have had more to send. `Some(Duration::ZERO)` does not
+    /// wait at all after the half-close.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Give a slow server up to 30 s between bytes, but never cut a live
+    /// // download short.
+    /// let c = ttc::Config::new("127.0.0.1", 7).linger(Some(Duration::from_secs(30)));
+    /// // Wait for the server's close, however long it takes.
+    /// let c = c.linger(None);
+    /// # let _ = c;
+    /// ```
+    pub fn linger(mut self, limit: Option<Duration>) -> Config {
+        self.linger = limit;
         self
     }
 

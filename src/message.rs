@@ -2,7 +2,7 @@
 //! inbox and outbox, [`Control`] on the control inbox, [`Signal`] on the
 //! signal outbox, and the [`Error`] and [`ShutdownReport`] they carry.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
 
@@ -180,7 +180,9 @@ impl<const C: usize> fmt::Debug for Chunk<C> {
 pub enum Control {
     /// Graceful end: write everything accepted so far, half-close the
     /// connection, keep delivering what the server still sends until it
-    /// closes or the linger timeout ends.
+    /// closes, or until it has sent nothing for the linger time
+    /// ([`Config::linger`](crate::Config::linger); then the connection
+    /// ends with [`Reason::Linger`]).
     ProducerFinished = 1,
     /// Stop now: close the connection without writing what is still queued
     /// (the final report counts it as unsent).
@@ -337,9 +339,14 @@ impl std::error::Error for Error {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// [`Control::ProducerFinished`] was honoured: everything was written,
-    /// the write side was closed, and the server closed or the linger time
-    /// ran out.
+    /// the write side was closed, and then the server closed.
     Finished,
+    /// [`Control::ProducerFinished`] was honoured and everything was
+    /// written and the write side closed, but the server then sent nothing
+    /// for the linger time ([`Config::linger`](crate::Config::linger)) and
+    /// did not close: what it sent was delivered, but it may have had more
+    /// to send.
+    Linger,
     /// The server closed the connection.
     PeerClosed,
     /// [`Control::Shutdown`] (or the [`crate::Client`] was dropped).
@@ -351,11 +358,12 @@ pub enum Reason {
 }
 
 impl Reason {
-    /// A short lower-case name: `finished`, `peer_closed`, `shutdown`,
-    /// `aborted`, `error`.
+    /// A short lower-case name: `finished`, `linger`, `peer_closed`,
+    /// `shutdown`, `aborted`, `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Finished => "finished",
+            Reason::Linger => "linger",
             Reason::PeerClosed => "peer_closed",
             Reason::Shutdown => "shutdown",
             Reason::Aborted => "aborted",
@@ -411,15 +419,45 @@ impl ShutdownReport {
     }
 }
 
+/// `key=value` pairs, as the `ttc` command prints them on its final line:
+/// `reason=finished sent=12 received=34 unsent=0 attempts=1`, then, if the connection
+/// ended with an error, `error="PHASE: MESSAGE"` (a `"` or `\` in it is
+/// escaped with a backslash).
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let port = listener.local_addr().unwrap().port();
+/// drop(listener); // nobody listens there now
+/// let report = ttc::Config::new("127.0.0.1", port).spawn().unwrap().join();
+/// let text = report.to_string();
+/// assert!(
+///     text.starts_with("reason=error sent=0 received=0 unsent=0 attempts=1 error=\"connect: "),
+///     "{text}"
+/// );
+/// ```
 impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (sent {}, received {}, unsent {}, attempts {})",
+            "reason={} sent={} received={} unsent={} attempts={}",
             self.reason, self.sent, self.received, self.unsent, self.attempts
         )?;
         if let Some(e) = &self.error {
-            write!(f, ": {e}")?;
+            write!(f, " error=\"{}: ", e.phase)?;
+            if e.message().is_empty() {
+                write!(f, "{}", e.kind)?;
+            }
+            for c in e.message().chars() {
+                if matches!(c, '"' | '\\') {
+                    f.write_char('\\')?;
+                }
+                if c.is_control() {
+                    write!(f, "{}", c.escape_default())?;
+                } else {
+                    f.write_char(c)?;
+                }
+            }
+            f.write_str("\"")?;
         }
         Ok(())
     }

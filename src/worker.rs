@@ -90,8 +90,9 @@ enum WriteState {
     /// being written; then the half-close.
     Draining,
     /// Our FIN is sent. Reading goes on until the server closes, or until
-    /// `linger_until` (`None`: a linger too large for the clock, no limit).
-    HalfClosed { linger_until: Option<Instant> },
+    /// it has sent nothing for the linger time (the idle clock beside the
+    /// state: `Worker::linger_from`).
+    HalfClosed,
 }
 
 /// The read side of the connection.
@@ -118,7 +119,7 @@ impl State {
 
     /// Bytes accepted may still be written (not half-closed yet).
     fn writing(self) -> bool {
-        !matches!(self.write, WriteState::HalfClosed { .. })
+        self.write != WriteState::HalfClosed
     }
 
     fn reading(self) -> bool {
@@ -191,6 +192,13 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
     pending_since: Option<Instant>,
+    /// After our half-close: when the linger's idle clock last restarted
+    /// (the half-close, a byte received, room again in the outbox). `None`
+    /// before the half-close, and while the outbox is too full to read
+    /// into: the application is the slow one then, not the server. Kept
+    /// beside the state, not in it: restarting it on every read is not a
+    /// state change.
+    linger_from: Option<Instant>,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -211,6 +219,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             writable: true,
             unpolled: 0,
             pending_since: None,
+            linger_from: None,
         }
     }
 
@@ -369,6 +378,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             }
             Ok(n) => {
                 self.report.received += n as u64;
+                if !self.state.writing() {
+                    // The server is not idle: the linger starts over.
+                    self.linger_from = Some(Instant::now());
+                }
                 let mut pieces = self.rbuf[..n].chunks(C);
                 // Only the worker fills the outbox and there was room for
                 // every piece, so all of them go in.
@@ -462,20 +475,16 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Step 3: the half-close once a drain is complete, and the ends of the
     /// connection: the server closed and everything is written, or the
-    /// linger ran out.
+    /// server stayed quiet for the linger time after our half-close.
     fn check_end(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
         let drained = self.drained();
         if drained && self.state.write == WriteState::Draining {
             if let Err(e) = stream.shutdown(Shutdown::Write) {
                 return Err(self.fail(Phase::Shutdown, &e));
             }
-            log::debug!(
-                "write side closed; lingering up to {:?}",
-                self.config.linger
-            );
-            self.set_write(WriteState::HalfClosed {
-                linger_until: now.checked_add(self.config.linger),
-            });
+            log::debug!("write side closed; the linger (idle limit) starts");
+            self.set_write(WriteState::HalfClosed);
+            self.linger_from = Some(now);
         }
         let half_closed = !self.state.writing();
         if drained && self.state.read == ReadState::Eof {
@@ -485,16 +494,28 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 Reason::PeerClosed
             });
         }
-        if let WriteState::HalfClosed {
-            linger_until: Some(d),
-        } = self.state.write
-        {
-            if now >= d {
-                log::debug!("linger time over");
-                return Err(Reason::Finished);
+        if half_closed {
+            // Paused while the outbox has no room to read into; started
+            // over when there is room again.
+            let can_read = self.boxes.outbox.room() >= read_room::<O>();
+            match (can_read, self.linger_from) {
+                (false, _) => self.linger_from = None,
+                (true, None) => self.linger_from = Some(now),
+                (true, Some(_)) => {}
+            }
+            if self.linger_deadline().is_some_and(|d| now >= d) {
+                log::debug!("linger over: the server sent nothing for the linger time");
+                return Err(Reason::Linger);
             }
         }
         Ok(())
+    }
+
+    /// When the linger ends the connection, if nothing arrives before:
+    /// `None` when it is not running or has no limit (a limit too large
+    /// for the clock is none).
+    fn linger_deadline(&self) -> Option<Instant> {
+        self.linger_from?.checked_add(self.config.linger?)
     }
 
     /// Step 4: fails a write that made no progress for the write timeout;
@@ -516,10 +537,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             );
             return Err(self.fail(Phase::Write, &e));
         }
-        let linger = match self.state.write {
-            WriteState::HalfClosed { linger_until } => linger_until,
-            _ => None,
-        };
+        let linger = self.linger_deadline();
         Ok(match (write_deadline, linger) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -365,7 +365,7 @@ fn test_full_inbox_hands_back_then_blocking_send_waits_and_nothing_is_lost() {
 }
 
 // 6. ProducerFinished: flush, half-close, keep reading until the server
-// closes or the linger time ends.
+// closes or has been quiet for the linger time.
 
 #[test]
 fn test_producer_finished_flushes_half_closes_and_delivers_late_reply() {
@@ -408,20 +408,111 @@ fn test_producer_finished_ends_after_linger_when_server_never_closes() {
     let (_hold_tx, hold) = mpsc::channel::<()>();
     let server = hold_after_eof(hold);
     let client = Config::new("127.0.0.1", server.port())
-        .linger(Duration::from_millis(300))
+        .linger(Some(Duration::from_millis(300)))
         .spawn()
         .unwrap();
     client.inbox().send_slice(b"bye", SOON).unwrap();
     let t0 = Instant::now();
     client.control().send(Control::ProducerFinished);
     let report = final_report(&all_signals(client.signal()));
-    assert_eq!(report.reason, Reason::Finished);
+    // Not "finished": the server never closed, and may have had more.
+    assert_eq!(report.reason, Reason::Linger);
+    assert_eq!((report.sent, report.unsent), (3, 0));
     assert!(
         t0.elapsed() >= Duration::from_millis(300),
         "ended before the linger time"
     );
     drop(_hold_tx);
     assert_eq!(server.result(), b"bye");
+}
+
+#[test]
+fn test_linger_restarts_with_each_byte_so_a_live_reply_is_not_cut() {
+    // After our half-close the server talks for 4x the linger time, one
+    // line every half linger, then closes: a deadline counted from the
+    // half-close would cut it; an idle limit lets all of it through.
+    const LINGER: Duration = Duration::from_millis(400);
+    let server = OneShot::spawn(|mut s| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        for i in 0..8 {
+            // Pacing the server's reply.
+            std::thread::sleep(LINGER / 2);
+            s.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        got
+    });
+    let client = Config::new("127.0.0.1", server.port())
+        .linger(Some(LINGER))
+        .spawn()
+        .unwrap();
+    client.inbox().send_slice(b"go", SOON).unwrap();
+    client.control().send(Control::ProducerFinished);
+    let got = drain_outbox(client.outbox());
+    let want: String = (0..8).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let report = final_report(&all_signals(client.signal()));
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.received, want.len() as u64);
+    assert_eq!(server.result(), b"go");
+}
+
+#[test]
+fn test_no_linger_limit_waits_for_the_close_however_long() {
+    // Quiet after our half-close for longer than the default linger's
+    // tenth, then a reply and the close.
+    let server = OneShot::spawn(|mut s| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        // Pacing: the server thinks for a while.
+        std::thread::sleep(Duration::from_millis(800));
+        s.write_all(b"late").unwrap();
+        got
+    });
+    let client = Config::new("127.0.0.1", server.port())
+        .linger(None)
+        .spawn()
+        .unwrap();
+    client.control().send(Control::ProducerFinished);
+    assert_eq!(drain_outbox(client.outbox()), b"late");
+    let report = final_report(&all_signals(client.signal()));
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(server.result(), b"");
+}
+
+#[test]
+fn test_linger_is_paused_while_the_outbox_is_full() {
+    // After our half-close the server sends far more than the outbox
+    // holds, then closes. The application does not read for several
+    // linger times: the server is not idle, the reader is, so the linger
+    // must not end the connection.
+    const LINGER: Duration = Duration::from_millis(200);
+    const REPLY: usize = 256 * 1024;
+    let server = OneShot::spawn(|mut s| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        let mut reply = vec![0u8; REPLY];
+        fill_pattern(0, &mut reply);
+        // The client may give up on us (the old behaviour): not a panic here.
+        s.write_all(&reply).is_ok()
+    });
+    let client = Config::new("127.0.0.1", server.port())
+        .linger(Some(LINGER))
+        .spawn_sized::<256, 4, 4>()
+        .unwrap();
+    client.control().send(Control::ProducerFinished);
+    assert!(
+        eventually(SOON, || client.outbox().len() == client.outbox().capacity()),
+        "the outbox never filled"
+    );
+    // Pacing the reader: a slow consumer, for several linger times.
+    std::thread::sleep(LINGER * 4);
+    let got = drain_outbox(client.outbox());
+    assert_eq!(got.len(), REPLY, "the reply was cut");
+    assert!(got == pattern_bytes(0, REPLY));
+    let report = final_report(&all_signals(client.signal()));
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert!(server.result());
 }
 
 // 7. Shutdown is prompt on an idle connection and counts unsent bytes;
@@ -482,7 +573,7 @@ fn test_stronger_control_overrides_producer_finished() {
     let (_hold_tx, hold) = mpsc::channel::<()>();
     let server = hold_after_eof(hold);
     let client = Config::new("127.0.0.1", server.port())
-        .linger(SOON)
+        .linger(Some(SOON))
         .spawn()
         .unwrap();
     assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
@@ -564,7 +655,7 @@ fn test_timeouts_too_large_for_the_clock_mean_no_limit_not_a_panic() {
     let client = Config::new("127.0.0.1", server.port())
         .connect_timeout(Duration::MAX)
         .write_timeout(Some(Duration::MAX))
-        .linger(Duration::MAX)
+        .linger(Some(Duration::MAX))
         .keepalive(Some(Duration::MAX))
         .recv_spin(Duration::MAX)
         .spawn()

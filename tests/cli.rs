@@ -68,14 +68,65 @@ fn server_close_ends_the_session_even_with_stdin_open() {
     let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)]).spawn();
     // Stdin stays open: the server's close alone ends the session.
     let line = t.wait_line("ttc: socket_shutdown");
-    assert!(
-        line.starts_with("ttc: socket_shutdown reason=peer_closed "),
-        "{line}"
+    // What stdin still had to say was never taken, and nobody knows how
+    // much: not a clean end.
+    assert_eq!(
+        line,
+        "ttc: socket_shutdown reason=peer_closed sent=0 received=4 unsent=0 attempts=1 input_left=unknown"
     );
     let o = t.finish();
-    assert_clean(&o, "peer_closed");
+    assert_eq!(o.code, Some(1), "{o:?}");
     assert_eq!(o.stdout_text(), "bye\n");
     assert_eq!(server.result().ending, support::Ending::Eof);
+}
+
+#[test]
+fn server_close_after_all_of_stdin_is_a_clean_end() {
+    // Empty stdin ends at once: either our half-close or the server's
+    // close comes first, and both are clean, since all input was taken.
+    let server = support::half_close(b"bye\n");
+    let o = run(&["127.0.0.1", &port_arg(server.addr)], b"");
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let last = o.last_line();
+    if last.starts_with("ttc: socket_shutdown reason=peer_closed ") {
+        assert!(last.ends_with(" unsent=0 attempts=1 input_left=0"), "{o:?}");
+    } else {
+        assert_clean(&o, "finished");
+        assert!(!last.contains("input_left"), "{o:?}");
+    }
+    assert_eq!(o.stdout_text(), "bye\n");
+}
+
+#[test]
+fn server_half_closing_early_leaves_input_and_exits_1() {
+    // Reads 10 bytes of a 4 MiB --send, half-closes, then closes.
+    let server = OneShot::spawn(|mut s: TcpStream| {
+        let mut ten = [0u8; 10];
+        s.read_exact(&mut ten).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        // Pacing: the close comes a little after the half-close.
+        std::thread::sleep(Duration::from_millis(200));
+        ten
+    });
+    let data = binary_data(4 << 20);
+    let f = TempFile::new("early", &data);
+    let o = run(
+        &["--send", f.path(), "127.0.0.1", &port_arg(server.addr)],
+        b"",
+    );
+    assert_eq!(server.result(), data[..10]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    let last = o.last_line();
+    // The server's close, or the reset its close with unread data causes.
+    assert!(
+        last.starts_with("ttc: socket_shutdown reason=peer_closed ")
+            || last.starts_with("ttc: socket_shutdown reason=error "),
+        "{o:?}"
+    );
+    let accepted = field(last, "sent") + field(last, "unsent");
+    let left = field(last, "input_left");
+    assert!(left > 0, "{last}");
+    assert_eq!(left, data.len() as u64 - accepted, "{last}");
 }
 
 #[test]
@@ -426,9 +477,10 @@ fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     let o = t.finish();
     assert!(sent_at.elapsed() < SOON);
     assert_eq!(o.code, Some(status), "{o:?}");
+    // Stdin was still open: how much more it had is unknown.
     assert_eq!(
         o.last_line(),
-        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0 attempts=1"
+        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0 attempts=1 input_left=unknown"
     );
     assert_eq!(server.next_report().received, 5);
 }
@@ -481,48 +533,225 @@ fn sigint_with_a_backlog_accounts_for_every_byte() {
     assert_eq!(read_rest(conn), sent, "{last}");
 }
 
-#[test]
-fn second_sigint_exits_at_once_while_connecting() {
+/// A `ttc` stuck connecting to a full accept queue for the whole (long)
+/// connect timeout, with its signal handling set up.
+fn stuck_connecting() -> (support::FullBacklog, Ttc) {
     let backlog = support::full_backlog();
     let port = backlog.port().to_string();
-    // Connecting to a full accept queue hangs for the whole (long) connect
-    // timeout; the first SIGINT asks for Shutdown, the second exits.
-    let mut t = ttc(&["--connect-timeout", "60", "127.0.0.1", &port]).spawn();
+    let t = ttc(&["--connect-timeout", "60", "127.0.0.1", &port]).spawn();
     // Wait until it is connecting (so it has set up its signal handling):
     // its SYN_SENT socket shows in the kernel's table.
     let connecting = support::wait_syn_sent(backlog.port());
     assert!(connecting, "ttc never started connecting");
+    (backlog, t)
+}
+
+#[test]
+fn first_sigint_ends_a_pending_connect_at_once_with_the_final_line() {
+    // The connect attempt is non-blocking and polled with the wake
+    // eventfd, so Shutdown ends it at once, not when the 60 s budget ends.
+    let (_backlog, t) = stuck_connecting();
     let start = Instant::now();
-    // Signals sent close together may merge into one, so repeat (a bounded
-    // number of times) until the process is gone.
-    let mut gone = false;
+    t.signal(libc::SIGINT);
+    let o = t.finish();
+    let took = start.elapsed();
+    assert_eq!(o.code, Some(130), "{o:?}");
+    assert!(
+        o.last_line()
+            .starts_with("ttc: socket_shutdown reason=shutdown sent=0 received=0 unsent=0 "),
+        "{o:?}"
+    );
+    let bound = if under_qemu() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(1)
+    };
+    assert!(took < bound, "took {took:?}");
+}
+
+/// A client whose main thread is stuck writing to a stdout nobody reads:
+/// the only case where `Shutdown` cannot end the run (a pending connect
+/// stops at once), and so where a second signal matters.
+fn stuck_on_stdout() -> (support::Server, Ttc) {
+    let server = support::start(Peer::Burst(64 << 20));
+    let t = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdout(Out::Stall)
+        .spawn();
+    // The pipe holds its capacity (64 KiB on Linux): ttc's next write
+    // blocks.
+    let full = support::eventually(SOON, || t.stdout_backlog() >= 64 * 1024);
+    assert!(full, "stdout never filled: {} bytes", t.stdout_backlog());
+    (server, t)
+}
+
+#[test]
+fn second_sigint_a_second_later_exits_while_stuck_on_stdout() {
+    // The first SIGINT asks for Shutdown, which a main thread blocked in a
+    // write to stdout cannot finish; a second one, a second or more
+    // later, exits. Sooner than that it is the same request (as from
+    // timeout(1)).
+    let (_server, mut t) = stuck_on_stdout();
+    let start = Instant::now();
+    // Repeat (a bounded number of times) until the process is gone.
+    let mut gone_after = None;
     for _ in 0..100 {
         t.signal(libc::SIGINT);
         if support::eventually(Duration::from_millis(100), || t.has_exited()) {
-            gone = true;
+            gone_after = Some(start.elapsed());
             break;
         }
     }
-    assert!(gone, "still running after repeated SIGINT");
+    let took = gone_after.expect("still running after repeated SIGINT");
     let o = t.finish();
-    assert!(start.elapsed() < SOON, "took {:?}", start.elapsed());
+    assert!(took >= Duration::from_secs(1), "exited after {took:?}");
+    assert!(took < SOON, "took {took:?}");
     assert_eq!(o.code, Some(130), "{o:?}");
+}
+
+#[test]
+fn sigterm_right_after_sigint_exits_at_once_while_stuck_on_stdout() {
+    // A different signal is a second request, however soon it comes.
+    let (_server, mut t) = stuck_on_stdout();
+    let start = Instant::now();
+    t.signal(libc::SIGINT);
+    t.signal(libc::SIGTERM);
+    assert!(
+        support::eventually(SOON, || t.has_exited()),
+        "still running after SIGINT then SIGTERM"
+    );
+    let took = start.elapsed();
+    let o = t.finish();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(o.code, Some(143), "{o:?}");
+}
+
+/// `timeout -s INT` (coreutils, without --foreground) signals its child
+/// and then its whole process group: two SIGINTs microseconds apart,
+/// which must count as one request. How long each run lasts: short, but
+/// past the start of the binary (slower under QEMU).
+fn interrupt_after() -> &'static str {
+    if under_qemu() {
+        "0.8"
+    } else {
+        "0.3"
+    }
+}
+
+/// Runs `args` under `timeout -s INT` 20 times; each run must end with
+/// its final line and exit 130. Returns the final lines.
+fn interrupted_by_timeout(args: &[&str]) -> Vec<String> {
+    (0..20)
+        .map(|run| {
+            let mut t = ttc(args)
+                .wrapped(&[
+                    "timeout",
+                    "--preserve-status",
+                    "-s",
+                    "INT",
+                    interrupt_after(),
+                ])
+                .spawn();
+            // Stdin stays open until the end: an end of input would race
+            // a ProducerFinished against the signal.
+            t.wait_line("ttc: socket_shutdown");
+            let o = t.finish();
+            assert_eq!(o.code, Some(130), "run {run}: {o:?}");
+            assert_eq!(
+                o.lines
+                    .iter()
+                    .filter(|l| l.starts_with("ttc: socket_shutdown "))
+                    .count(),
+                1,
+                "run {run}: {o:?}"
+            );
+            assert!(
+                o.last_line()
+                    .starts_with("ttc: socket_shutdown reason=shutdown "),
+                "run {run}: {o:?}"
+            );
+            o.last_line().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn timeout_sigint_stops_an_idle_client_with_its_final_line_every_time() {
+    let server = support::start(Peer::Echo);
+    let lines = interrupted_by_timeout(&["127.0.0.1", &port_arg(server.addr)]);
+    for line in lines {
+        assert!(line.ends_with(" input_left=unknown"), "{line}");
+    }
+}
+
+#[test]
+fn timeout_sigint_stops_a_transfer_with_its_final_line_every_time() {
+    // 4 MiB at 2 MB/s: still sending when the signal comes.
+    let server = support::start(Peer::Sink);
+    let data = binary_data(4 << 20);
+    let f = TempFile::new("timeout", &data);
+    let port = port_arg(server.addr);
+    let lines = interrupted_by_timeout(&["--send", f.path(), "--rate", "2M", "127.0.0.1", &port]);
+    for line in lines {
+        let accepted = field(&line, "sent") + field(&line, "unsent");
+        assert_eq!(
+            field(&line, "input_left"),
+            data.len() as u64 - accepted,
+            "{line}"
+        );
+        assert!(field(&line, "input_left") > 0, "{line}");
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Network errors: exit 1
 
 #[test]
-fn refused_port_exits_1_with_a_connect_error() {
+fn refused_port_exits_1_with_a_connect_error_naming_host_and_port() {
     let port = support::refused_port().to_string();
     let o = run(&["127.0.0.1", &port], b"");
     assert_network_error(&o, "connect", "ConnectionRefused");
+    let want = format!(
+        "ttc: error phase=connect kind=ConnectionRefused host=127.0.0.1 port={port} \
+         message=\"cannot connect to 127.0.0.1 port {port}: "
+    );
+    assert!(o.lines[0].starts_with(&want), "{o:?}");
+}
+
+/// The resolver's environment for a name that must not resolve:
+/// `.invalid` never does (RFC 6761), and with an unreachable or missing
+/// name server glibc gives up after one short try instead of retrying.
+fn no_such_host(args: &[&str]) -> Outcome {
+    let start = Instant::now();
+    let o = ttc(args)
+        .env("RES_OPTIONS", "timeout:1 attempts:1")
+        .run(b"");
+    assert!(start.elapsed() < SOON, "took {:?}", start.elapsed());
+    o
 }
 
 #[test]
-fn unknown_host_exits_1_with_a_resolve_error() {
-    let o = run(&["no-such-host.invalid", "80"], b"");
+fn unknown_host_exits_1_with_a_resolve_error_naming_it() {
+    let o = no_such_host(&["no-such-host.invalid", "80"]);
     assert_network_error(&o, "resolve", "NotFound");
+    let err = &o.lines[0];
+    assert!(
+        err.starts_with(
+            "ttc: error phase=resolve kind=NotFound host=no-such-host.invalid port=80 \
+             message=\"cannot resolve no-such-host.invalid: "
+        ),
+        "{err}"
+    );
+    // The same as one argument, and in JSON.
+    let o = no_such_host(&["--json", "no-such-host.invalid:8080"]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    let err = json_line(&o.lines[0]);
+    assert_eq!(text(&err, "phase"), "resolve");
+    assert_eq!(text(&err, "host"), "no-such-host.invalid");
+    assert_eq!(number(&err, "port"), 8080);
+    assert!(
+        text(&err, "message").starts_with("cannot resolve no-such-host.invalid: "),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -546,16 +775,16 @@ fn server_reset_exits_1_with_a_reset_error() {
 #[test]
 fn connect_timeout_exits_1_with_a_timed_out_error() {
     let backlog = support::full_backlog();
-    let o = run(
-        &[
-            "--connect-timeout",
-            "0.5",
-            "127.0.0.1",
-            &port_arg(backlog.addr),
-        ],
-        b"",
-    );
-    assert_network_error(&o, "connect", "TimedOut");
+    for option in ["--connect-timeout", "-w"] {
+        let start = Instant::now();
+        let o = run(&[option, "0.5", "127.0.0.1", &port_arg(backlog.addr)], b"");
+        assert_network_error(&o, "connect", "TimedOut");
+        assert!(
+            start.elapsed() < SOON / 2,
+            "{option}: took {:?}",
+            start.elapsed()
+        );
+    }
 }
 
 #[test]
@@ -627,7 +856,7 @@ fn server_close_with_bytes_left_unwritten_exits_1() {
 // Settings passed through to the library
 
 #[test]
-fn linger_bounds_the_wait_for_a_server_that_never_closes() {
+fn linger_ends_a_quiet_server_that_never_closes_with_exit_1() {
     // Reads to our half-close, then holds the connection open.
     let (done, hold) = mpsc::channel::<()>();
     let server = support::hold_after_eof(hold);
@@ -635,7 +864,7 @@ fn linger_bounds_the_wait_for_a_server_that_never_closes() {
     let o = run(
         &[
             "--linger",
-            "0.3",
+            "0.5",
             "--delay",
             "--keepalive",
             "30",
@@ -647,9 +876,238 @@ fn linger_bounds_the_wait_for_a_server_that_never_closes() {
     );
     let took = start.elapsed();
     done.send(()).unwrap();
-    assert_clean(&o, "finished");
+    // The server never closed: what it might still have sent is unknown.
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert_eq!(
+        o.last_line(),
+        "ttc: socket_shutdown reason=linger sent=4 received=0 unsent=0 attempts=1"
+    );
+    assert!(took >= Duration::from_millis(500), "took {took:?}");
     assert!(took < SOON / 2, "took {took:?}");
     assert_eq!(server.result(), b"data");
+}
+
+/// After our half-close, sends one line every `gap`, `lines` times, then
+/// closes.
+fn talks_after_eof(lines: usize, gap: Duration) -> OneShot<Vec<u8>> {
+    OneShot::spawn(move |mut s: TcpStream| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        for i in 0..lines {
+            // Pacing the server's reply.
+            std::thread::sleep(gap);
+            s.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        got
+    })
+}
+
+#[test]
+fn a_reply_streaming_longer_than_the_linger_arrives_whole() {
+    // 7 s of reply after our half-close, a line every 0.7 s: the default
+    // linger (5 s) restarts with each byte, so nothing is cut.
+    let server = talks_after_eof(10, Duration::from_millis(700));
+    let o = ttc(&["127.0.0.1", &port_arg(server.addr)]).run_within(b"ask", 2 * SOON);
+    let want: String = (0..10).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(o.stdout_text(), want);
+    assert_clean(&o, "finished");
+    assert_eq!(server.result(), b"ask");
+}
+
+#[test]
+fn linger_none_waits_for_the_close() {
+    // Quiet for longer than the linger would allow, then a reply.
+    let server = talks_after_eof(1, Duration::from_millis(1500));
+    let o = run(
+        &["--linger", "none", "127.0.0.1", &port_arg(server.addr)],
+        b"",
+    );
+    assert_eq!(o.stdout_text(), "line 0\n");
+    assert_clean(&o, "finished");
+    // With a linger shorter than the quiet time, the same server is cut.
+    let server = talks_after_eof(1, Duration::from_millis(1500));
+    let o = run(
+        &["--linger", "0.3", "127.0.0.1", &port_arg(server.addr)],
+        b"",
+    );
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(
+        o.last_line()
+            .starts_with("ttc: socket_shutdown reason=linger "),
+        "{o:?}"
+    );
+    assert_eq!(o.stdout_text(), "");
+}
+
+// ---------------------------------------------------------------------------
+// Inputs that are not a plain pipe
+
+#[test]
+fn a_directory_on_stdin_exits_1() {
+    let server = support::start(Peer::Echo);
+    let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+    let o = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdin_file(dir)
+        .spawn()
+        .finish();
+    assert_eq!(o.code, Some(1), "{o:?}");
+    assert!(
+        o.has_line("ttc: error phase=input kind=IsADirectory message=\""),
+        "{o:?}"
+    );
+    // Nothing was read, so how much was left is unknown.
+    let last = o.last_line();
+    assert!(last.starts_with("ttc: socket_shutdown "), "{o:?}");
+    assert!(
+        last.ends_with(" sent=0 received=0 unsent=0 attempts=1 input_left=unknown"),
+        "{o:?}"
+    );
+}
+
+/// A FIFO in a directory of its own, removed on drop.
+struct Fifo(std::path::PathBuf);
+
+impl Fifo {
+    fn new() -> Fifo {
+        let dir = TempFile::new("fifo-dir", b"");
+        let dir_path = std::path::PathBuf::from(dir.path());
+        drop(dir);
+        std::fs::create_dir(&dir_path).unwrap();
+        let path = dir_path.join("fifo");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path for the call's length.
+        let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+        assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+        Fifo(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// Opens it for writing once a reader has it open, waiting at most
+    /// `SOON` (a non-blocking open fails until then).
+    fn open_writer(&self) -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = None;
+        let opened = support::eventually(SOON, || {
+            file = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.0)
+                .ok();
+            file.is_some()
+        });
+        assert!(opened, "nobody opened the FIFO to read");
+        let file = file.unwrap();
+        // Blocking again, for plain write_all.
+        // SAFETY: F_GETFL/F_SETFL take and return plain integers on an fd
+        // that is open for the duration of the calls.
+        let rc = unsafe {
+            let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK)
+        };
+        assert_eq!(rc, 0);
+        file
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn progress_on_a_fifo_shows_bytes_and_rate_without_a_total() {
+    let server = support::start(Peer::Sink);
+    let fifo = Fifo::new();
+    let t = ttc(&[
+        "--send",
+        fifo.path(),
+        "--progress",
+        "127.0.0.1",
+        &port_arg(server.addr),
+    ])
+    .spawn();
+    let mut w = fifo.open_writer();
+    let block = binary_data(20 * 1024);
+    for _ in 0..10 {
+        w.write_all(&block).unwrap();
+        // Pacing the writer, so that the line is redrawn a few times.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(w);
+    let o = t.finish();
+    let raw = o.lines.join("\n");
+    assert!(raw.contains("\rttc: sent "), "{raw:?}");
+    assert!(!raw.contains('%'), "{raw:?}");
+    assert!(!raw.contains("of 0 B"), "{raw:?}");
+    assert!(!raw.contains("ETA"), "{raw:?}");
+    let shown: Vec<String> = o
+        .lines
+        .iter()
+        .map(|l| l.rsplit("\x1b[K").next().unwrap().to_string())
+        .collect();
+    let o = Outcome { lines: shown, ..o };
+    assert_clean(&o, "finished");
+    assert_eq!(field(o.last_line(), "sent"), 200 * 1024);
+    assert_eq!(server.next_report().received, 200 * 1024);
+}
+
+// ---------------------------------------------------------------------------
+// Address forms and nc-style options
+
+#[test]
+fn one_argument_host_colon_port_connects() {
+    let server = support::start(Peer::Echo);
+    let o = run(&[&format!("127.0.0.1:{}", server.port())], b"hi");
+    assert_clean(&o, "finished");
+    assert_eq!(o.stdout, b"hi");
+}
+
+#[test]
+fn one_argument_bracketed_ipv6_connects() {
+    let arg = |port: u16| format!("[::1]:{port}");
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        // No IPv6 loopback in this sandbox: check only that the form
+        // parses (a network error, not a usage error).
+        let o = run(&[&arg(support::refused_port())], b"");
+        assert_eq!(o.code, Some(1), "{o:?}");
+        return;
+    }
+    let server = support::start_on("[::1]:0", Peer::Echo);
+    let o = run(&[&arg(server.port())], b"v6");
+    assert_clean(&o, "finished");
+    assert_eq!(o.stdout, b"v6");
+    assert_eq!(o.lines[0], format!("ttc: connected {}", server.addr));
+}
+
+#[test]
+fn quiet_prints_only_the_final_line_and_verbose_the_debug_lines() {
+    let server = support::start(Peer::Echo);
+    let port = port_arg(server.addr);
+    let o = run(&["-q", "127.0.0.1", &port], b"abc");
+    assert_eq!(o.lines.len(), 1, "{o:?}");
+    assert_clean(&o, "finished");
+    assert_eq!(o.stdout, b"abc");
+    // Errors still show.
+    let refused = support::refused_port().to_string();
+    let o = run(&["--quiet", "127.0.0.1", &refused], b"");
+    assert_network_error(&o, "connect", "ConnectionRefused");
+    assert_eq!(o.lines.len(), 2, "{o:?}");
+    // -v: the library's debug lines, whatever TTC_LOG says.
+    let o = run(&["-v", "127.0.0.1", &port], b"abc");
+    assert_clean(&o, "finished");
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.starts_with("DEBUG ttc::worker: state ")),
+        "{o:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -673,7 +1131,71 @@ fn unknown_option_is_a_usage_error() {
 #[test]
 fn missing_arguments_are_a_usage_error() {
     assert_usage_error(&[], "missing HOST and PORT");
-    assert_usage_error(&["127.0.0.1"], "missing HOST and PORT");
+    assert_usage_error(&["127.0.0.1"], "missing PORT after '127.0.0.1'");
+    assert_usage_error(&["7000"], "missing HOST before port '7000'");
+}
+
+#[test]
+fn ambiguous_or_incomplete_addresses_are_usage_errors() {
+    assert_usage_error(&["::1"], "ambiguous address '::1'");
+    assert_usage_error(
+        &["::1"],
+        "(an IPv6 address with a port goes in brackets, [::1]:7000, or give HOST PORT)",
+    );
+    assert_usage_error(&["fe80::1:7000"], "ambiguous address");
+    assert_usage_error(&["[::1]"], "missing PORT after '[::1]'");
+    assert_usage_error(&["127.0.0.1:http"], "invalid port 'http'");
+}
+
+#[test]
+fn an_option_that_swallowed_the_host_gets_a_hint() {
+    assert_usage_error(
+        &["--send", "127.0.0.1", "7000"],
+        "--send took '127.0.0.1' as its FILE; did you mean `--send FILE 127.0.0.1 7000`?",
+    );
+    assert_usage_error(
+        &["--initial-file", "localhost:7000"],
+        "did you mean `--initial-file FILE localhost:7000`?",
+    );
+}
+
+#[test]
+fn both_address_families_at_once_is_a_usage_error() {
+    assert_usage_error(
+        &["-4", "-6", "127.0.0.1", "9"],
+        "-4 and -6 exclude each other",
+    );
+    assert_usage_error(&["-46", "127.0.0.1", "9"], "-4 and -6 exclude each other");
+}
+
+#[test]
+fn a_misspelled_option_gets_a_suggestion() {
+    assert_usage_error(
+        &["--sned", "f", "127.0.0.1", "9"],
+        "invalid option '--sned'; did you mean `--send`?",
+    );
+    assert_usage_error(
+        &["--lnger", "1", "127.0.0.1", "9"],
+        "did you mean `--linger`?",
+    );
+    assert_usage_error(&["serve", "echo", "--bnd", "::1"], "did you mean `--bind`?");
+}
+
+#[test]
+fn unreadable_input_files_are_worded_alike() {
+    let missing = "/nonexistent/ttc-input";
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().unwrap();
+    for option in ["--send", "--initial-file"] {
+        assert_usage_error(
+            &[option, missing, "127.0.0.1", "9"],
+            &format!("cannot read {option} file '{missing}': No such file or directory"),
+        );
+        assert_usage_error(
+            &[option, dir, "127.0.0.1", "9"],
+            &format!("cannot read {option} file '{dir}': it is a directory"),
+        );
+    }
 }
 
 #[test]
@@ -684,6 +1206,10 @@ fn bad_option_values_are_usage_errors() {
     );
     assert_usage_error(&["--rate", "10", "127.0.0.1", "9"], "--rate needs --send");
     assert_usage_error(&["--linger"], "missing argument for option '--linger'");
+    assert_usage_error(
+        &["--linger", "never", "127.0.0.1", "9"],
+        "invalid time 'never'",
+    );
     assert_usage_error(&["serve", "chat"], "unknown peer 'chat'");
 }
 
@@ -698,11 +1224,19 @@ fn help_and_version_exit_0() {
         "--rate",
         "Exit status:",
         "socket_shutdown",
-        // A flush that fails after the server closed is an error.
-        "could not be written",
+        // Bytes never written, or never taken, are an error.
+        "input_left or\n       unsent > 0",
         // Stopping during a pending connect, and the second signal.
         "connection attempts stop at once",
-        "A second SIGINT/SIGTERM exits immediately",
+        "A second SIGINT/SIGTERM exits immediately if it comes 1 s",
+        // The endings and the keys that tell them apart.
+        "input_left",
+        "reason=linger",
+        "--linger none",
+        "HOST:PORT",
+        "-w SECS",
+        "-q, --quiet",
+        "Differences from nc and socat:",
         // --json turns log lines off.
         "TTC_LOG",
     ] {

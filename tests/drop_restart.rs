@@ -79,7 +79,7 @@ fn test_thousand_clients_dropped_at_random_points_leak_nothing() {
     let server = start(Peer::Echo);
     let spawn = || {
         Config::new("127.0.0.1", server.port())
-            .linger(Duration::from_millis(50))
+            .linger(Some(Duration::from_millis(50)))
             .spawn_sized::<256, 4, 4>()
             .unwrap()
     };

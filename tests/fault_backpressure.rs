@@ -137,7 +137,7 @@ fn test_abort_while_blocked_writing_resets_and_counts_unsent() {
 
 #[test]
 fn test_producer_finished_while_blocked_writing_then_server_reads_flushes_all() {
-    let st = backed_up(|c| c.write_timeout(None).linger(SOON));
+    let st = backed_up(|c| c.write_timeout(None).linger(Some(SOON)));
     st.client.control().send(Control::ProducerFinished);
     // The inbox closes at once; what it holds is still written once the
     // server reads again.

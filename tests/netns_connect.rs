@@ -414,9 +414,12 @@ fn test_cli_interface_and_source_work_and_bad_ones_fail_clearly() {
         (
             "--interface",
             "ttcnosuch0",
-            "kind=NotFound message=\"interface ttcnosuch0: ",
+            &[
+                "kind=NotFound host=10.77.0.1 port=",
+                ": interface ttcnosuch0: ",
+            ][..],
         ),
-        ("--source", "10.9.9.9", "source 10.9.9.9: "),
+        ("--source", "10.9.9.9", &[": source 10.9.9.9: "]),
     ] {
         let o = ttc_in_b(
             &pair,
@@ -426,12 +429,13 @@ fn test_cli_interface_and_source_work_and_bad_ones_fail_clearly() {
         assert_eq!(o.status.code(), Some(1), "{lines:?}");
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
-            lines[0].starts_with("ttc: error phase=connect ") && lines[0].contains(want),
+            lines[0].starts_with("ttc: error phase=connect ")
+                && want.iter().all(|w| lines[0].contains(w)),
             "{lines:?}"
         );
         assert!(
             lines[1].starts_with("ttc: socket_shutdown reason=error ")
-                && lines[1].ends_with(" attempts=1"),
+                && lines[1].contains(" attempts=1"),
             "{lines:?}"
         );
     }

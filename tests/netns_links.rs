@@ -48,7 +48,7 @@ fn echo_through(pair: &NetPair, total: u64) -> (ShutdownReport, Duration) {
     let client = NetPair::run_in(&pair.b, move || {
         Config::new(ADDR_A.to_string(), port)
             .connect_timeout(SOON)
-            .linger(SOON)
+            .linger(Some(SOON))
             .thread_name("ttc-netns")
             .spawn()
             .unwrap()

@@ -130,7 +130,7 @@ fn run_case(
     let client = Config::new("127.0.0.1", server.port())
         .initial_message(initial)
         .write_timeout(Some(Duration::from_secs(2)))
-        .linger(Duration::from_millis(200))
+        .linger(Some(Duration::from_millis(200)))
         .spawn_sized::<C, 4, 4>()
         .unwrap();
     let pace = if slow_consumer {
@@ -236,6 +236,14 @@ fn run_case(
             prop_assert!(controls.contains(&Control::ProducerFinished));
             prop_assert_eq!(report.unsent, 0);
             prop_assert!(error.is_none());
+        }
+        // Every server here closes after our half-close, but a loaded
+        // machine may keep it quiet past the linger time.
+        Reason::Linger => {
+            prop_assert!(controls.contains(&Control::ProducerFinished));
+            prop_assert_eq!(report.unsent, 0);
+            prop_assert!(error.is_none());
+            prop_assert!(!saw_peer_closed(&signals));
         }
         Reason::PeerClosed => prop_assert!(saw_peer_closed(&signals)),
         Reason::Error => prop_assert!(error.is_some(), "error end without an error signal"),

@@ -1,7 +1,8 @@
 //! The command line of the `ttc` tool (src/bin/ttc/args.rs, compiled in
 //! here as it is): any argument list, UTF-8 or not, parses to a command or
 //! a usage error, never a panic; a parsed connect command yields a library
-//! configuration; the value parsers agree with themselves.
+//! configuration; the value parsers (and the HOST:PORT splitter) agree
+//! with themselves.
 #![no_main]
 
 #[allow(dead_code)]
@@ -26,6 +27,15 @@ fuzz_target!(|data: &[u8]| {
         let Some(s) = a.to_str() else { continue };
         if let Ok(p) = args::parse_port(s, true) {
             assert_eq!(args::parse_port(&p.to_string(), true), Ok(p));
+        }
+        // HOST:PORT and [V6]:PORT split and join back to the same parts.
+        if let Ok((host, port)) = args::split_host_port(s) {
+            let again = if host.contains(':') || host.starts_with('[') || port.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            assert_eq!(args::split_host_port(&again).ok(), Some((host, port)));
         }
         if let Ok(r) = args::parse_rate(s) {
             assert!(r >= 1);

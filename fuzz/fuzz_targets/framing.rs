@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let client = Config::new("127.0.0.1", port)
         .initial_message(initial.to_vec())
-        .linger(T)
+        .linger(Some(T))
         .spawn_sized::<C, 2, 2>()
         .unwrap();
     let outbox = client.outbox().clone();

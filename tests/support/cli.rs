@@ -33,7 +33,7 @@ use super::{eventually, fill_pattern, SOON};
 /// real device it runs directly. Never skips.
 pub fn ttc_command() -> Command {
     let exe = env!("CARGO_BIN_EXE_ttc");
-    let qemu = if std::env::var_os("QEMU_LD_PREFIX").is_some() {
+    let qemu = if under_qemu() {
         if cfg!(target_arch = "arm") {
             Some("qemu-arm")
         } else if cfg!(target_arch = "aarch64") {
@@ -54,6 +54,12 @@ pub fn ttc_command() -> Command {
     }
 }
 
+/// True when the tests run under QEMU user-mode (the cargo runner sets
+/// `QEMU_LD_PREFIX`): everything, the binary's start included, is slower.
+pub fn under_qemu() -> bool {
+    std::env::var_os("QEMU_LD_PREFIX").is_some()
+}
+
 /// What to do with the child's stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Out {
@@ -65,6 +71,8 @@ pub enum Out {
     Close,
     /// `/dev/full`: the child's writes fail with ENOSPC.
     Full,
+    /// A pipe nobody reads: once it is full the child's writes block.
+    Stall,
 }
 
 /// The logging environment of the child.
@@ -78,11 +86,18 @@ pub enum Log {
 
 /// `ttc ARGS`, not started yet: by default its stdout is collected and its
 /// logging is off (`TTC_LOG=off`), so stderr holds only the signal lines.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct TtcCommand {
     args: Vec<String>,
     out: Out,
     log: Log,
+    /// Extra environment variables for the child.
+    env: Vec<(String, String)>,
+    /// The child's stdin from this file instead of a pipe.
+    stdin_file: Option<std::fs::File>,
+    /// A command to start ttc through (`timeout -s INT 1`): it gets the
+    /// ttc command line (qemu and all) as its arguments.
+    wrapper: Vec<String>,
 }
 
 /// `ttc ARGS`, to set up further and then `spawn`, `run` or `serve`.
@@ -91,6 +106,9 @@ pub fn ttc(args: &[&str]) -> TtcCommand {
         args: args.iter().map(|a| a.to_string()).collect(),
         out: Out::Collect,
         log: Log::Level("off"),
+        env: Vec::new(),
+        stdin_file: None,
+        wrapper: Vec::new(),
     }
 }
 
@@ -112,13 +130,51 @@ impl TtcCommand {
         self
     }
 
-    /// Starts it, stdin open.
+    /// Sets an environment variable for the child.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The child's stdin is this file (a directory, a FIFO...), not a pipe.
+    pub fn stdin_file(mut self, file: std::fs::File) -> Self {
+        self.stdin_file = Some(file);
+        self
+    }
+
+    /// Starts ttc through `wrapper` (a program and its first arguments,
+    /// e.g. `timeout -s INT 1`), which gets the whole ttc command line,
+    /// qemu included, after them. Exit status and output are the
+    /// wrapper's.
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Starts it, stdin open (unless it comes from a file).
     pub fn spawn(self) -> Ttc {
-        let mut cmd = ttc_command();
+        let base = ttc_command();
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, first_args)) => {
+                let mut c = Command::new(program);
+                c.args(first_args)
+                    .arg(base.get_program())
+                    .args(base.get_args());
+                c
+            }
+            None => base,
+        };
+        let stdin = match self.stdin_file {
+            Some(f) => Stdio::from(f),
+            None => Stdio::piped(),
+        };
         cmd.args(&self.args)
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stderr(Stdio::piped())
             .env_remove("RUST_LOG");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         match self.log {
             Log::Level(level) => cmd.env("TTC_LOG", level),
             Log::Unset => cmd.env_remove("TTC_LOG"),
@@ -136,7 +192,7 @@ impl TtcCommand {
         let mut child = cmd.spawn().expect("start ttc");
         let stderr = child.stderr.take().unwrap();
         let lines = line_reader(stderr);
-        let (mut stdout, mut stdout_lines) = (None, None);
+        let (mut stdout, mut stdout_lines, mut stalled) = (None, None, None);
         match (self.out, child.stdout.take()) {
             (Out::Collect, Some(child_out)) => {
                 stdout = Some(std::thread::spawn(move || {
@@ -146,6 +202,7 @@ impl TtcCommand {
                 }))
             }
             (Out::Lines, Some(child_out)) => stdout_lines = Some(line_reader(child_out)),
+            (Out::Stall, Some(child_out)) => stalled = Some(child_out),
             // Close: our end is dropped here. Full: there is no pipe.
             _ => {}
         }
@@ -157,14 +214,20 @@ impl TtcCommand {
             seen: Vec::new(),
             stdout,
             stdout_lines,
+            stalled,
         }
     }
 
     /// Runs it with `input` on stdin to its end.
     pub fn run(self, input: &[u8]) -> Outcome {
+        self.run_within(input, SOON)
+    }
+
+    /// Runs it with `input` on stdin to its end, for at most `limit`.
+    pub fn run_within(self, input: &[u8], limit: Duration) -> Outcome {
         let mut t = self.spawn();
         t.feed(input.to_vec());
-        t.finish()
+        t.finish_within(limit)
     }
 
     /// Starts `ttc serve ...` (these are its arguments) and waits for the
@@ -210,6 +273,8 @@ pub struct Ttc {
     seen: Vec<String>,
     stdout: Option<JoinHandle<Vec<u8>>>,
     stdout_lines: Option<Receiver<String>>,
+    /// Our end of the stdout pipe with `Out::Stall`, never read.
+    stalled: Option<std::process::ChildStdout>,
 }
 
 /// How a run ended.
@@ -292,6 +357,19 @@ impl Ttc {
             .as_ref()
             .expect("stdout is read by lines (Out::Lines)")
             .recv_timeout(SOON)
+    }
+
+    /// Bytes waiting in the unread stdout pipe (`Out::Stall`): when it
+    /// holds a pipe's capacity, the child's next write to stdout blocks.
+    pub fn stdout_backlog(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        let out = self.stalled.as_ref().expect("stdout stalls (Out::Stall)");
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int into `n`, a valid place for it,
+        // about a pipe fd we own.
+        let rc = unsafe { libc::ioctl(out.as_raw_fd(), libc::FIONREAD, &mut n) };
+        assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        usize::try_from(n).unwrap_or(0)
     }
 
     pub fn signal(&self, sig: libc::c_int) {
@@ -402,12 +480,18 @@ pub fn assert_usage_error(args: &[&str], want: &str) {
     assert!(o.stdout.is_empty(), "{args:?}: {o:?}");
 }
 
-/// Asserts a network error: exit 1, an error line with `phase` and
-/// `kind`, then the shutdown line with reason error.
+/// Asserts a network error: exit 1, an error line with `phase`, `kind`
+/// and a message, then the shutdown line with reason error.
 pub fn assert_network_error(o: &Outcome, phase: &str, kind: &str) {
     assert_eq!(o.code, Some(1), "{o:?}");
-    let err = format!("ttc: error phase={phase} kind={kind} message=\"");
-    assert!(o.has_line(&err), "want {err:?} in {o:?}");
+    // (host= and port= may come between kind and message.)
+    let err = format!("ttc: error phase={phase} kind={kind} ");
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.starts_with(&err) && l.contains(" message=\"")),
+        "want {err:?} in {o:?}"
+    );
     assert!(
         o.last_line()
             .starts_with("ttc: socket_shutdown reason=error "),
@@ -434,7 +518,8 @@ pub fn field(line: &str, key: &str) -> u64 {
 pub type JsonLine = serde_json::Map<String, serde_json::Value>;
 
 /// Parses a `--json` line: exactly one JSON object, nothing after it, each
-/// value a string or a non-negative integer (all that ttc prints).
+/// value a string, a non-negative integer or null (all that ttc prints;
+/// null only for an unknown `input_left`).
 pub fn json_line(line: &str) -> JsonLine {
     let value: serde_json::Value =
         serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
@@ -443,7 +528,7 @@ pub fn json_line(line: &str) -> JsonLine {
     };
     for (key, v) in &obj {
         assert!(
-            v.is_string() || v.is_u64(),
+            v.is_string() || v.is_u64() || (v.is_null() && key == "input_left"),
             "{key} is neither a string nor a count in {line}"
         );
     }

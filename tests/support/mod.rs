@@ -390,9 +390,12 @@ pub fn count_proc_entries(dir: &str) -> usize {
 /// 15 bytes, as the kernel keeps it).
 pub fn thread_id_named(name: &str) -> Option<String> {
     let want = &name.as_bytes()[..name.len().min(15)];
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        let entry = entry.ok()?;
-        let comm = std::fs::read(entry.path().join("comm")).ok()?;
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // Other tests' threads come and go while we look: one that ended
+        // after the listing has no comm any more, and is not ours.
+        let Ok(comm) = std::fs::read(entry.path().join("comm")) else {
+            continue;
+        };
         if comm.strip_suffix(b"\n").unwrap_or(&comm) == want {
             return Some(entry.file_name().to_string_lossy().into_owned());
         }

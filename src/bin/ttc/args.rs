@@ -2,10 +2,10 @@
 //!
 //! Every mistake is a [`Usage`] error: one line for stderr, exit status 2.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ ttc: a threaded TCP client (netcat-style pipe, rate-controlled send) and test pe
 
 Usage:
   ttc [OPTIONS] HOST PORT            stdin to the server, the server's bytes to stdout
+  ttc [OPTIONS] HOST:PORT            the same (IPv6 in brackets: [::1]:7000)
   ttc [OPTIONS] --send FILE HOST PORT [--rate BYTES_PER_SEC]
   ttc demo [--json]                  fortune server on loopback + client, no setup
   ttc serve echo|sink|fortune|burst[:N] [--port P] [--bind ADDR] [--json]
@@ -28,7 +29,7 @@ Client options:
       --initial-file FILE     send the contents of FILE first
       --send FILE             send FILE (instead of stdin), then finish
       --rate BYTES_PER_SEC    pace --send to this average rate (suffixes k, M, Ki, Mi)
-      --progress              show bytes, rate and ETA on one line of stderr
+      --progress              bytes and rate (for a file, % and ETA) on stderr
       --no-progress           do not (default: on for --send when stderr is a terminal)
       --json                  signal lines as JSON objects, one per line (log
                               lines are then off unless TTC_LOG/RUST_LOG is set)
@@ -38,10 +39,12 @@ Client options:
                               the system's resolver
       --resolve-timeout SECS  limit on resolving HOST alone (default: the
                               connect budget)
+  -w SECS                     connect timeout (nc -w; no idle timeout yet)
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
-      --linger SECS           after end of input, wait this long for the server
-                              to close (default 5)
+      --linger SECS           after our half-close, end when the server has
+                              sent nothing for SECS (default 5; 0: no wait;
+                              none: wait for its close)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
       --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
@@ -51,7 +54,9 @@ Client options:
                               (SO_BINDTODEVICE), e.g. wlan0
       --source IP             connect from this local address (only addresses
                               of its family are tried)
-  -4 / -6                     IPv4 only / IPv6 only
+  -4 / -6                     IPv4 only / IPv6 only (not both)
+  -q, --quiet                 no signal lines but errors and the final line
+  -v                          debug log lines (as TTC_LOG=debug)
   -h, --help                  this text
   -V, --version               the version
 SECS may be fractional or end in ms (250ms).
@@ -64,20 +69,30 @@ Serve options:
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
-  ttc: error phase=PHASE kind=KIND message=\"TEXT\"
+  ttc: error phase=PHASE kind=KIND [host=HOST port=PORT] message=\"TEXT\"
   ttc: socket_shutdown reason=REASON sent=N received=N unsent=N attempts=N
-With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
-  {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,
-   \"attempts\":N}
+      [input_left=N]
+REASON: finished, linger, peer_closed, shutdown, aborted or error.
+input_left (if the server closed first or the input was not all taken):
+bytes of the input never taken; for stdin, unknown unless it had ended.
+With --json: one object per line, the name under \"signal\", the same keys
+(\"input_left\":null for unknown).
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
-server's reply until it closes.
+server's reply until it closes (reason=finished), or until it has sent
+nothing for --linger (reason=linger: it may have had more to send). To only
+read a server, give no input (</dev/null).
 
 The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
-idle, and still prints the shutdown line with the unsent count; pending
-connection attempts stop at once too.
-A second SIGINT/SIGTERM exits immediately.
+idle, and still prints the shutdown line with the unsent count. Pending
+connection attempts stop at once too. A second SIGINT/SIGTERM exits immediately if it comes 1 s
+or more after the first, or is the other signal (timeout(1) sends one request
+as two signals).
+
+Differences from nc and socat:
+  End of input half-closes (nc -N); nc -q SECS is about --linger SECS, and
+  ttc -q is quiet. -w is only the connect timeout. A server closing before
+  the input is all taken is exit 1 (socat: 1, nc: 0).
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -85,10 +100,11 @@ Environment:
                          --json (client and demo) they are off unless set.
 
 Exit status:
-  0    clean end: input finished and the server closed, or the server closed
-  1    network error: resolve, connect, reset, timeout, also when the server
-       closed but what was queued could not be written (unsent > 0); or
-       stdout failed
+  0    all of the input was sent and the server closed; or the reader of
+       stdout closed it
+  1    network error (resolve, connect, reset, timeout); input_left or
+       unsent > 0; reason=linger (--linger none waits); a failed input or
+       stdout
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
 ";
@@ -179,7 +195,8 @@ pub struct Connect {
     pub connect_timeout: Option<Duration>,
     /// `Some(None)`: no limit.
     pub write_timeout: Option<Option<Duration>>,
-    pub linger: Option<Duration>,
+    /// `Some(None)`: no limit (`--linger none`).
+    pub linger: Option<Option<Duration>>,
     pub nodelay: Option<bool>,
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
@@ -189,6 +206,10 @@ pub struct Connect {
     pub attempt_delay: Option<Duration>,
     pub interface: Option<String>,
     pub source: Option<IpAddr>,
+    /// `-q`: only error lines and the final line on stderr.
+    pub quiet: bool,
+    /// `-v`: the library's debug log lines.
+    pub verbose: bool,
 }
 
 impl Connect {
@@ -261,6 +282,7 @@ fn parse_demo(mut p: lexopt::Parser) -> Result<Command, Usage> {
         match arg {
             Long("json") => json = true,
             Short('h') | Long("help") => return Ok(Command::Help),
+            Long(name) => return Err(unknown_long(name, DEMO_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -289,6 +311,7 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
                     }
                 }
             }
+            Long(name) => return Err(unknown_long(name, SERVE_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -326,7 +349,13 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         attempt_delay: None,
         interface: None,
         source: None,
+        quiet: false,
+        verbose: false,
     };
+    let (mut v4_only, mut v6_only) = (false, false);
+    // The last option that took a free-form value ("--send FILE"): if it
+    // swallowed the host, the error about missing positionals says so.
+    let mut last_text: Option<&'static str> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -338,19 +367,28 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             Long("json") => c.json = true,
-            Long("initial") => set_initial(Initial::Text(p.value()?.into_vec()))?,
-            Long("initial-file") => set_initial(Initial::File(p.value()?.into()))?,
-            Long("send") => send = Some(p.value()?.into()),
+            Long("initial") => {
+                last_text = Some("--initial TEXT");
+                set_initial(Initial::Text(p.value()?.into_vec()))?
+            }
+            Long("initial-file") => {
+                last_text = Some("--initial-file FILE");
+                set_initial(Initial::File(p.value()?.into()))?
+            }
+            Long("send") => {
+                last_text = Some("--send FILE");
+                send = Some(p.value()?.into())
+            }
             Long("rate") => rate = Some(p.value()?.parse_with(parse_rate)?),
             Long("progress") => c.progress = Some(true),
             Long("no-progress") => c.progress = Some(false),
-            Long("connect-timeout") => {
+            Long("connect-timeout") | Short('w') => {
                 c.connect_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
             Long("write-timeout") => {
                 c.write_timeout = Some(p.value()?.parse_with(parse_optional_secs)?)
             }
-            Long("linger") => c.linger = Some(p.value()?.parse_with(|s| parse_secs(s, true))?),
+            Long("linger") => c.linger = Some(p.value()?.parse_with(parse_linger)?),
             Long("no-delay") => c.nodelay = Some(true),
             Long("delay") => c.nodelay = Some(false),
             Long("keepalive") => {
@@ -363,29 +401,40 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("attempt-delay") => way_out(&mut c, WayOut::AttemptDelay, p.value()?)?,
             Long("interface") => way_out(&mut c, WayOut::Interface, p.value()?)?,
             Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
-            Short('4') => c.family = IpFamily::V4,
-            Short('6') => c.family = IpFamily::V6,
+            Short('4') => v4_only = true,
+            Short('6') => v6_only = true,
+            Short('q') | Long("quiet") => c.quiet = true,
+            Short('v') => c.verbose = true,
             Value(v) if positional.len() < 2 => positional.push(v),
+            Long(name) => return Err(unknown_long(name, CONNECT_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let mut positional = positional.into_iter();
-    let (Some(host), Some(port)) = (positional.next(), positional.next()) else {
-        return usage("missing HOST and PORT");
+    c.family = match (v4_only, v6_only) {
+        (true, true) => return usage("-4 and -6 exclude each other: give one of them"),
+        (true, false) => IpFamily::V4,
+        (false, true) => IpFamily::V6,
+        (false, false) => IpFamily::Any,
     };
-    c.host = host.into_string().or_else(|h| {
-        usage(format!(
-            "host name is not valid text: '{}'",
-            h.to_string_lossy()
-        ))
-    })?;
-    if c.host.trim().is_empty() {
-        return usage("empty host name");
-    }
-    c.port = match port.to_str() {
-        Some(s) => parse_port(s, false).or_else(usage)?,
-        None => return usage(format!("invalid port '{}'", port.to_string_lossy())),
+    // The value the last free-form option took.
+    let last_value = match (last_text, &send, &initial) {
+        (Some("--send FILE"), Some(path), _) => Some(path.as_os_str()),
+        (Some(_), _, Some(Initial::File(path))) => Some(path.as_os_str()),
+        (Some(_), _, Some(Initial::Text(t))) => Some(OsStr::from_bytes(t)),
+        _ => None,
     };
+    let last = last_text.zip(last_value);
+    let hint = |e: Usage, positional: &[OsString]| match swallowed(last, positional) {
+        // "missing HOST before port '7000'; --send took '127.0.0.1' ..."
+        Some(hint) => {
+            let what = e.0.split('(').next().unwrap_or("").trim_end();
+            Usage(format!("{what}; {hint}"))
+        }
+        None => e,
+    };
+    let (host, port) = host_and_port(&positional).map_err(|e| hint(e, &positional))?;
+    c.host = host;
+    c.port = port;
     c.initial = initial;
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
@@ -393,6 +442,195 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         (None, None) => Input::Stdin,
     };
     Ok(Command::Connect(c))
+}
+
+/// The long options of the client, for "did you mean" hints. (The
+/// option parser matches them by name; this list only serves hints, and a
+/// test checks it against `--help`.)
+pub const CONNECT_OPTIONS: &[&str] = &[
+    "help",
+    "version",
+    "json",
+    "initial",
+    "initial-file",
+    "send",
+    "rate",
+    "progress",
+    "no-progress",
+    "connect-timeout",
+    "write-timeout",
+    "linger",
+    "no-delay",
+    "delay",
+    "keepalive",
+    "quiet",
+    "dns",
+    "resolve-timeout",
+    "attempt-delay",
+    "interface",
+    "source",
+];
+
+/// The long options of `ttc serve`.
+const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help"];
+
+/// The long options of `ttc demo`.
+const DEMO_OPTIONS: &[&str] = &["json", "help"];
+
+/// `--name` is not an option: say so, and name the option it was probably
+/// meant to be when exactly one is close (a unique prefix of it, or at
+/// most two edits away).
+fn unknown_long(name: &str, known: &[&str]) -> Usage {
+    let mut msg = format!("invalid option '--{name}'");
+    if let Some(best) = closest(name, known) {
+        msg.push_str(&format!("; did you mean `--{best}`?"));
+    }
+    Usage(msg)
+}
+
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    // One pass: the unique option `name` is a prefix of (none if it is a
+    // prefix of several), else the unique option at the smallest distance
+    // (at most 2). (Plain loops, no
+    // collections: this is in the armv7 binary, whose size is guarded.)
+    let (mut prefixed, mut prefixes) = (None, 0);
+    let (mut best, mut best_d, mut ties) = (None, usize::MAX, 0);
+    for &k in known {
+        if !name.is_empty() && k.starts_with(name) {
+            prefixed = Some(k);
+            prefixes += 1;
+        }
+        let d = edit_distance(name, k);
+        if d < best_d {
+            (best, best_d, ties) = (Some(k), d, 1);
+        } else if d == best_d {
+            ties += 1;
+        }
+    }
+    match prefixes {
+        1 => return prefixed,
+        // A prefix of several: ambiguous, whatever else is near.
+        0 => {}
+        _ => return None,
+    }
+    if best_d <= 2 && ties == 1 {
+        best
+    } else {
+        None
+    }
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) by bytes,
+/// for option names (ASCII, shorter than 32 bytes; a longer `b` counts as
+/// far away).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row = [0usize; 32];
+    if b.len() >= row.len() {
+        return usize::MAX;
+    }
+    for (j, r) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *r = j;
+    }
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// The server from the positional arguments: `HOST PORT`, or one of
+/// `HOST:PORT` and `[V6]:PORT`.
+fn host_and_port(positional: &[OsString]) -> Result<(String, u16), Usage> {
+    let text = |a: &OsString, what: &str| {
+        a.to_str().map(str::to_owned).ok_or_else(|| {
+            Usage(format!(
+                "{what} is not valid text: '{}'",
+                a.to_string_lossy()
+            ))
+        })
+    };
+    let (host, port) = match positional {
+        [] => return usage("missing HOST and PORT"),
+        [one] => {
+            let one = text(one, "address")?;
+            let (host, port) = split_host_port(&one)?;
+            (host.to_owned(), port.to_owned())
+        }
+        [host, port] => (text(host, "host name")?, text(port, "port")?),
+        _ => unreachable!("at most two positionals are collected"),
+    };
+    if host.trim().is_empty() {
+        return usage("empty host name");
+    }
+    let port = parse_port(&port, false).or_else(usage)?;
+    Ok((host, port))
+}
+
+/// `HOST:PORT` or `[V6]:PORT` into its parts (the port still text). A bare
+/// IPv6 address has colons of its own: it is refused, with the forms that
+/// say where the port is.
+pub fn split_host_port(arg: &str) -> Result<(&str, &str), Usage> {
+    const FORMS: &str = "give HOST PORT, HOST:PORT or [V6]:PORT";
+    const BRACKETS: &str = "an IPv6 address with a port goes in brackets, \
+                            [::1]:7000, or give HOST PORT";
+    let bad = |why: &str, hint: &str| usage(format!("{why} '{arg}' ({hint})"));
+    if let Some(rest) = arg.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((_, "")) => bad("missing PORT after", FORMS),
+            Some((v6, p)) => match p.strip_prefix(':') {
+                Some(port) => Ok((v6, port)),
+                None => bad("invalid address", FORMS),
+            },
+            None => bad("invalid address", FORMS),
+        };
+    }
+    match arg.split_once(':') {
+        None if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) => {
+            bad("missing HOST before port", FORMS)
+        }
+        None => bad("missing PORT after", FORMS),
+        Some((_, port)) if port.contains(':') => bad("ambiguous address", BRACKETS),
+        Some(parts) => Ok(parts),
+    }
+}
+
+/// If the last free-form option value (`--send FILE`, say) looks like the
+/// host that is missing from the positional arguments, the hint that says
+/// so.
+fn swallowed(last: Option<(&str, &OsStr)>, positional: &[OsString]) -> Option<String> {
+    let (option, value) = last?;
+    let value = value.to_str()?;
+    let (name, meta) = option.split_once(' ')?;
+    let port = match positional {
+        [] => None,
+        [p] => Some(p.to_str()?),
+        _ => return None,
+    };
+    let host_like = |v: &str| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:".contains(&b))
+    };
+    let fits = match port {
+        None => split_host_port(value)
+            .is_ok_and(|(host, port)| host_like(host) && parse_port(port, false).is_ok()),
+        Some(port) => host_like(value) && parse_port(port, false).is_ok(),
+    };
+    let (space, port) = match port {
+        Some(p) => (" ", p),
+        None => ("", ""),
+    };
+    fits.then(|| {
+        format!("{name} took '{value}' as its {meta}; did you mean `{name} {meta} {value}{space}{port}`?")
+    })
 }
 
 /// A port number. Port 0 is only meaningful to listen on.
@@ -571,6 +809,15 @@ fn parse_source(s: &str) -> Result<IpAddr, String> {
     })
 }
 
+/// The linger: seconds (`0`: do not wait after the half-close), or `none`
+/// (no limit: wait for the server's close).
+pub fn parse_linger(s: &str) -> Result<Option<Duration>, String> {
+    if s == "none" {
+        return Ok(None);
+    }
+    parse_secs(s, true).map(Some)
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -614,7 +861,7 @@ mod tests {
         assert_eq!((c.host.as_str(), c.port), ("example.org", 7000));
         assert_eq!(c.family, IpFamily::V4);
         assert_eq!(c.initial, Some(Initial::Text(b"HI".to_vec())));
-        assert_eq!(c.linger, Some(Duration::from_millis(1500)));
+        assert_eq!(c.linger, Some(Some(Duration::from_millis(1500))));
         assert_eq!(c.write_timeout, Some(None));
         assert_eq!(c.nodelay, Some(false));
         assert_eq!(c.input, Input::Stdin);
@@ -684,7 +931,20 @@ mod tests {
             (&["h", "http"], "invalid port 'http'"),
             (&["h", "70000"], "invalid port '70000'"),
             (&["--bogus", "h", "1"], "invalid option '--bogus'"),
-            (&["h"], "missing HOST and PORT"),
+            (&["h"], "missing PORT after 'h'"),
+            (&["7000"], "missing HOST before port '7000'"),
+            (&["h:"], "invalid port ''"),
+            (&[":80"], "empty host name"),
+            (&["[::1]"], "missing PORT after '[::1]'"),
+            (&["[::1]80"], "invalid address '[::1]80'"),
+            (&["[::1"], "invalid address '[::1'"),
+            (
+                &["::1"],
+                "ambiguous address '::1' (an IPv6 address with a port goes in brackets",
+            ),
+            (&["a:b:c"], "ambiguous address 'a:b:c'"),
+            (&["-4", "-6", "h", "1"], "-4 and -6 exclude each other"),
+            (&["-46", "h", "1"], "-4 and -6 exclude each other"),
             (&[], "missing HOST and PORT"),
             (&["h", "1", "extra"], "unexpected argument"),
             (
@@ -786,6 +1046,115 @@ mod tests {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");
             assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_one_argument_address_forms() {
+        let c = connect(&["127.0.0.1:7000"]);
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 7000));
+        let c = connect(&["-q", "[::1]:80"]);
+        assert_eq!((c.host.as_str(), c.port), ("::1", 80));
+        assert!(c.quiet);
+        let c = connect(&["example.org:443", "-v", "-w", "2"]);
+        assert_eq!((c.host.as_str(), c.port), ("example.org", 443));
+        assert!(c.verbose);
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(2)));
+        // Two arguments as before, an IPv6 address bare or in brackets.
+        assert_eq!(connect(&["::1", "80"]).host, "::1");
+        assert_eq!(connect(&["[::1]", "80"]).host, "[::1]");
+    }
+
+    #[test]
+    fn test_linger_none_and_zero() {
+        assert_eq!(connect(&["--linger", "none", "h", "1"]).linger, Some(None));
+        assert_eq!(
+            connect(&["--linger", "0", "h", "1"]).linger,
+            Some(Some(Duration::ZERO))
+        );
+        assert_eq!(connect(&["h", "1"]).linger, None);
+    }
+
+    #[test]
+    fn test_a_swallowed_host_gets_a_hint() {
+        let e = error(&["--send", "127.0.0.1", "7000"]);
+        assert!(
+            e.contains(
+                "--send took '127.0.0.1' as its FILE; did you mean `--send FILE 127.0.0.1 7000`?"
+            ),
+            "{e}"
+        );
+        let e = error(&["--initial-file", "example.org:80"]);
+        assert!(
+            e.contains("did you mean `--initial-file FILE example.org:80`?"),
+            "{e}"
+        );
+        let e = error(&["--initial", "localhost", "9"]);
+        assert!(
+            e.contains("did you mean `--initial TEXT localhost 9`?"),
+            "{e}"
+        );
+        // No hint when the value cannot be the host.
+        let e = error(&["--send", "/tmp/f", "7000"]);
+        assert!(!e.contains("did you mean"), "{e}");
+        let e = error(&["--send", "f.bin", "h"]);
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn test_misspelled_options_get_a_suggestion() {
+        for (args, want) in [
+            (&["--sned", "h", "1"][..], "did you mean `--send`?"),
+            (&["--lingr", "1", "h", "1"], "did you mean `--linger`?"),
+            (
+                &["--connect-timeot", "1", "h", "1"],
+                "did you mean `--connect-timeout`?",
+            ),
+            (&["--prog", "h", "1"], "did you mean `--progress`?"),
+            (&["--jsno", "h", "1"], "did you mean `--json`?"),
+            (&["serve", "echo", "--prot", "1"], "did you mean `--port`?"),
+            (&["demo", "--jso"], "did you mean `--json`?"),
+        ] {
+            let e = error(args);
+            assert!(e.contains(want), "{args:?}: {e}");
+            assert!(!e.contains('\n'), "{args:?}: {e}");
+        }
+        // Nothing close, or more than one as close: no guess.
+        for args in [
+            &["--frobnicate", "h", "1"][..],
+            &["--no", "h", "1"],
+            &["--x", "h", "1"],
+        ] {
+            let e = error(args);
+            assert!(e.contains("invalid option"), "{args:?}: {e}");
+            assert!(!e.contains("did you mean"), "{args:?}: {e}");
+        }
+        assert_eq!(edit_distance("send", "sned"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("linger", "linger"), 0);
+    }
+
+    #[test]
+    fn test_every_long_option_in_help_is_known_to_the_hints() {
+        // A long option added to the parser and to --help must be in
+        // CONNECT_OPTIONS (or the serve/demo lists) too.
+        for word in HELP.split(|c: char| c.is_whitespace() || c == '/' || c == '[' || c == ']') {
+            let Some(name) = word.strip_prefix("--") else {
+                continue;
+            };
+            let name = name
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .next()
+                .unwrap_or("");
+            if name.is_empty() {
+                continue;
+            }
+            assert!(
+                CONNECT_OPTIONS.contains(&name)
+                    || SERVE_OPTIONS.contains(&name)
+                    || DEMO_OPTIONS.contains(&name),
+                "--{name} is in --help but not in the option lists"
+            );
         }
     }
 

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use ttc::peers::{self, Peer};
 
-use crate::output::{self, Format, CONSOLE};
+use crate::output::{self, Format, Target, CONSOLE};
 use crate::run::{self, Source};
 use crate::serve;
 use crate::EXIT_ERROR;
@@ -36,6 +36,17 @@ pub fn run(json: bool) -> i32 {
              and reports its signals here on stderr",
         );
     }
-    let config = ttc::Config::new(addr.ip().to_string(), addr.port());
-    run::session(config, Source::Nothing, format, None)
+    let host = addr.ip().to_string();
+    let config = ttc::Config::new(host.clone(), addr.port());
+    let options = run::Options {
+        format,
+        progress: None,
+        quiet: false,
+        target: Target {
+            host: &host,
+            port: addr.port(),
+        },
+        initial_len: 0,
+    };
+    run::session(config, Source::Nothing, &options)
 }

@@ -17,10 +17,10 @@ use std::io::Write;
 
 use args::Command;
 
-/// Clean end: the input finished and the server closed, or the server
-/// closed.
+/// Clean end: all of the input was sent and the server closed.
 pub const EXIT_OK: i32 = 0;
-/// A network error (resolve, connect, reset, timeout) or a failed output.
+/// A network error (resolve, connect, reset, timeout), input left that the
+/// server never took, an end by the linger, a failed input or output.
 pub const EXIT_ERROR: i32 = 1;
 /// A usage error: bad option or value, missing file.
 pub const EXIT_USAGE: i32 = 2;
@@ -45,16 +45,19 @@ fn main() {
 /// Installs the library's stderr logger. Its lines share stderr with the
 /// signal lines, so with `--json` (client and demo) it is off unless
 /// `TTC_LOG` or `RUST_LOG` asks for it: every line stays one JSON object.
+/// `-v` asks for debug lines, whatever the environment says.
 fn init_logging(command: &Result<Command, args::Usage>) {
-    let json = match command {
-        Ok(Command::Connect(c)) => c.json,
-        Ok(Command::Demo { json }) => *json,
-        _ => false,
+    let (json, verbose) = match command {
+        Ok(Command::Connect(c)) => (c.json, c.verbose),
+        Ok(Command::Demo { json }) => (*json, false),
+        _ => (false, false),
     };
     let asked = ["TTC_LOG", "RUST_LOG"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
-    if json && !asked {
+    if verbose {
+        ttc::logger::init_with_level(log::LevelFilter::Debug);
+    } else if json && !asked {
         ttc::logger::init_with_level(log::LevelFilter::Off);
     } else {
         ttc::logger::init();

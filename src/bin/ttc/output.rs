@@ -6,17 +6,19 @@
 //! ```text
 //! ttc: connected 127.0.0.1:7000
 //! ttc: peer_closed
-//! ttc: error phase=connect kind=ConnectionRefused message="Connection refused (os error 111)"
-//! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0 attempts=1
+//! ttc: error phase=connect kind=ConnectionRefused host=127.0.0.1 port=7000 message="cannot connect to 127.0.0.1 port 7000: Connection refused (os error 111)"
+//! ttc: socket_shutdown reason=peer_closed sent=12 received=34 unsent=0 attempts=1 input_left=4096
 //! ```
 //!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
+//! The final line's text after `socket_shutdown ` is the library's own
+//! `Display` of the report (one formatter for both).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::sync::{Mutex, PoisonError};
 
-use ttc::{Error, ShutdownReport, Signal};
+use ttc::{Error, Phase, ShutdownReport, Signal};
 
 /// Text or JSON lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,12 @@ impl JsonLine {
         self
     }
 
+    pub fn null(mut self, key: &str) -> JsonLine {
+        self.push_key(key);
+        self.0.push_str("null");
+        self
+    }
+
     pub fn finish(mut self) -> String {
         self.0.push('}');
         self.0
@@ -93,67 +101,145 @@ pub fn kind_name(kind: io::ErrorKind) -> String {
 /// An error line's fields for errors that are not the library's (reading
 /// stdin or the file, writing stdout).
 pub fn error_line(format: Format, phase: &str, kind: io::ErrorKind, message: &str) -> String {
+    error_line_to(format, phase, kind, None, message)
+}
+
+/// An error line, with the server's host and port when it is about them.
+fn error_line_to(
+    format: Format,
+    phase: &str,
+    kind: io::ErrorKind,
+    target: Option<&Target<'_>>,
+    message: &str,
+) -> String {
     match format {
         Format::Text => {
-            let mut s = format!("ttc: error phase={phase} kind={} message=", kind_name(kind));
+            let mut s = format!("ttc: error phase={phase} kind={}", kind_name(kind));
+            if let Some(t) = target {
+                s.push_str(" host=");
+                push_text_value(&mut s, t.host);
+                let _ = write!(s, " port={}", t.port);
+            }
+            s.push_str(" message=");
             json_string(&mut s, message);
             s
         }
-        Format::Json => JsonLine::new("signal", "error")
-            .str("phase", phase)
-            .str("kind", &kind_name(kind))
-            .str("message", message)
-            .finish(),
+        Format::Json => {
+            let j = JsonLine::new("signal", "error")
+                .str("phase", phase)
+                .str("kind", &kind_name(kind));
+            let j = match target {
+                Some(t) => j.str("host", t.host).num("port", u64::from(t.port)),
+                None => j,
+            };
+            j.str("message", message).finish()
+        }
     }
 }
 
-fn library_error_line(format: Format, e: &Error) -> String {
-    // The library's message is the system's description; an error made
-    // without one falls back to the kind's description.
-    let message = if e.message().is_empty() {
-        e.kind.to_string()
+/// A value in a text line: as it is, unless it is empty or has a space, a
+/// quote or a control character in it: then quoted with JSON escapes.
+fn push_text_value(out: &mut String, v: &str) {
+    if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == b'"') {
+        json_string(out, v);
     } else {
-        e.message().to_owned()
-    };
-    error_line(format, e.phase.as_str(), e.kind, &message)
-}
-
-/// The final line's text from its fields.
-pub fn shutdown_line(
-    format: Format,
-    reason: &str,
-    sent: u64,
-    received: u64,
-    unsent: u64,
-    attempts: u32,
-) -> String {
-    match format {
-        Format::Text => format!(
-            "ttc: socket_shutdown reason={reason} sent={sent} received={received} unsent={unsent} attempts={attempts}"
-        ),
-        Format::Json => JsonLine::new("signal", "socket_shutdown")
-            .str("reason", reason)
-            .num("sent", sent)
-            .num("received", received)
-            .num("unsent", unsent)
-            .num("attempts", u64::from(attempts))
-            .finish(),
+        out.push_str(v);
     }
 }
 
-fn report_line(format: Format, r: &ShutdownReport) -> String {
-    shutdown_line(
-        format,
-        r.reason.as_str(),
-        r.sent,
-        r.received,
-        r.unsent,
-        r.attempts,
-    )
+/// The server the client was asked to reach, as given on the command line:
+/// resolve and connect errors name it.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
 }
 
-/// The line for a signal.
-pub fn signal_line(format: Format, sig: &Signal) -> String {
+fn library_error_line(format: Format, e: &Error, target: Option<&Target<'_>>) -> String {
+    // The library's message is the system's description (an error made
+    // without one falls back to the kind's); for a resolve or connect
+    // error, after the host and port it was about.
+    let mut message = String::new();
+    let target = match (e.phase, target) {
+        (Phase::Resolve, Some(t)) => {
+            let _ = write!(message, "cannot resolve {}: ", t.host);
+            Some(t)
+        }
+        (Phase::Connect, Some(t)) => {
+            let _ = write!(message, "cannot connect to {} port {}: ", t.host, t.port);
+            Some(t)
+        }
+        _ => None,
+    };
+    if e.message().is_empty() {
+        let _ = write!(message, "{}", e.kind);
+    } else {
+        message.push_str(e.message());
+    }
+    error_line_to(format, e.phase.as_str(), e.kind, target, &message)
+}
+
+/// How much of the input the client never took (the final line's
+/// `input_left`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputLeft {
+    /// This many bytes (of a file of known size; 0 for a stream that ended).
+    Bytes(u64),
+    /// A stream (stdin, a FIFO) that had not ended: nobody knows.
+    Unknown,
+}
+
+/// The final line for a client that never started (no report): what the
+/// library's report of a connection that did nothing prints.
+pub const NO_CLIENT_FINAL: &str = "reason=error sent=0 received=0 unsent=0 attempts=0";
+
+/// The final line: the report (or, `None`, a client that never started)
+/// and, if given, how much of the input was never taken.
+pub fn final_line(format: Format, r: Option<&ShutdownReport>, left: Option<InputLeft>) -> String {
+    match format {
+        Format::Text => {
+            let mut s = String::from("ttc: socket_shutdown ");
+            match r {
+                Some(r) => {
+                    // The library's formatter; the error was on its own line.
+                    let mut r = r.clone();
+                    r.error = None;
+                    let _ = write!(s, "{r}");
+                }
+                None => s.push_str(NO_CLIENT_FINAL),
+            }
+            match left {
+                Some(InputLeft::Bytes(n)) => {
+                    let _ = write!(s, " input_left={n}");
+                }
+                Some(InputLeft::Unknown) => s.push_str(" input_left=unknown"),
+                None => {}
+            }
+            s
+        }
+        Format::Json => {
+            let (reason, sent, received, unsent, attempts) = match r {
+                Some(r) => (r.reason.as_str(), r.sent, r.received, r.unsent, r.attempts),
+                None => ("error", 0, 0, 0, 0),
+            };
+            let j = JsonLine::new("signal", "socket_shutdown")
+                .str("reason", reason)
+                .num("sent", sent)
+                .num("received", received)
+                .num("unsent", unsent)
+                .num("attempts", u64::from(attempts));
+            match left {
+                Some(InputLeft::Bytes(n)) => j.num("input_left", n),
+                Some(InputLeft::Unknown) => j.null("input_left"),
+                None => j,
+            }
+            .finish()
+        }
+    }
+}
+
+/// The line for a signal (the final one without `input_left`).
+pub fn signal_line(format: Format, sig: &Signal, target: Option<&Target<'_>>) -> String {
     match (sig, format) {
         (Signal::Connected(peer), Format::Text) => format!("ttc: connected {peer}"),
         (Signal::Connected(peer), Format::Json) => JsonLine::new("signal", "connected")
@@ -161,8 +247,8 @@ pub fn signal_line(format: Format, sig: &Signal) -> String {
             .finish(),
         (Signal::PeerClosed, Format::Text) => String::from("ttc: peer_closed"),
         (Signal::PeerClosed, Format::Json) => JsonLine::new("signal", "peer_closed").finish(),
-        (Signal::Error(e), _) => library_error_line(format, e),
-        (Signal::SocketShutdown(r), _) => report_line(format, r),
+        (Signal::Error(e), _) => library_error_line(format, e, target),
+        (Signal::SocketShutdown(r), _) => final_line(format, Some(r), None),
         // A signal a newer library adds (`Signal` is non-exhaustive).
         (_, Format::Text) => String::from("ttc: other"),
         (_, Format::Json) => JsonLine::new("signal", "other").finish(),
@@ -244,7 +330,7 @@ pub static CONSOLE: Console = Console::new();
 mod tests {
     use super::*;
     use std::net::SocketAddr;
-    use ttc::{Phase, Reason};
+    use ttc::Reason;
 
     fn json(s: &str) -> String {
         let mut out = String::new();
@@ -270,31 +356,72 @@ mod tests {
     fn test_signal_lines_text() {
         let peer: SocketAddr = "127.0.0.1:7000".parse().unwrap();
         assert_eq!(
-            signal_line(Format::Text, &Signal::Connected(peer)),
+            signal_line(Format::Text, &Signal::Connected(peer), None),
             "ttc: connected 127.0.0.1:7000"
         );
         assert_eq!(
-            signal_line(Format::Text, &Signal::PeerClosed),
+            signal_line(Format::Text, &Signal::PeerClosed, None),
             "ttc: peer_closed"
         );
-        let e = Error::new(
-            Phase::Connect,
-            io::ErrorKind::ConnectionRefused,
-            "said \"no\"",
-        );
+        let e = Error::new(Phase::Read, io::ErrorKind::ConnectionReset, "said \"no\"");
+        let t = Target {
+            host: "example.org",
+            port: 7,
+        };
+        // Only resolve and connect errors are about the target.
         assert_eq!(
-            signal_line(Format::Text, &Signal::Error(e)),
-            r#"ttc: error phase=connect kind=ConnectionRefused message="said \"no\"""#
+            signal_line(Format::Text, &Signal::Error(e), Some(&t)),
+            r#"ttc: error phase=read kind=ConnectionReset message="said \"no\"""#
         );
         let r = ttc::Config::new("127.0.0.1", ttc_port_refused())
             .spawn()
             .unwrap()
             .join();
         assert_eq!(r.reason, Reason::Error);
-        let line = signal_line(Format::Text, &Signal::SocketShutdown(r));
+        // The library's Display, without the error (it had its own line).
+        let line = signal_line(Format::Text, &Signal::SocketShutdown(r.clone()), None);
         assert_eq!(
             line,
             "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 attempts=1"
+        );
+        assert!(r
+            .to_string()
+            .starts_with("reason=error sent=0 received=0 unsent=0 attempts=1 error="));
+        assert_eq!(
+            final_line(Format::Text, None, None),
+            format!("ttc: socket_shutdown {NO_CLIENT_FINAL}")
+        );
+        assert_eq!(
+            final_line(Format::Text, Some(&r), Some(InputLeft::Bytes(12))),
+            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 attempts=1 input_left=12"
+        );
+        assert!(final_line(Format::Text, Some(&r), Some(InputLeft::Unknown))
+            .ends_with(" unsent=0 attempts=1 input_left=unknown"));
+    }
+
+    #[test]
+    fn test_resolve_and_connect_errors_name_the_target() {
+        let t = Target {
+            host: "no-such.invalid",
+            port: 80,
+        };
+        let e = Error::new(Phase::Resolve, io::ErrorKind::NotFound, "not known");
+        assert_eq!(
+            signal_line(Format::Text, &Signal::Error(e.clone()), Some(&t)),
+            r#"ttc: error phase=resolve kind=NotFound host=no-such.invalid port=80 message="cannot resolve no-such.invalid: not known""#
+        );
+        assert_eq!(
+            signal_line(Format::Json, &Signal::Error(e), Some(&t)),
+            r#"{"signal":"error","phase":"resolve","kind":"NotFound","host":"no-such.invalid","port":80,"message":"cannot resolve no-such.invalid: not known"}"#
+        );
+        let e = Error::new(Phase::Connect, io::ErrorKind::ConnectionRefused, "refused");
+        let odd = Target {
+            host: "a b",
+            port: 1,
+        };
+        assert_eq!(
+            signal_line(Format::Text, &Signal::Error(e), Some(&odd)),
+            r#"ttc: error phase=connect kind=ConnectionRefused host="a b" port=1 message="cannot connect to a b port 1: refused""#
         );
     }
 
@@ -302,11 +429,11 @@ mod tests {
     fn test_signal_lines_json() {
         let peer: SocketAddr = "[::1]:80".parse().unwrap();
         assert_eq!(
-            signal_line(Format::Json, &Signal::Connected(peer)),
+            signal_line(Format::Json, &Signal::Connected(peer), None),
             r#"{"signal":"connected","peer":"[::1]:80"}"#
         );
         assert_eq!(
-            signal_line(Format::Json, &Signal::PeerClosed),
+            signal_line(Format::Json, &Signal::PeerClosed, None),
             r#"{"signal":"peer_closed"}"#
         );
         let e = Error::new(
@@ -315,11 +442,18 @@ mod tests {
             "reset\nby peer",
         );
         assert_eq!(
-            signal_line(Format::Json, &Signal::Error(e)),
+            signal_line(Format::Json, &Signal::Error(e), None),
             r#"{"signal":"error","phase":"read","kind":"ConnectionReset","message":"reset\nby peer"}"#
         );
         let e = Error::new(Phase::Write, io::ErrorKind::TimedOut, "");
-        assert!(signal_line(Format::Json, &Signal::Error(e)).ends_with(r#""message":"timed out"}"#));
+        assert!(signal_line(Format::Json, &Signal::Error(e), None)
+            .ends_with(r#""message":"timed out"}"#));
+        assert_eq!(
+            final_line(Format::Json, None, Some(InputLeft::Unknown)),
+            r#"{"signal":"socket_shutdown","reason":"error","sent":0,"received":0,"unsent":0,"attempts":0,"input_left":null}"#
+        );
+        assert!(final_line(Format::Json, None, Some(InputLeft::Bytes(5)))
+            .ends_with(r#""unsent":0,"attempts":0,"input_left":5}"#));
     }
 
     /// A loopback port nobody listens on.

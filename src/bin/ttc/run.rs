@@ -10,25 +10,44 @@
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use ttc::{Client, Control, Reason, ShutdownReport, Signal, SignalOutbox};
 
 use crate::args::{Connect, Initial, Input, Usage};
-use crate::output::{self, Format, CONSOLE};
-use crate::send::{self, Feeder, Gate};
+use crate::output::{self, Format, InputLeft, Target, CONSOLE};
+use crate::send::{self, Feeder, Gate, INPUT_ENDED, INPUT_FAILED, INPUT_READING};
 use crate::{progress, signals, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
 
 /// Where the bytes for the server come from.
 pub enum Source {
     /// Standard input until end of file.
     Stdin,
-    /// A file, paced to `rate` bytes per second if given.
-    File { file: File, rate: Option<u64> },
+    /// A file, paced to `rate` bytes per second if given. `size`: known
+    /// only for a regular file (a FIFO or a device has none).
+    File {
+        file: File,
+        rate: Option<u64>,
+        size: Option<u64>,
+    },
     /// Nothing: finish right away and print what the server sends.
     Nothing,
+}
+
+/// How a session prints and what it reports.
+pub struct Options<'a> {
+    pub format: Format,
+    /// `Some(total)`: show the progress line (`total` if the size is known).
+    pub progress: Option<Option<u64>>,
+    /// Only error lines and the final line.
+    pub quiet: bool,
+    /// The server as given, for resolve and connect errors.
+    pub target: Target<'a>,
+    /// Length of the initial message: the report counts it with the input.
+    pub initial_len: u64,
 }
 
 /// `ttc [OPTIONS] HOST PORT`: checks the files named on the command line,
@@ -43,17 +62,35 @@ pub fn connect(c: Connect) -> i32 {
             Err(e) => return usage_error(&e),
         },
     };
-    let (source, total) = match &c.input {
-        Input::Stdin => (Source::Stdin, None),
-        Input::File { path, rate } => match open_file(path) {
-            Ok((file, len)) => (Source::File { file, rate: *rate }, Some(len)),
+    let source = match &c.input {
+        Input::Stdin => Source::Stdin,
+        Input::File { path, rate } => match open_file(path, "--send") {
+            Ok((file, size)) => Source::File {
+                file,
+                rate: *rate,
+                size,
+            },
             Err(e) => return usage_error(&e),
         },
     };
-    let progress = c
-        .progress
-        .unwrap_or(matches!(source, Source::File { .. }) && !c.json && io::stderr().is_terminal());
-    session(c.config(initial), source, format, progress.then_some(total))
+    let total = match &source {
+        Source::File { size, .. } => *size,
+        _ => None,
+    };
+    let progress = c.progress.unwrap_or(
+        matches!(source, Source::File { .. }) && !c.json && !c.quiet && io::stderr().is_terminal(),
+    );
+    let options = Options {
+        format,
+        progress: progress.then_some(total),
+        quiet: c.quiet,
+        target: Target {
+            host: &c.host,
+            port: c.port,
+        },
+        initial_len: initial.len() as u64,
+    };
+    session(c.config(initial), source, &options)
 }
 
 fn usage_error(e: &Usage) -> i32 {
@@ -61,32 +98,39 @@ fn usage_error(e: &Usage) -> i32 {
     EXIT_USAGE
 }
 
-fn read_file(path: &Path, option: &str) -> Result<Vec<u8>, Usage> {
-    std::fs::read(path)
-        .map_err(|e| Usage(format!("cannot read {option} '{}': {e}", path.display())))
+/// The one wording for a file named on the command line that cannot be
+/// read, whichever option named it.
+fn file_error(path: &Path, option: &str, e: &dyn std::fmt::Display) -> Usage {
+    Usage(format!(
+        "cannot read {option} file '{}': {e}",
+        path.display()
+    ))
 }
 
-fn open_file(path: &Path) -> Result<(File, u64), Usage> {
-    let err = |e: io::Error| Usage(format!("cannot read --send file '{}': {e}", path.display()));
+/// The contents of a file named by `option`.
+fn read_file(path: &Path, option: &str) -> Result<Vec<u8>, Usage> {
+    // Opened first for the same checks and words as --send.
+    open_file(path, option)?;
+    std::fs::read(path).map_err(|e| file_error(path, option, &e))
+}
+
+/// Opens a file named by `option`; its size if it is a regular file.
+fn open_file(path: &Path, option: &str) -> Result<(File, Option<u64>), Usage> {
+    let err = |e: io::Error| file_error(path, option, &e);
     let file = File::open(path).map_err(err)?;
     let meta = file.metadata().map_err(err)?;
     if meta.is_dir() {
-        return Err(Usage(format!(
-            "cannot read --send file '{}': it is a directory",
-            path.display()
-        )));
+        return Err(file_error(path, option, &"it is a directory"));
     }
-    Ok((file, meta.len()))
+    // Only a regular file has a size; a FIFO or a device says 0.
+    let size = meta.is_file().then_some(meta.len());
+    Ok((file, size))
 }
 
 /// Runs a client with `config` until the connection ends; returns the exit
-/// status. `progress`: `Some(total)` shows the progress line.
-pub fn session(
-    config: ttc::Config,
-    source: Source,
-    format: Format,
-    progress: Option<Option<u64>>,
-) -> i32 {
+/// status.
+pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
+    let format = o.format;
     // Before any thread starts, so that every thread inherits the mask.
     let signals_blocked = match signals::block() {
         Ok(()) => true,
@@ -95,12 +139,36 @@ pub fn session(
             false
         }
     };
+    // What the final line says about the input, from the report and how
+    // far the feeder got.
+    let size = match &source {
+        Source::File { size, .. } => Some(*size),
+        Source::Stdin => Some(None),
+        Source::Nothing => None,
+    };
+    let input = Arc::new(AtomicU8::new(INPUT_READING));
+    let input_left = |report: Option<&ShutdownReport>| {
+        let state = input.load(Ordering::Acquire);
+        let size = size?;
+        let taken = report.map_or(0, |r| (r.sent + r.unsent).saturating_sub(o.initial_len));
+        let left = match size {
+            _ if state == INPUT_ENDED => InputLeft::Bytes(0),
+            Some(n) => InputLeft::Bytes(n.saturating_sub(taken)),
+            None => InputLeft::Unknown,
+        };
+        let peer_closed = report.is_some_and(|r| r.reason == Reason::PeerClosed);
+        (peer_closed || left != InputLeft::Bytes(0)).then_some(left)
+    };
     let client = match config.spawn() {
         Ok(c) => c,
         Err(e) => {
-            CONSOLE.line(&output::signal_line(format, &Signal::Error(e)));
+            CONSOLE.line(&output::signal_line(
+                format,
+                &Signal::Error(e),
+                Some(&o.target),
+            ));
             // Nothing was accepted, so nothing is unsent.
-            CONSOLE.final_line(&output::shutdown_line(format, "error", 0, 0, 0, 0));
+            CONSOLE.final_line(&output::final_line(format, None, input_left(None)));
             return EXIT_ERROR;
         }
     };
@@ -117,7 +185,11 @@ pub fn session(
     let printer = spawn("ttc-signal-lines", {
         let signal = client.signal().clone();
         let gate = gate.clone();
-        move || print_signals(&signal, &gate, format)
+        let (host, port, quiet) = (o.target.host.to_owned(), o.target.port, o.quiet);
+        move || {
+            let target = Target { host: &host, port };
+            print_signals(&signal, &gate, format, quiet, &target)
+        }
     });
     let printer = match printer {
         Ok(p) => p,
@@ -128,6 +200,7 @@ pub fn session(
         inbox: client.inbox().clone(),
         control: client.control().clone(),
         accepted: accepted.clone(),
+        state: input.clone(),
         gate: gate.clone(),
         format,
     };
@@ -136,7 +209,7 @@ pub fn session(
             feeder.run(send::Input::Stdin(io::stdin()), None)
         })
         .map(drop),
-        Source::File { file, rate } => spawn("ttc-input", move || {
+        Source::File { file, rate, .. } => spawn("ttc-input", move || {
             feeder.run(send::Input::File(file), rate)
         })
         .map(drop),
@@ -147,7 +220,7 @@ pub fn session(
         return spawn_failed(client, format, &e);
     }
     let done = Arc::new(AtomicBool::new(false));
-    if let Some(total) = progress {
+    if let Some(total) = o.progress {
         progress::spawn(accepted, total, gate, done.clone());
     }
 
@@ -166,45 +239,79 @@ pub fn session(
     let _ = printer.join();
     let report = client.join();
     done.store(true, Ordering::Relaxed);
-    CONSOLE.final_line(&output::signal_line(
-        format,
-        &Signal::SocketShutdown(report.clone()),
-    ));
-    exit_status(
-        &report,
-        stopped_by.load(Ordering::Relaxed),
-        output_error.as_ref(),
-    )
+    let left = input_left(Some(&report));
+    CONSOLE.final_line(&output::final_line(format, Some(&report), left));
+    exit_status(&Ending {
+        report: &report,
+        stopped_by: stopped_by.load(Ordering::Relaxed),
+        output_error: output_error.as_ref(),
+        input_failed: input.load(Ordering::Acquire) == INPUT_FAILED,
+        input_left: left,
+    })
 }
 
-/// The exit status for a session that ended with `report`.
-fn exit_status(report: &ShutdownReport, stopped_by: i32, output_error: Option<&io::Error>) -> i32 {
-    if output_error.is_some_and(|e| e.kind() != io::ErrorKind::BrokenPipe) {
+/// How a session ended, for its exit status.
+struct Ending<'a> {
+    report: &'a ShutdownReport,
+    /// The signal that stopped it (0: none).
+    stopped_by: i32,
+    output_error: Option<&'a io::Error>,
+    input_failed: bool,
+    input_left: Option<InputLeft>,
+}
+
+/// The exit status: 0 only when everything the user asked to send was sent
+/// and the connection ended cleanly.
+fn exit_status(e: &Ending<'_>) -> i32 {
+    let r = e.report;
+    if e.output_error
+        .is_some_and(|e| e.kind() != io::ErrorKind::BrokenPipe)
+    {
         return EXIT_ERROR;
     }
-    match report.reason {
+    if r.reason == Reason::Shutdown && e.stopped_by != 0 {
+        return signals::exit_status(e.stopped_by);
+    }
+    if e.input_failed {
+        return EXIT_ERROR;
+    }
+    let all_taken = matches!(e.input_left, None | Some(InputLeft::Bytes(0)));
+    match r.reason {
         // With an error the end was not clean: the server closed, but
         // flushing what was queued failed (reset, write timeout) and
         // `unsent` bytes were lost.
-        Reason::Finished | Reason::PeerClosed if report.error.is_none() => EXIT_OK,
-        Reason::Shutdown if stopped_by != 0 => signals::exit_status(stopped_by),
+        Reason::Finished if r.error.is_none() => EXIT_OK,
+        Reason::PeerClosed if r.error.is_none() && r.unsent == 0 && all_taken => EXIT_OK,
         // Stopped because whoever read stdout closed it: they had enough.
         Reason::Shutdown => EXIT_OK,
+        // The linger ended it: the server never closed, and the reply may
+        // be cut short. Everything else is an error of some kind.
         _ => EXIT_ERROR,
     }
 }
 
-/// First SIGINT/SIGTERM: `Shutdown`. Second: exit at once.
+/// A second SIGINT/SIGTERM exits at once only if it comes this long after
+/// the first, or is the other signal: a wrapper that signals the child and
+/// then its process group (coreutils `timeout`) delivers one request as
+/// two signals microseconds apart.
+const SECOND_SIGNAL_AFTER: Duration = Duration::from_secs(1);
+
+/// First SIGINT/SIGTERM: `Shutdown`. A second one (see
+/// [`SECOND_SIGNAL_AFTER`]): exit at once.
 fn watch_signals(client: &Client, stopped_by: Arc<AtomicI32>) {
     let control = client.control().clone();
-    let watcher = signals::spawn_watcher(Box::new(move |sig| {
-        if stopped_by
-            .compare_exchange(0, sig, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+    let mut first: Option<(i32, Instant)> = None;
+    let watcher = signals::spawn_watcher(Box::new(move |sig| match first {
+        None => {
+            first = Some((sig, Instant::now()));
+            stopped_by.store(sig, Ordering::Release);
             control.send(Control::Shutdown);
-        } else {
+        }
+        Some((was, at)) if was != sig || at.elapsed() >= SECOND_SIGNAL_AFTER => {
             std::process::exit(signals::exit_status(sig));
+        }
+        Some(_) => {
+            log::debug!("signal {sig} again within 1 s: the same request")
         }
     }));
     if let Err(e) = watcher {
@@ -234,16 +341,20 @@ fn spawn_failed(client: Client, format: Format, e: &io::Error) -> i32 {
         &e.to_string(),
     ));
     let report = client.join();
-    CONSOLE.final_line(&output::signal_line(
-        format,
-        &Signal::SocketShutdown(report),
-    ));
+    CONSOLE.final_line(&output::final_line(format, Some(&report), None));
     EXIT_ERROR
 }
 
-/// Prints every signal but the final one; opens the gate when the
-/// connection is up (or ended without connecting).
-fn print_signals(signal: &SignalOutbox, gate: &Gate, format: Format) {
+/// Prints every signal but the final one (with `quiet`, only the errors);
+/// opens the gate when the connection is up (or ended without
+/// connecting).
+fn print_signals(
+    signal: &SignalOutbox,
+    gate: &Gate,
+    format: Format,
+    quiet: bool,
+    target: &Target<'_>,
+) {
     for sig in signal.iter() {
         match sig {
             Signal::Connected(_) => gate.open(true),
@@ -253,7 +364,9 @@ fn print_signals(signal: &SignalOutbox, gate: &Gate, format: Format) {
             }
             _ => {}
         }
-        CONSOLE.line(&output::signal_line(format, &sig));
+        if !quiet || matches!(sig, Signal::Error(_)) {
+            CONSOLE.line(&output::signal_line(format, &sig, Some(target)));
+        }
     }
     gate.open(false);
 }

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -119,12 +119,23 @@ impl Input {
     }
 }
 
+/// [`Feeder::state`]: the input is still being read (or the connection
+/// ended first).
+pub const INPUT_READING: u8 = 0;
+/// [`Feeder::state`]: the input reached its end and all of it was taken.
+pub const INPUT_ENDED: u8 = 1;
+/// [`Feeder::state`]: reading the input failed.
+pub const INPUT_FAILED: u8 = 2;
+
 /// Where a feeder takes its bytes from and what it reports.
 pub struct Feeder {
     pub inbox: Inbox,
     pub control: ControlInbox,
     /// Bytes accepted by the inbox so far (for the progress line).
     pub accepted: Arc<AtomicU64>,
+    /// How far it got: [`INPUT_READING`], [`INPUT_ENDED`] or
+    /// [`INPUT_FAILED`], set before `ProducerFinished` is sent.
+    pub state: Arc<AtomicU8>,
     pub gate: Arc<Gate>,
     pub format: Format,
 }
@@ -146,6 +157,7 @@ impl Feeder {
         let step = pacer.as_ref().map_or(READ_SIZE, Pacer::step);
         let mut buf = vec![0u8; step];
         let mut total: u64 = 0;
+        let mut end = INPUT_ENDED;
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
@@ -160,6 +172,7 @@ impl Feeder {
                         e.kind(),
                         &e.to_string(),
                     ));
+                    end = INPUT_FAILED;
                     break;
                 }
             };
@@ -186,6 +199,7 @@ impl Feeder {
                 }
             }
         }
+        self.state.store(end, Ordering::Release);
         self.control.send(Control::ProducerFinished);
     }
 }
