@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The C API (issue 16), ffi/:
+# - ffi/include/ttc.h is what cbindgen makes of ffi/src/lib.rs (a stale
+#   header fails);
+# - clippy on the ffi crate for the host, the board targets and both
+#   Android triples; its Rust tests (the API called as C calls it);
+# - the C programs (ffi/tests/c_tests.sh): host gcc with AddressSanitizer,
+#   both cross gccs under QEMU, against `ttc serve` echo and sink.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=targets/lib.sh
+source targets/lib.sh
+
+ttc_run bash ffi/gen-header.sh --check
+ttc_run cargo clippy --locked -p ttc-ffi --all-targets -- -D warnings
+for t in "${TTC_QEMU_TARGETS[@]}" "${TTC_ANDROID_TARGETS[@]}"; do
+    ttc_run cargo clippy --locked -p ttc-ffi --lib --target "$t" -- -D warnings
+done
+ttc_run cargo test --locked -p ttc-ffi
+ttc_run bash ffi/tests/c_tests.sh
