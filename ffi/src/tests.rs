@@ -485,3 +485,29 @@ fn test_copy_str_cuts_at_a_character_boundary() {
     assert_eq!(text(&out), "abc", "é does not fit whole");
     assert_eq!(out[4], 0);
 }
+
+#[test]
+fn test_big_chunks_start_from_a_thread_with_a_small_stack() {
+    // A JVM thread has 1 MiB; building 16 KiB-chunk mailboxes on the
+    // caller's stack took about 2 MiB in a debug build.
+    let (addr, reports) = peer(Peer::Sink);
+    let t = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let mut o = ttc_options_default();
+            o.chunk_size = 16384;
+            let c = spawn_with(addr, &o);
+            let data = vec![3u8; 40_000];
+            let mut taken = 0;
+            let st = unsafe { ttc_send(c, data.as_ptr(), data.len(), WAIT_MS, &mut taken) };
+            assert_eq!((st, taken), (TTC_OK, data.len()));
+            assert_eq!(ttc_producer_finished(c), TTC_OK);
+            let r = join(c);
+            assert_eq!(ttc_free(c), TTC_OK);
+            (r.reason, r.sent)
+        })
+        .unwrap();
+    let (reason, sent) = t.join().expect("the small thread overflowed or panicked");
+    assert_eq!((reason, sent), (ttc_reason::TTC_REASON_FINISHED, 40_000));
+    assert_eq!(reports.recv_timeout(WAIT).unwrap().received, 40_000);
+}
