@@ -3,13 +3,14 @@
 # "Deploying" section quotes.
 #
 #   bash targets/deploy/sizes.sh           # measure what is in target/deploy/dist
-#   bash targets/deploy/sizes.sh --build   # build everything first (musl, glibc 2.28, .debs)
+#   bash targets/deploy/sizes.sh --build   # build everything first (musl aarch64 and armv7, glibc 2.28, .debs)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case ${1:-} in
     --build)
         bash "$TTC_ROOT/targets/deploy/build-musl.sh"
+        bash "$TTC_ROOT/targets/deploy/build-musl-armv7.sh"
         bash "$TTC_ROOT/targets/deploy/build-deb.sh" # builds the glibc-2.28 binaries too
         ;;
     "") ;;

@@ -311,9 +311,12 @@ pub fn count_proc_entries(dir: &str) -> usize {
 /// 15 bytes, as the kernel keeps it).
 pub fn thread_id_named(name: &str) -> Option<String> {
     let want = &name.as_bytes()[..name.len().min(15)];
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        let entry = entry.ok()?;
-        let comm = std::fs::read(entry.path().join("comm")).ok()?;
+    // A thread that ends while the directory is read is skipped, not an
+    // end to the search.
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(comm) = std::fs::read(entry.path().join("comm")) else {
+            continue;
+        };
         if comm.strip_suffix(b"\n").unwrap_or(&comm) == want {
             return Some(entry.file_name().to_string_lossy().into_owned());
         }
