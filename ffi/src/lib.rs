@@ -33,6 +33,8 @@ use ttc_rs::{Config, Control, IpFamily, Phase, Reason, ShutdownReport, Signal};
 
 mod conn;
 mod handles;
+#[cfg(feature = "jni")]
+mod java;
 #[cfg(test)]
 mod tests;
 
@@ -260,6 +262,15 @@ fn copy_str(out: &mut [c_char], s: &str) {
     for (o, b) in out.iter_mut().zip(&s.as_bytes()[..n]) {
         *o = *b as c_char;
     }
+}
+
+/// The text of a NUL-terminated field (up to its end if it has no NUL).
+#[cfg_attr(not(any(test, feature = "jni")), allow(dead_code))]
+fn field_text(s: &[c_char]) -> String {
+    // SAFETY: c_char (i8 or u8, by target) has the size and alignment of u8.
+    let bytes = unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u8>(), s.len()) };
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 fn phase_of(p: Phase) -> ttc_phase {

@@ -61,15 +61,6 @@ fn join(client: ttc_client) -> ttc_report {
     r
 }
 
-fn text(s: &[c_char]) -> String {
-    let bytes: Vec<u8> = s
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8(bytes).unwrap()
-}
-
 /// Receives until the end of the stream.
 fn recv_all(client: ttc_client) -> Vec<u8> {
     let mut got = Vec::new();
@@ -260,7 +251,7 @@ fn test_echo_round_trip_with_initial_message_and_report() {
     let c = spawn_with(addr, &o);
     let s = signal(c);
     assert_eq!(s.kind, ttc_signal_kind::TTC_SIGNAL_CONNECTED);
-    assert_eq!(text(&s.peer), addr.to_string());
+    assert_eq!(field_text(&s.peer), addr.to_string());
 
     let data: Vec<u8> = (0..200_000u32).map(|i| peers::pattern(i.into())).collect();
     let sender = {
@@ -354,8 +345,8 @@ fn test_refused_connection_is_an_error_signal_and_report() {
     assert_eq!(s.kind, ttc_signal_kind::TTC_SIGNAL_ERROR);
     assert_eq!(s.error.phase, ttc_phase::TTC_PHASE_CONNECT);
     assert_eq!(s.error.os_code, libc_econnrefused());
-    assert_eq!(text(&s.error.kind), "ConnectionRefused");
-    assert!(!text(&s.error.message).is_empty());
+    assert_eq!(field_text(&s.error.kind), "ConnectionRefused");
+    assert!(!field_text(&s.error.message).is_empty());
     let r = join(c);
     assert_eq!(r.reason, ttc_reason::TTC_REASON_ERROR);
     assert!(r.has_error);
@@ -480,9 +471,9 @@ fn test_abort_resets_the_connection() {
 fn test_copy_str_cuts_at_a_character_boundary() {
     let mut out = [1 as c_char; 5];
     copy_str(&mut out, "abé");
-    assert_eq!(text(&out), "abé");
+    assert_eq!(field_text(&out), "abé");
     copy_str(&mut out, "abcé");
-    assert_eq!(text(&out), "abc", "é does not fit whole");
+    assert_eq!(field_text(&out), "abc", "é does not fit whole");
     assert_eq!(out[4], 0);
 }
 
