@@ -134,7 +134,7 @@ def _load():
              ctypes.POINTER(c_client), ctypes.POINTER(_Error)],
             ctypes.c_int,
         ),
-        "ttc_send": ([c_client, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int64, size_p], ctypes.c_int),
+        "ttc_send": ([c_client, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64, size_p], ctypes.c_int),
         "ttc_recv": ([c_client, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64, size_p], ctypes.c_int),
         "ttc_producer_finished": ([c_client], ctypes.c_int),
         "ttc_shutdown": ([c_client], ctypes.c_int),
@@ -318,16 +318,18 @@ class ThreadedTCPClient:
         ``timeout`` seconds in all for room (None: no limit; 0: no wait).
         Returns len(data). Raises SendTimeout or ConnectionClosed, whose
         ``taken`` says how many bytes were queued."""
-        data = bytes(data)
         total = len(data)
         h = self._h()
+        # One copy into memory the library can read, whatever `data` is.
+        buf = (ctypes.c_char * total).from_buffer_copy(data) if total else None
+        base = ctypes.addressof(buf) if total else None
         taken = ctypes.c_size_t(0)
         done = 0
         limit = _ms(timeout)
         while True:
             wait = _SLICE_MS if limit == _FOREVER else limit
-            buf = data[done:] if done else data
-            st = _lib.ttc_send(h, buf, total - done, wait, ctypes.byref(taken))
+            at = base + done if total else None
+            st = _lib.ttc_send(h, at, total - done, wait, ctypes.byref(taken))
             done += taken.value
             if st == _OK:
                 return total

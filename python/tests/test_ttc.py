@@ -63,8 +63,10 @@ def test_echo_is_byte_exact_with_initial_message(echo):
 def test_sink_gets_every_byte_hash_checked(sink):
     data = os.urandom(1_000_000)
     c = ThreadedTCPClient("127.0.0.1", sink.port, chunk_size=16384)
+    view = memoryview(data)
     for i in range(0, len(data), 100_000):
-        assert c.send(data[i:i + 100_000]) == 100_000
+        # Any bytes-like object: memoryview slices here.
+        assert c.send(view[i:i + 100_000]) == 100_000
     c.producer_finished()
     assert recv_all(c) == b""
     r = c.join()
