@@ -58,6 +58,7 @@ if $deploy; then
     ttc_deploy_dirs
     if $build; then
         bash "$TTC_ROOT/targets/deploy/build-musl.sh"
+        bash "$TTC_ROOT/targets/deploy/build-musl-armv7.sh"
         bash "$TTC_ROOT/targets/deploy/build-deb.sh" # builds the glibc-2.28 binaries too
     fi
     [ -d "$TTC_DIST" ] || ttc_die "nothing in $TTC_DIST yet: run with --deploy --build"

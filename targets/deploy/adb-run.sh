@@ -6,8 +6,11 @@
 #   --dry-run        ask the device its architecture (read-only), then print
 #                    each remaining command instead of running it
 #   -s SERIAL        which device (as `adb -s`); default: the only one
-#   --binary FILE    what to push; default: the static musl build,
-#                    target/deploy/dist/ttc-aarch64-linux-musl
+#   --binary FILE    what to push; default: the static build for the
+#                    phone's architecture, target/deploy/dist/
+#                    ttc-aarch64-linux-musl (uname -m aarch64) or
+#                    ttc-armv7-linux-musleabihf (armv7l, armv8l: a 32-bit
+#                    userland)
 #   --dest DIR       where on the device; default /data/local/tmp
 #   --push-only      push and chmod, do not run
 #
@@ -38,11 +41,7 @@ while [ $# -gt 0 ]; do
 done
 
 readonly TTC_DRY_RUN
-if [ -z "$bin" ]; then
-    bin="$TTC_DIST/ttc-aarch64-linux-musl"
-    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/build-musl.sh (or pass --binary FILE)"
-fi
-[ -f "$bin" ] || ttc_die "$bin: no such file"
+[ -z "$bin" ] || [ -f "$bin" ] || ttc_die "$bin: no such file"
 command -v adb >/dev/null || ttc_die "adb not found (Debian: apt-get install adb)"
 
 adb_cmd=(adb)
@@ -51,9 +50,17 @@ adb_cmd=(adb)
 ttc_say "checking the device architecture: $(ttc_show_cmd "${adb_cmd[@]}" shell uname -m)"
 uname_m=$("${adb_cmd[@]}" shell uname -m 2>/dev/null | tr -d '\r' | head -n1) || uname_m=""
 [ -n "$uname_m" ] || ttc_die "no device answered 'adb shell uname -m' (connected, authorised? see 'adb devices')"
+if [ -z "$bin" ]; then
+    case $(ttc_machine_for_uname "$uname_m") in
+        aarch64) bin="$TTC_DIST/ttc-aarch64-linux-musl" build=build-musl.sh ;;
+        arm) bin="$TTC_DIST/ttc-armv7-linux-musleabihf" build=build-musl-armv7.sh ;;
+        *) ttc_die "no ttc build for a phone that reports '$uname_m' (builds: aarch64, armv7)" ;;
+    esac
+    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/$build (or pass --binary FILE)"
+fi
 ttc_refuse_unless_runs "$bin" "$uname_m"
 if ttc_elf_is_dynamic "$bin"; then
-    printf '%s: refusing to push: %s is dynamically linked (glibc); Android has no glibc to start it. Push the static build: bash targets/deploy/build-musl.sh\n' \
+    printf '%s: refusing to push: %s is dynamically linked (glibc); Android has no glibc to start it. Push a static build: bash targets/deploy/build-musl.sh (aarch64) or build-musl-armv7.sh (armv7)\n' \
         "${0##*/}" "${bin##*/}" >&2
     exit "$TTC_EXIT_REFUSED"
 fi

@@ -6,7 +6,9 @@
 #   --dry-run        ask the board its architecture and glibc (read-only),
 #                    then print each remaining command instead of running it
 #   --binary FILE    what to copy; default: by the board's architecture,
-#                    target/deploy/dist/ttc-{aarch64-linux-gnu,armv7-linux-gnueabihf}-glibc2.28
+#                    target/deploy/dist/ttc-{aarch64-linux-gnu,armv7-linux-gnueabihf}-glibc2.28,
+#                    or where the board has no glibc or one older than 2.28,
+#                    the static ttc-aarch64-linux-musl / ttc-armv7-linux-musleabihf
 #   --dest DIR       where on the board; default: the login's home directory
 #   -p PORT, -i KEY, -o OPTION   passed to ssh and scp (-o repeatable)
 #   --push-only      copy and chmod, do not run
@@ -59,12 +61,21 @@ libc=$(printf '%s\n' "$answer" | sed -n 2p)
 [ -n "$uname_m" ] || ttc_die "$host did not answer 'uname -m' over ssh (reachable? key accepted? try: ssh $host uname -m)"
 
 if [ -z "$bin" ]; then
-    case $(ttc_machine_for_uname "$uname_m") in
-        aarch64) bin="$TTC_DIST/ttc-aarch64-linux-gnu-glibc$TTC_GLIBC_FLOOR" ;;
-        arm) bin="$TTC_DIST/ttc-armv7-linux-gnueabihf-glibc$TTC_GLIBC_FLOOR" ;;
+    # The glibc build where the board's glibc is new enough, else the
+    # static (musl) one.
+    have=$(printf '%s\n' "$libc" | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p')
+    usable=0
+    if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$TTC_GLIBC_FLOOR" "$have" | sort -V | head -n1)" = "$TTC_GLIBC_FLOOR" ]; then
+        usable=1
+    fi
+    case $(ttc_machine_for_uname "$uname_m"):$usable in
+        aarch64:1) bin="$TTC_DIST/ttc-aarch64-linux-gnu-glibc$TTC_GLIBC_FLOOR" build=build-glibc-compat.sh ;;
+        arm:1) bin="$TTC_DIST/ttc-armv7-linux-gnueabihf-glibc$TTC_GLIBC_FLOOR" build=build-glibc-compat.sh ;;
+        aarch64:0) bin="$TTC_DIST/ttc-aarch64-linux-musl" build=build-musl.sh ;;
+        arm:0) bin="$TTC_DIST/ttc-armv7-linux-musleabihf" build=build-musl-armv7.sh ;;
         *) ttc_die "no ttc build for a board that reports '$uname_m' (builds: aarch64, armv7)" ;;
     esac
-    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/build-glibc-compat.sh (or pass --binary FILE)"
+    [ -f "$bin" ] || ttc_die "no $bin: build it with: bash targets/deploy/$build (or pass --binary FILE)"
 fi
 ttc_refuse_unless_runs "$bin" "$uname_m" "$allow32"
 
@@ -72,7 +83,7 @@ if ttc_elf_is_dynamic "$bin"; then
     need=$(ttc_glibc_needed "$bin")
     have=$(printf '%s\n' "$libc" | sed -n 's/^glibc \([0-9][0-9.]*\).*/\1/p')
     if [ -z "$have" ]; then
-        printf '%s: refusing to copy: %s is linked against glibc, but the board reports "%s" for getconf GNU_LIBC_VERSION (musl or another libc?). Use the static build (aarch64: bash targets/deploy/build-musl.sh).\n' \
+        printf '%s: refusing to copy: %s is linked against glibc, but the board reports "%s" for getconf GNU_LIBC_VERSION (musl or another libc?). Use a static build: bash targets/deploy/build-musl.sh (aarch64) or build-musl-armv7.sh (armv7).\n' \
             "${0##*/}" "${bin##*/}" "${libc:-nothing}" >&2
         exit "$TTC_EXIT_REFUSED"
     fi

@@ -63,6 +63,7 @@ fake_elf() {
 fake_elf "$T/dist/ttc-aarch64-linux-musl" 2 183
 fake_elf "$T/dist/ttc-aarch64-linux-gnu-glibc2.28" 2 183
 fake_elf "$T/dist/ttc-armv7-linux-gnueabihf-glibc2.28" 1 40
+fake_elf "$T/dist/ttc-armv7-linux-musleabihf" 1 40
 # A real dynamically linked aarch64 program: Debian 12's cross gcc makes it
 # need glibc 2.34 (__libc_start_main).
 printf 'int main(void) { return 0; }\n' >"$T/hello.c"
@@ -72,6 +73,7 @@ dyn_need=$(ttc_glibc_needed "$DYN")
 MUSL="$T/dist/ttc-aarch64-linux-musl"
 GNU64="$T/dist/ttc-aarch64-linux-gnu-glibc2.28"
 ARM="$T/dist/ttc-armv7-linux-gnueabihf-glibc2.28"
+MUSL32="$T/dist/ttc-armv7-linux-musleabihf"
 [ "$(ttc_elf_machine "$MUSL"):$(ttc_elf_machine "$ARM"):$(ttc_elf_machine "$DYN")" = aarch64:arm:aarch64 ] ||
     ttc_die "the test binaries are not what they should be"
 
@@ -132,9 +134,23 @@ expect_calls "adb -s emulator-5554 shell uname -m"
 expect_out "would run: adb -s emulator-5554 push $MUSL /sdcard/x/ttc"
 expect_no_out "would run: adb -s emulator-5554 shell /sdcard/x/ttc"
 
+for arch in armv7l armv8l; do
+    t "adb picks the static armv7 build for an $arch phone (32-bit userland)"
+    run FAKE_UNAME=$arch -- "$D/adb-run.sh" --dry-run -- demo
+    expect_status 0
+    expect_calls "adb shell uname -m"
+    expect_out "would run: adb push $MUSL32 /data/local/tmp/ttc"
+    expect_out "would run: adb shell '/data/local/tmp/ttc demo'"
+done
+
+t "adb: no build for an x86_64 phone"
+run FAKE_UNAME=x86_64 -- "$D/adb-run.sh" --dry-run
+expect_status 1
+expect_out "no ttc build for a phone that reports 'x86_64'"
+
 for arch in armv7l armv8l x86_64; do
     t "adb refuses the aarch64 build on an $arch phone: exit 3, nothing pushed"
-    run FAKE_UNAME=$arch -- "$D/adb-run.sh" --dry-run
+    run FAKE_UNAME=$arch -- "$D/adb-run.sh" --dry-run --binary "$MUSL"
     expect_status 3
     expect_calls "adb shell uname -m"
     expect_out "adb-run.sh: refusing to push: the device reports \"$arch\""
@@ -142,7 +158,7 @@ for arch in armv7l armv8l x86_64; do
 done
 
 t "adb refuses without --dry-run too, before pushing"
-run FAKE_UNAME=armv7l -- "$D/adb-run.sh" -- demo
+run FAKE_UNAME=armv7l -- "$D/adb-run.sh" --binary "$MUSL" -- demo
 expect_status 3
 expect_calls "adb shell uname -m"
 
@@ -161,7 +177,12 @@ t "adb without a build says how to make one"
 run FAKE_UNAME=aarch64 TTC_DEPLOY_TARGET_DIR="$T/empty" -- "$D/adb-run.sh" --dry-run
 expect_status 1
 expect_out "build it with: bash targets/deploy/build-musl.sh"
-expect_calls ""
+expect_calls "adb shell uname -m"
+
+t "adb without the armv7 build says how to make it"
+run FAKE_UNAME=armv7l TTC_DEPLOY_TARGET_DIR="$T/empty" -- "$D/adb-run.sh" --dry-run
+expect_status 1
+expect_out "build it with: bash targets/deploy/build-musl-armv7.sh"
 
 t "adb real run: uname, push, chmod, run, in that order; exits with ttc's status"
 run FAKE_UNAME=aarch64 FAKE_RUN_STATUS=7 -- "$D/adb-run.sh" -- demo
@@ -190,6 +211,19 @@ t "ssh --dry-run: picks the armv7 build for an armv7l board"
 run FAKE_UNAME=armv7l -- "$D/ssh-run.sh" --dry-run board
 expect_status 0
 expect_out "would run: scp $ARM board:./ttc"
+
+for libc in "no glibc" "glibc 2.24"; do
+    t "ssh --dry-run: picks the static armv7 build for an armv7l board with $libc"
+    run FAKE_UNAME=armv7l FAKE_LIBC="$libc" -- "$D/ssh-run.sh" --dry-run board
+    expect_status 0
+    expect_out "would run: scp $MUSL32 board:./ttc"
+    expect_out "static: ok"
+done
+
+t "ssh --dry-run: picks the static aarch64 build for an aarch64 board without glibc"
+run FAKE_UNAME=aarch64 FAKE_LIBC="no glibc" -- "$D/ssh-run.sh" --dry-run board
+expect_status 0
+expect_out "would run: scp $MUSL board:./ttc"
 
 t "ssh --dry-run: -p/-i/-o reach ssh and scp (-P for scp); --dest"
 run FAKE_UNAME=aarch64 -- "$D/ssh-run.sh" --dry-run -p 2222 -i /k -o BatchMode=yes --dest /opt/ttc board

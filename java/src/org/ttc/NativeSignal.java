@@ -1,0 +1,31 @@
+package org.ttc;
+
+/** Filled by the native code: one signal or report, as plain fields. */
+final class NativeSignal {
+    int kind;
+    String peer;
+    String errorPhase;
+    String errorKind;
+    int errorOsCode;
+    String errorMessage;
+    String reason;
+    long sent;
+    long received;
+    long unsent;
+    boolean hasError;
+    String reportErrorPhase;
+    String reportErrorKind;
+    int reportErrorOsCode;
+    String reportErrorMessage;
+
+    ConnectionError error() {
+        return new ConnectionError(errorPhase, errorKind, errorOsCode, errorMessage);
+    }
+
+    Report report() {
+        ConnectionError e = hasError
+                ? new ConnectionError(reportErrorPhase, reportErrorKind, reportErrorOsCode, reportErrorMessage)
+                : null;
+        return new Report(reason, sent, received, unsent, e);
+    }
+}

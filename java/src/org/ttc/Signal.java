@@ -1,0 +1,38 @@
+package org.ttc;
+
+/**
+ * A message on the signal outbox. A connection signals, in order:
+ * CONNECTED (with {@code peer}, "host:port"), PEER_CLOSED (the server
+ * closed), ERROR (with {@code error}) for each error, and always exactly
+ * one SOCKET_SHUTDOWN (with the final {@code report}), last.
+ */
+public final class Signal {
+    public enum Kind { CONNECTED, PEER_CLOSED, ERROR, SOCKET_SHUTDOWN, OTHER }
+
+    public final Kind kind;
+    /** CONNECTED: the server's address. */
+    public final String peer;
+    /** ERROR: what failed. */
+    public final ConnectionError error;
+    /** SOCKET_SHUTDOWN: the final report. */
+    public final Report report;
+
+    Signal(NativeSignal s) {
+        switch (s.kind) {
+            case 1: kind = Kind.CONNECTED; break;
+            case 2: kind = Kind.PEER_CLOSED; break;
+            case 3: kind = Kind.ERROR; break;
+            case 4: kind = Kind.SOCKET_SHUTDOWN; break;
+            default: kind = Kind.OTHER; break;
+        }
+        peer = kind == Kind.CONNECTED ? s.peer : null;
+        error = kind == Kind.ERROR ? s.error() : null;
+        report = kind == Kind.SOCKET_SHUTDOWN ? s.report() : null;
+    }
+
+    @Override
+    public String toString() {
+        Object extra = peer != null ? peer : error != null ? error : report;
+        return kind + (extra != null ? " " + extra : "");
+    }
+}

@@ -1,0 +1,195 @@
+package org.ttc;
+
+/**
+ * Kamaelia's ThreadedTCPClient for the JVM and Android (Java or Kotlin),
+ * over ttc's native library (libttc.so built with the {@code jni} feature).
+ * One worker thread in the library owns the socket; these calls never
+ * touch it.
+ *
+ * <pre>{@code
+ * try (ThreadedTcpClient c = new ThreadedTcpClient("192.0.2.10", 7)) {
+ *     c.send("ping\n".getBytes(StandardCharsets.UTF_8));
+ *     c.producerFinished();                 // half-close once it is written
+ *     byte[] data;
+ *     while ((data = c.receive(5000)) != null && data.length > 0) { ... }
+ *     Report r = c.join();                  // r.reason, r.sent, r.received, r.unsent
+ * }
+ * }</pre>
+ *
+ * <p>The library is loaded from the path in the system property
+ * {@code ttc.library} if set, else with {@code System.loadLibrary("ttc")}
+ * (java.library.path; on Android, the app's jniLibs).
+ *
+ * <p>Thread safety: every method may be called from any thread, as the C
+ * API's calls may (a sender thread and a receiver thread is the usual
+ * shape). After {@link #close} every method but close throws
+ * IllegalStateException.
+ */
+public final class ThreadedTcpClient implements AutoCloseable {
+    static {
+        String path = System.getProperty("ttc.library");
+        if (path != null && !path.isEmpty()) {
+            System.load(path);
+        } else {
+            System.loadLibrary("ttc");
+        }
+    }
+
+    /** A timeout that waits without limit. */
+    public static final long FOREVER = -1;
+
+    /** How to connect; the defaults are the library's. */
+    public static final class Options {
+        /** Written right after connecting, before anything sent (Kamaelia's initialsendmessage). */
+        public byte[] initialMessage = null;
+        /** Budget for resolving and connecting, ms (negative: no limit). */
+        public long connectTimeoutMs = 10_000;
+        /** How long queued data may wait unwritten before the connection fails, ms (negative: no limit). */
+        public long writeTimeoutMs = 30_000;
+        /** After producerFinished, how long to wait for the server to close, ms. */
+        public long lingerMs = 5_000;
+        /** TCP keepalive idle time, ms (0 or negative: off). */
+        public long keepaliveMs = -1;
+        /** TCP_NODELAY. */
+        public boolean nodelay = true;
+        /** Chunk size: 256, 1024, 4096 or 16384 bytes. */
+        public int chunkSize = 1024;
+    }
+
+    private static final int OK = 0, TIMEOUT = 1, CLOSED = 3;
+
+    private volatile long handle;
+
+    /** Starts a client for host:port with the default options. */
+    public ThreadedTcpClient(String host, int port) throws java.io.IOException {
+        this(host, port, new Options());
+    }
+
+    /**
+     * Starts a client for host:port. Returns at once: the connection
+     * happens on the library's worker thread and is reported by
+     * {@link #nextSignal}.
+     *
+     * @throws IllegalArgumentException for a bad option or port
+     * @throws java.io.IOException when the worker cannot be started
+     */
+    public ThreadedTcpClient(String host, int port, Options o) throws java.io.IOException {
+        handle = nativeSpawn(host, port, o.initialMessage, o.connectTimeoutMs, o.writeTimeoutMs,
+                o.lingerMs, o.keepaliveMs, o.nodelay, o.chunkSize);
+    }
+
+    private long h() {
+        long x = handle;
+        if (x == 0) {
+            throw new IllegalStateException("ThreadedTcpClient is closed");
+        }
+        return x;
+    }
+
+    /**
+     * Queues all of {@code data}, waiting for room as long as it takes.
+     * Returns how many bytes were taken: all of them, unless the connection
+     * ended first.
+     */
+    public int send(byte[] data) {
+        return send(data, FOREVER);
+    }
+
+    /**
+     * Queues {@code data}, waiting up to {@code timeoutMs} in all for room
+     * (0: no wait; negative: no limit). Returns how many bytes from the
+     * start were taken; they are written or counted as unsent in the
+     * report, the rest was not taken.
+     */
+    public int send(byte[] data, long timeoutMs) {
+        long r = nativeSend(h(), data, 0, data.length, timeoutMs);
+        return (int) (r & 0xffffffffL);
+    }
+
+    /**
+     * The next bytes from the server, waiting up to {@code timeoutMs}
+     * (negative: no limit): an array with at least one byte; an empty
+     * array at the end of the stream (the connection ended and everything
+     * was received); null when nothing came in time.
+     */
+    public byte[] receive(long timeoutMs) {
+        return nativeRecv(h(), 64 * 1024, timeoutMs);
+    }
+
+    /** Write everything queued, half-close, keep receiving until the server closes. */
+    public void producerFinished() {
+        nativeControl(h(), 1);
+    }
+
+    /** Close now; what is still queued is counted as unsent. */
+    public void shutdown() {
+        nativeControl(h(), 2);
+    }
+
+    /** Reset the connection. */
+    public void abort() {
+        nativeControl(h(), 3);
+    }
+
+    /**
+     * The next signal, waiting up to {@code timeoutMs} (negative: no
+     * limit); null when none came in time, and (at once) after the final
+     * SOCKET_SHUTDOWN was taken.
+     */
+    public Signal nextSignal(long timeoutMs) {
+        NativeSignal s = new NativeSignal();
+        int st = nativeNextSignal(h(), timeoutMs, s);
+        return st == OK ? new Signal(s) : null;
+    }
+
+    /**
+     * Waits for the connection to end and returns its final report (the
+     * same on every call). It stops nothing itself: call producerFinished,
+     * shutdown or abort first, or wait for the server to close.
+     */
+    public Report join() {
+        NativeSignal s = new NativeSignal();
+        nativeJoin(h(), s);
+        return s.report();
+    }
+
+    /**
+     * Frees the client, shutting the connection down if it is still
+     * running (without waiting). Calls blocked in other threads return.
+     * Closing again does nothing.
+     */
+    @Override
+    public void close() {
+        long x;
+        synchronized (this) {
+            x = handle;
+            handle = 0;
+        }
+        if (x != 0) {
+            nativeFree(x);
+        }
+    }
+
+    /** The native library's version, e.g. "0.2.0". */
+    public static String version() {
+        return nativeVersion();
+    }
+
+    private static native long nativeSpawn(String host, int port, byte[] initial, long connectMs,
+            long writeMs, long lingerMs, long keepaliveMs, boolean nodelay, int chunkSize)
+            throws java.io.IOException;
+
+    private static native long nativeSend(long handle, byte[] data, int off, int len, long timeoutMs);
+
+    private static native byte[] nativeRecv(long handle, int max, long timeoutMs);
+
+    private static native void nativeControl(long handle, int which);
+
+    private static native int nativeNextSignal(long handle, long timeoutMs, NativeSignal out);
+
+    private static native void nativeJoin(long handle, NativeSignal out);
+
+    private static native boolean nativeFree(long handle);
+
+    private static native String nativeVersion();
+}

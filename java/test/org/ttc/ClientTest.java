@@ -1,0 +1,285 @@
+package org.ttc;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.ByteArrayOutputStream;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * ThreadedTcpClient on the host JVM against the project's test peers
+ * (`ttc serve` echo, sink, fortune on loopback): bytes and final reports
+ * asserted. No test framework: each check counts, the last line is
+ * "java: N passed, N failed", and the exit status is non-zero on any
+ * failure.
+ *
+ *   java -Dttc.library=target/debug/libttc.so -cp CLASSES org.ttc.ClientTest TTC_BINARY
+ */
+public final class ClientTest {
+    /** Generous: the machine may be loaded. */
+    static final long WAIT_MS = 20_000;
+    static int passed, failed;
+    static String ttcBinary;
+
+    static void check(boolean ok, String what) {
+        if (ok) {
+            passed++;
+        } else {
+            failed++;
+            System.err.println("FAILED: " + what);
+        }
+    }
+
+    /** `ttc serve KIND` on 127.0.0.1; its "closed ..." lines, as they come. */
+    static final class Peer implements AutoCloseable {
+        final Process proc;
+        final int port;
+        final BlockingQueue<String> closed = new LinkedBlockingQueue<>();
+
+        Peer(String kind) throws Exception {
+            proc = new ProcessBuilder(ttcBinary, "serve", kind, "--port", "0", "--bind", "127.0.0.1")
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            BufferedReader r = new BufferedReader(new InputStreamReader(proc.getInputStream(), StandardCharsets.UTF_8));
+            String first = r.readLine();
+            Matcher m = Pattern.compile("listening 127\\.0\\.0\\.1:(\\d+) ").matcher(first == null ? "" : first);
+            if (!m.find()) {
+                throw new IllegalStateException("ttc serve said: " + first);
+            }
+            port = Integer.parseInt(m.group(1));
+            Thread t = new Thread(() -> {
+                try {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        if (line.startsWith("closed ")) {
+                            closed.add(line);
+                        }
+                    }
+                } catch (Exception e) {
+                    // the peer was stopped
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** The next "closed ... received=N sent=N hash=H" line, or "" if none came in time. */
+        String nextReport() throws InterruptedException {
+            String line = closed.poll(WAIT_MS, TimeUnit.MILLISECONDS);
+            return line == null ? "" : line;
+        }
+
+        @Override
+        public void close() {
+            proc.destroy();
+            try {
+                proc.waitFor(WAIT_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static String fnv1a(byte[] data) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : data) {
+            h ^= (b & 0xff);
+            h *= 0x100000001b3L;
+        }
+        return String.format("%016x", h);
+    }
+
+    static byte[] receiveAll(ThreadedTcpClient c) {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        while (true) {
+            byte[] d = c.receive(WAIT_MS);
+            if (d == null) {
+                check(false, "receive timed out before the end of the stream");
+                return got.toByteArray();
+            }
+            if (d.length == 0) {
+                return got.toByteArray();
+            }
+            got.write(d, 0, d.length);
+        }
+    }
+
+    static List<Signal> signals(ThreadedTcpClient c) {
+        List<Signal> all = new ArrayList<>();
+        Signal s;
+        while ((s = c.nextSignal(WAIT_MS)) != null) {
+            all.add(s);
+            if (s.kind == Signal.Kind.SOCKET_SHUTDOWN) {
+                check(c.nextSignal(0) == null, "nothing after the final signal");
+                break;
+            }
+        }
+        return all;
+    }
+
+    static void echoIsByteExactWithInitialMessage() throws Exception {
+        try (Peer echo = new Peer("echo")) {
+            byte[] data = new byte[200_000];
+            new Random(16).nextBytes(data);
+            ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+            o.initialMessage = "HELLO ".getBytes(StandardCharsets.UTF_8);
+            o.chunkSize = 4096;
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", echo.port, o)) {
+                Signal first = c.nextSignal(WAIT_MS);
+                check(first != null && first.kind == Signal.Kind.CONNECTED, "echo: connected first: " + first);
+                check(first != null && ("127.0.0.1:" + echo.port).equals(first.peer), "echo: peer address " + first);
+                Thread producer = new Thread(() -> {
+                    check(c.send(data) == data.length, "echo: every byte taken");
+                    c.producerFinished();
+                });
+                producer.start();
+                byte[] got = receiveAll(c);
+                producer.join(WAIT_MS);
+                byte[] want = new byte[data.length + 6];
+                System.arraycopy(o.initialMessage, 0, want, 0, 6);
+                System.arraycopy(data, 0, want, 6, data.length);
+                check(Arrays.equals(got, want), "echo: byte-exact (" + got.length + " of " + want.length + " bytes)");
+                Report r = c.join();
+                check(r.reason.equals("finished"), "echo: reason " + r);
+                check(r.sent == want.length && r.received == want.length && r.unsent == 0, "echo: counts " + r);
+                check(r.error == null, "echo: no error " + r);
+                check(c.join().sent == r.sent, "echo: join again gives the same report");
+                List<Signal> rest = signals(c);
+                Signal last = rest.isEmpty() ? null : rest.get(rest.size() - 1);
+                check(last != null && last.kind == Signal.Kind.SOCKET_SHUTDOWN && last.report.sent == r.sent,
+                        "echo: final signal carries the report: " + rest);
+            }
+            String line = echo.nextReport();
+            check(line.contains(" received=200006 sent=200006 "), "echo: server saw it all: " + line);
+        }
+    }
+
+    static void sinkGetsEveryByteHashChecked() throws Exception {
+        try (Peer sink = new Peer("sink")) {
+            byte[] data = new byte[1_000_000];
+            new Random(7).nextBytes(data);
+            ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+            o.chunkSize = 16384;
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", sink.port, o)) {
+                check(c.send(data, WAIT_MS) == data.length, "sink: every byte taken");
+                c.producerFinished();
+                check(receiveAll(c).length == 0, "sink: nothing comes back");
+                Report r = c.join();
+                check(r.reason.equals("finished") && r.sent == data.length && r.unsent == 0, "sink: " + r);
+            }
+            String line = sink.nextReport();
+            check(line.contains(" received=1000000 sent=0 hash=" + fnv1a(data)), "sink: count and hash: " + line);
+        }
+    }
+
+    static void fortuneServerClosesFirst() throws Exception {
+        try (Peer fortune = new Peer("fortune"); ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", fortune.port)) {
+            String got = new String(receiveAll(c), StandardCharsets.UTF_8);
+            check(got.startsWith("The original ThreadedTCPClient"), "fortune: text " + got);
+            Report r = c.join();
+            check(r.reason.equals("peer_closed") && r.received == got.length(), "fortune: " + r);
+            List<Signal> all = signals(c);
+            check(all.size() == 3 && all.get(0).kind == Signal.Kind.CONNECTED
+                    && all.get(1).kind == Signal.Kind.PEER_CLOSED
+                    && all.get(2).kind == Signal.Kind.SOCKET_SHUTDOWN, "fortune: signals " + all);
+        }
+    }
+
+    static void timeoutsAbortAndClose() throws Exception {
+        try (Peer sink = new Peer("sink")) {
+            ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", sink.port);
+            Signal s = c.nextSignal(WAIT_MS);
+            check(s != null && s.kind == Signal.Kind.CONNECTED, "abort: connected " + s);
+            check(c.receive(50) == null, "receive: null on a timeout");
+            check(c.nextSignal(0) == null, "nextSignal: null on a timeout");
+            c.abort();
+            Report r = c.join();
+            check(r.reason.equals("aborted") && r.sent == 0 && r.unsent == 0, "abort: " + r);
+            c.close();
+            c.close();
+            boolean threw = false;
+            try {
+                c.send(new byte[1]);
+            } catch (IllegalStateException e) {
+                threw = true;
+            }
+            check(threw, "send after close throws IllegalStateException");
+        }
+    }
+
+    static void refusedConnectionIsAnError() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", port)) {
+            Signal s = c.nextSignal(WAIT_MS);
+            check(s != null && s.kind == Signal.Kind.ERROR, "refused: an error signal " + s);
+            if (s != null && s.error != null) {
+                check(s.error.phase.equals("connect") && s.error.kind.equals("ConnectionRefused")
+                        && s.error.osCode == 111 && !s.error.message.isEmpty(), "refused: " + s.error);
+            }
+            Report r = c.join();
+            check(r.reason.equals("error") && r.error != null && r.error.phase.equals("connect"), "refused: " + r);
+            check(c.send(new byte[4], 0) == 0, "refused: a send takes nothing");
+        }
+    }
+
+    static void badOptionsAreRefused() throws Exception {
+        ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+        o.chunkSize = 1000;
+        boolean threw = false;
+        try {
+            new ThreadedTcpClient("127.0.0.1", 9, o).close();
+        } catch (IllegalArgumentException e) {
+            threw = true;
+        }
+        check(threw, "chunk size 1000 throws IllegalArgumentException");
+        threw = false;
+        try {
+            new ThreadedTcpClient("127.0.0.1", 70000).close();
+        } catch (IllegalArgumentException e) {
+            threw = true;
+        }
+        check(threw, "port 70000 throws IllegalArgumentException");
+        check(!ThreadedTcpClient.version().isEmpty(), "version");
+    }
+
+    interface Test {
+        void run() throws Exception;
+    }
+
+    static void run(String name, Test t) {
+        int before = failed;
+        try {
+            t.run();
+        } catch (Exception e) {
+            check(false, name + ": " + e);
+        }
+        System.out.println((failed == before ? "ok: " : "FAILED: ") + name);
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 1) {
+            System.err.println("usage: ClientTest TTC_BINARY");
+            System.exit(2);
+        }
+        ttcBinary = args[0];
+        run("echo is byte-exact with the initial message first", ClientTest::echoIsByteExactWithInitialMessage);
+        run("sink gets every byte, hash checked", ClientTest::sinkGetsEveryByteHashChecked);
+        run("fortune: the server closes first", ClientTest::fortuneServerClosesFirst);
+        run("timeouts, abort and close", ClientTest::timeoutsAbortAndClose);
+        run("a refused connection is an error", ClientTest::refusedConnectionIsAnError);
+        run("bad options are refused", ClientTest::badOptionsAreRefused);
+        System.out.println("java: " + passed + " passed, " + failed + " failed");
+        System.exit(failed == 0 && passed > 0 ? 0 : 1);
+    }
+}

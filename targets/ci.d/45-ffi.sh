@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The C API, ffi/:
+# - ffi/include/ttc.h is what cbindgen makes of ffi/src/lib.rs (a stale
+#   header fails);
+# - clippy on the ffi crate for the host, the board targets and both
+#   Android triples; its Rust tests (the API called as C calls it), on
+#   the host and for armv7 under QEMU;
+# - the C programs (ffi/tests/c_tests.sh): host gcc with AddressSanitizer,
+#   both cross gccs under QEMU, against `ttc serve` echo and sink.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=SCRIPTDIR/../lib.sh
+source targets/lib.sh
+
+ttc_run bash ffi/gen-header.sh --check
+ttc_run cargo clippy --locked -p ttc-ffi --all-targets -- -D warnings
+for t in "${TTC_QEMU_TARGETS[@]}" "${TTC_ANDROID_TARGETS[@]}"; do
+    ttc_run cargo clippy --locked -p ttc-ffi --lib --target "$t" -- -D warnings
+done
+ttc_run cargo test --locked -p ttc-ffi
+# The same on 32-bit ARM under QEMU (4-byte size_t, 8-byte u64 alignment).
+ttc_run cargo test --locked -p ttc-ffi --target armv7-unknown-linux-gnueabihf
+ttc_run bash ffi/tests/c_tests.sh
