@@ -12,7 +12,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use ttc::mailbox::{Closed, Mailbox, TryRecvError, TrySendError};
+use ttc::mailbox::{Mailbox, RecvError, SendError, TryRecvError};
 
 /// Small models, explored exhaustively within a preemption bound that keeps
 /// each one to seconds.
@@ -96,14 +96,14 @@ fn loom_close_races_send_and_recv_nothing_lost() {
     model(|| {
         let mb: Arc<Mailbox<u8, 1>> = Arc::new(Mailbox::new());
         let tx = mb.clone();
-        // Blocking sends: each either is queued or comes back as Closed.
+        // Blocking sends: each either is queued or comes back (closed).
         let producer = thread::spawn(move || {
             let mut back = Vec::new();
             for i in 0..2 {
                 match tx.send(i) {
                     Ok(()) => {}
-                    Err(TrySendError::Closed(v)) => back.push(v),
-                    Err(TrySendError::Full(_)) => unreachable!("blocking send never says full"),
+                    // A blocking send cannot say "full": only closed.
+                    Err(SendError(v)) => back.push(v),
                 }
             }
             back
@@ -117,7 +117,7 @@ fn loom_close_races_send_and_recv_nothing_lost() {
         while let Ok(v) = mb.recv() {
             got.push(v);
         }
-        assert_eq!(mb.recv(), Err(Closed));
+        assert_eq!(mb.recv(), Err(RecvError));
         closer.join().unwrap();
         let back = producer.join().unwrap();
         // Accounting: every item was received or handed back, exactly once,
