@@ -18,6 +18,44 @@ pub enum IpFamily {
     V6,
 }
 
+/// TCP keepalive settings for [`Config::keepalive`]: the idle time before
+/// the first probe, and optionally the interval between probes and how
+/// many unanswered probes end the connection (`None`: the system's
+/// defaults, on Linux 75 s and 9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Keepalive {
+    /// Time without traffic before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`).
+    pub interval: Option<Duration>,
+    /// Unanswered probes before the connection ends (`TCP_KEEPCNT`).
+    pub count: Option<u32>,
+}
+
+impl Keepalive {
+    /// Probes after `idle` without traffic, at the system's interval and
+    /// count.
+    pub const fn idle(idle: Duration) -> Keepalive {
+        Keepalive {
+            idle,
+            interval: None,
+            count: None,
+        }
+    }
+
+    /// This time between probes.
+    pub const fn interval(mut self, interval: Duration) -> Keepalive {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// This many unanswered probes end the connection.
+    pub const fn count(mut self, count: u32) -> Keepalive {
+        self.count = Some(count);
+        self
+    }
+}
+
 /// How to reach the server and how the connection behaves. Build it with
 /// [`Config::new`] and the setters, then [`spawn`](Config::spawn).
 ///
@@ -29,7 +67,9 @@ pub enum IpFamily {
 ///     .write_timeout(Some(Duration::from_secs(10)))
 ///     .linger(Duration::from_secs(2))
 ///     .nodelay(true)
-///     .keepalive(Some(Duration::from_secs(60)))
+///     .keepalive(Some(ttc::Keepalive::idle(Duration::from_secs(60))))
+///     .user_timeout(Some(Duration::from_secs(20)))
+///     .idle_timeout(Some(Duration::from_secs(120)))
 ///     .thread_name("uplink");
 /// assert_eq!(config.host(), "127.0.0.1");
 /// ```
@@ -43,10 +83,12 @@ pub struct Config {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) linger: Duration,
     pub(crate) nodelay: bool,
-    pub(crate) keepalive: Option<Duration>,
+    pub(crate) keepalive: Option<Keepalive>,
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
     pub(crate) recv_spin: Duration,
+    pub(crate) user_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -87,6 +129,8 @@ impl Config {
             stack_size: Self::DEFAULT_STACK_SIZE,
             thread_name: String::from("ttc-worker"),
             recv_spin: Self::DEFAULT_RECV_SPIN,
+            user_timeout: None,
+            idle_timeout: None,
         }
     }
 
@@ -143,10 +187,48 @@ impl Config {
         self
     }
 
-    /// TCP keepalive with this idle time before the first probe (default
-    /// off).
-    pub fn keepalive(mut self, idle: Option<Duration>) -> Config {
-        self.keepalive = idle;
+    /// TCP keepalive (default off): after [`Keepalive::idle`] without
+    /// traffic the kernel sends a probe, every `interval` after that, and
+    /// after `count` unanswered probes it ends the connection (the worker
+    /// sees a read error, `TimedOut`). Times are whole seconds for the
+    /// kernel (rounded down, at least 1). A value the platform refuses is a
+    /// logged warning.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ttc::Keepalive;
+    /// let ka = Keepalive::idle(Duration::from_secs(30))
+    ///     .interval(Duration::from_secs(5))
+    ///     .count(3);
+    /// let config = ttc::Config::new("127.0.0.1", 7).keepalive(Some(ka));
+    /// # let _ = config;
+    /// ```
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Config {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux and Android; default `None`: the
+    /// kernel's retransmission limits, about 15 minutes): when data written
+    /// stays unacknowledged for this long, the kernel ends the connection
+    /// and the worker sees a `TimedOut` error. It finds a peer that went
+    /// away while we were sending; [`Config::idle_timeout`] finds one while
+    /// we only read. The kernel takes milliseconds. A value the platform
+    /// refuses is a logged warning.
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.user_timeout = timeout;
+        self
+    }
+
+    /// No byte from the server for this long fails the connection with
+    /// `Error { phase: Read, kind: TimedOut }` (default `None`: no
+    /// limit), like Kamaelia's `TimeOutCSA` or Netty's
+    /// `IdleStateHandler`. Every byte received starts the time again; so
+    /// does a pause while the outbox is full (the worker is not reading
+    /// then) and the connection's start. After the server closed its side
+    /// it no longer applies.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.idle_timeout = timeout;
         self
     }
 

@@ -75,7 +75,7 @@ mod worker; // the worker thread: connection states and the data path
 pub use client::{
     Client, ControlInbox, Inbox, Outbox, SendSliceError, SendSliceFailure, SignalOutbox,
 };
-pub use config::{Config, IpFamily};
+pub use config::{Config, IpFamily, Keepalive};
 pub use mailbox::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };

@@ -191,6 +191,9 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
     pending_since: Option<Instant>,
+    /// When the server was last heard from, or the idle time started again
+    /// (idle timeout).
+    heard_at: Instant,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -211,6 +214,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             writable: true,
             unpolled: 0,
             pending_since: None,
+            heard_at: Instant::now(),
         }
     }
 
@@ -290,12 +294,19 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         warn("TCP_NODELAY", stream.set_nodelay(self.config.nodelay));
         warn("SO_SNDTIMEO", stream.set_write_timeout(Some(IO_SLICE)));
         warn("SO_RCVTIMEO", stream.set_read_timeout(Some(IO_SLICE)));
-        if let Some(idle) = self.config.keepalive {
-            let ka = socket2::TcpKeepalive::new().with_time(idle);
-            warn(
-                "SO_KEEPALIVE",
-                socket2::SockRef::from(stream).set_tcp_keepalive(&ka),
-            );
+        let sock = socket2::SockRef::from(stream);
+        if let Some(k) = self.config.keepalive {
+            let mut ka = socket2::TcpKeepalive::new().with_time(k.idle);
+            if let Some(interval) = k.interval {
+                ka = ka.with_interval(interval);
+            }
+            if let Some(count) = k.count {
+                ka = ka.with_retries(count);
+            }
+            warn("SO_KEEPALIVE", sock.set_tcp_keepalive(&ka));
+        }
+        if let Some(t) = self.config.user_timeout {
+            warn("TCP_USER_TIMEOUT", sock.set_tcp_user_timeout(Some(t)));
         }
     }
 
@@ -362,6 +373,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             }
             Ok(n) => {
                 self.report.received += n as u64;
+                self.heard_at = Instant::now();
                 let mut pieces = self.rbuf[..n].chunks(C);
                 // Only the worker fills the outbox and there was room for
                 // every piece, so all of them go in.
@@ -379,6 +391,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// The connected loop. Returns why it stopped.
     fn serve(&mut self, stream: &TcpStream) -> Reason {
+        self.heard_at = Instant::now();
         loop {
             if let Some(reason) = self.act_on_control() {
                 return reason;
@@ -490,9 +503,18 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         Ok(())
     }
 
-    /// Step 4: fails a write that made no progress for the write timeout;
+    /// Step 4: fails a write that made no progress for the write timeout,
+    /// and a connection the server said nothing on for the idle timeout;
     /// returns when the poll must wake up at the latest.
     fn deadline(&mut self, now: Instant) -> Result<Option<Instant>, Reason> {
+        let idle_deadline = self.idle_deadline(now);
+        if idle_deadline.is_some_and(|d| now >= d) {
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                "idle timeout: nothing from the server",
+            );
+            return Err(self.fail(Phase::Read, &e));
+        }
         let write_deadline = match (
             self.state.writing() && self.has_pending(),
             self.pending_since,
@@ -513,10 +535,22 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             WriteState::HalfClosed { linger_until } => linger_until,
             _ => None,
         };
-        Ok(match (write_deadline, linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        Ok(earliest(earliest(write_deadline, linger), idle_deadline))
+    }
+
+    /// When the idle timeout ends, if it runs: only while the worker
+    /// listens to the server (reading, with room in the outbox). While it
+    /// does not, the time starts again.
+    fn idle_deadline(&mut self, now: Instant) -> Option<Instant> {
+        let limit = self.config.idle_timeout?;
+        if !self.state.reading() {
+            return None;
+        }
+        if self.boxes.outbox.room() < read_room::<O>() {
+            self.heard_at = now;
+        }
+        // A limit too large for the clock is no limit.
+        self.heard_at.checked_add(limit)
     }
 
     /// Step 5: marks the worker parked, looks at every box once more, and
@@ -609,11 +643,22 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 }
 
+/// The earlier of two optional deadlines (`None`: no deadline).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Errors that mean "no progress this time", not a failed connection: the
-/// I/O slice ran out, or a signal interrupted the call.
+/// I/O slice ran out (`SO_SNDTIMEO`/`SO_RCVTIMEO` end a call with EAGAIN
+/// on Linux and Android), or a signal interrupted the call. `TimedOut`
+/// (ETIMEDOUT) is not one: it is the kernel ending the connection, after
+/// `TCP_USER_TIMEOUT`, unanswered keepalive probes or retransmissions.
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
 }

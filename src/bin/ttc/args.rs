@@ -38,7 +38,14 @@ Client options:
       --linger SECS           after end of input, wait this long for the server
                               to close (default 5)
       --no-delay / --delay    TCP_NODELAY on (default) / off
-      --keepalive SECS        TCP keepalive, idle time before the first probe
+      --keepalive IDLE[,INTERVAL[,COUNT]]
+                              TCP keepalive: idle time before the first probe
+                              (SECS), time between probes, probes before the
+                              connection is given up (default: the system's)
+      --user-timeout SECS     end the connection when written data stays
+                              unacknowledged this long (TCP_USER_TIMEOUT)
+      --idle-timeout SECS     end the connection when the server sends
+                              nothing for this long
   -4 / -6                     IPv4 only / IPv6 only
   -h, --help                  this text
   -V, --version               the version
@@ -166,8 +173,10 @@ pub struct Connect {
     pub write_timeout: Option<Option<Duration>>,
     pub linger: Option<Duration>,
     pub nodelay: Option<bool>,
-    pub keepalive: Option<Duration>,
+    pub keepalive: Option<ttc::Keepalive>,
     pub family: IpFamily,
+    pub user_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Connect {
@@ -176,7 +185,9 @@ impl Connect {
         let mut c = ttc::Config::new(self.host.clone(), self.port)
             .family(self.family)
             .initial_message(initial)
-            .keepalive(self.keepalive);
+            .keepalive(self.keepalive)
+            .user_timeout(self.user_timeout)
+            .idle_timeout(self.idle_timeout);
         if let Some(t) = self.connect_timeout {
             c = c.connect_timeout(t);
         }
@@ -285,6 +296,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        user_timeout: None,
+        idle_timeout: None,
     };
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
@@ -312,8 +325,12 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("linger") => c.linger = Some(p.value()?.parse_with(|s| parse_secs(s, true))?),
             Long("no-delay") => c.nodelay = Some(true),
             Long("delay") => c.nodelay = Some(false),
-            Long("keepalive") => {
-                c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            Long("keepalive") => c.keepalive = Some(p.value()?.parse_with(parse_keepalive)?),
+            Long("user-timeout") => {
+                c.user_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            }
+            Long("idle-timeout") => {
+                c.idle_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
@@ -442,6 +459,33 @@ pub fn parse_secs(s: &str, allow_zero: bool) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `IDLE[,INTERVAL[,COUNT]]`: the keepalive idle time and interval in
+/// seconds (as [`parse_secs`], more than 0), the probe count at least 1.
+pub fn parse_keepalive(s: &str) -> Result<ttc::Keepalive, String> {
+    let mut parts = s.split(',');
+    let idle = parse_secs(parts.next().unwrap_or(""), false)?;
+    let mut ka = ttc::Keepalive::idle(idle);
+    if let Some(interval) = parts.next() {
+        ka = ka.interval(parse_secs(interval, false)?);
+    }
+    if let Some(count) = parts.next() {
+        match count.parse::<u32>() {
+            Ok(n) if n > 0 => ka = ka.count(n),
+            _ => {
+                return Err(format!(
+                    "invalid keepalive probe count '{count}' (expected 1 or more)"
+                ))
+            }
+        }
+    }
+    if parts.next().is_some() {
+        return Err(format!(
+            "invalid keepalive '{s}' (expected IDLE[,INTERVAL[,COUNT]], e.g. 60,10,5)"
+        ));
+    }
+    Ok(ka)
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -560,6 +604,49 @@ mod tests {
             assert!(e.contains(want), "{args:?}: {e}");
             assert!(!e.contains('\n'), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn test_keepalive_and_dead_peer_options() {
+        let c = connect(&["--keepalive", "60", "h", "1"]);
+        assert_eq!(
+            c.keepalive,
+            Some(ttc::Keepalive::idle(Duration::from_secs(60)))
+        );
+        let c = connect(&[
+            "--keepalive",
+            "30,5,3",
+            "--user-timeout",
+            "1.5",
+            "--idle-timeout",
+            "250ms",
+            "h",
+            "1",
+        ]);
+        let ka = c.keepalive.unwrap();
+        assert_eq!(ka.idle, Duration::from_secs(30));
+        assert_eq!(ka.interval, Some(Duration::from_secs(5)));
+        assert_eq!(ka.count, Some(3));
+        assert_eq!(c.user_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(c.idle_timeout, Some(Duration::from_millis(250)));
+        let ka = parse_keepalive("10,2").unwrap();
+        assert_eq!(
+            (ka.interval, ka.count),
+            (Some(Duration::from_secs(2)), None)
+        );
+        for (bad, want) in [
+            ("", "invalid time ''"),
+            ("0", "must be more than 0"),
+            ("10,0", "must be more than 0"),
+            ("10,1,0", "probe count '0'"),
+            ("10,1,x", "probe count 'x'"),
+            ("10,1,2,3", "IDLE[,INTERVAL[,COUNT]]"),
+        ] {
+            let e = parse_keepalive(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        assert!(error(&["--user-timeout", "0", "h", "1"]).contains("must be more than 0"));
+        assert!(error(&["--idle-timeout", "x", "h", "1"]).contains("invalid time 'x'"));
     }
 
     #[test]
