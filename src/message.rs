@@ -365,8 +365,10 @@ impl fmt::Display for Reason {
 /// [`Signal::SocketShutdown`] and returned by [`crate::Client::join`].
 ///
 /// Accounting: every byte handed to the client (the initial message plus
-/// every chunk the inbox accepted) is either in `sent` or in `unsent`;
-/// every byte read from the socket was delivered to the outbox and is in
+/// every chunk the inbox accepted) is either in `sent` or in `unsent`, and
+/// of what was sent, `acked` is what the server's TCP acknowledged:
+/// accepted = `acked` + [`unacked`](ShutdownReport::unacked) + `unsent`.
+/// Every byte read from the socket was delivered to the outbox and is in
 /// `received`.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -375,6 +377,14 @@ pub struct ShutdownReport {
     pub reason: Reason,
     /// Bytes written to the socket (initial message included).
     pub sent: u64,
+    /// Of `sent`, the data bytes the server's TCP acknowledged: they
+    /// reached the server's kernel (not necessarily the server
+    /// application). Always at most `sent`; `sent - acked` may not have
+    /// reached the server. Read from `TCP_INFO` (`tcpi_bytes_acked`, our
+    /// SYN and FIN not counted) where the kernel has it, else from samples
+    /// of the send queue (`SIOCOUTQ`), which can only count less: see
+    /// ARCHITECTURE.md, "Staying connected".
+    pub acked: u64,
     /// Bytes read from the socket, all of them delivered to the outbox.
     pub received: u64,
     /// Bytes accepted (initial message or inbox) but never written.
@@ -391,10 +401,17 @@ impl ShutdownReport {
         ShutdownReport {
             reason,
             sent: 0,
+            acked: 0,
             received: 0,
             unsent: 0,
             error: None,
         }
+    }
+
+    /// Bytes written but not acknowledged by the server's TCP: they may
+    /// not have reached it.
+    pub fn unacked(&self) -> u64 {
+        self.sent.saturating_sub(self.acked)
     }
 }
 
@@ -402,8 +419,8 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (sent {}, received {}, unsent {})",
-            self.reason, self.sent, self.received, self.unsent
+            "{} (sent {}, acked {}, received {}, unsent {})",
+            self.reason, self.sent, self.acked, self.received, self.unsent
         )?;
         if let Some(e) = &self.error {
             write!(f, ": {e}")?;

@@ -30,6 +30,61 @@ const BATCH: usize = 8 * 1024;
 /// the socket for incoming data.
 const READ_CHECK_EVERY: usize = 64 * 1024;
 
+/// During a busy upload, the most bytes written between two samples of
+/// what the server acknowledged (when samples are taken while the
+/// connection runs: see [`Acks`]).
+const ACK_SAMPLE_BYTES: u64 = 64 * 1024;
+
+/// ... and the longest time between two such samples while writing.
+const ACK_SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// Where the count of acknowledged bytes comes from on this connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AckSource {
+    /// `TCP_INFO`'s `tcpi_bytes_acked` (Linux 4.1+, Android): exact at any
+    /// time, also after a reset, so one sample at the end is enough.
+    TcpInfo,
+    /// `sent - SIOCOUTQ`, sampled while the connection runs (QEMU
+    /// user-mode, older kernels): the send queue is only the connection's
+    /// own in a synchronized state, so the last good sample is kept.
+    SendQueue,
+    /// Neither: nothing is counted as acknowledged.
+    Unknown,
+}
+
+/// What the server's TCP acknowledged on the current connection, in data
+/// bytes (our SYN and FIN not counted), never more than was written.
+#[derive(Clone, Copy, Debug)]
+struct Acks {
+    /// The best sample so far (samples only ever raise it).
+    acked: u64,
+    source: AckSource,
+    /// `sent` and the time at the last sample.
+    at_sent: u64,
+    at: Instant,
+}
+
+impl Acks {
+    fn new(now: Instant) -> Acks {
+        Acks {
+            acked: 0,
+            source: AckSource::Unknown,
+            at_sent: 0,
+            at: now,
+        }
+    }
+
+    /// Whether samples are needed while the connection runs, or only the
+    /// one at its end.
+    fn live(&self) -> bool {
+        self.source == AckSource::SendQueue
+    }
+
+    fn raise(&mut self, acked: u64, sent: u64) {
+        self.acked = self.acked.max(acked.min(sent));
+    }
+}
+
 /// Runs a connection from start to end. Always ends with exactly one
 /// `SocketShutdown` on the signal outbox, even if something panicked.
 pub(crate) fn run<const C: usize, const I: usize, const O: usize>(
@@ -194,6 +249,8 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// When the server was last heard from, or the idle time started again
     /// (idle timeout).
     heard_at: Instant,
+    /// What the server acknowledged of what was written.
+    acks: Acks,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -215,6 +272,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             unpolled: 0,
             pending_since: None,
             heard_at: Instant::now(),
+            acks: Acks::new(Instant::now()),
         }
     }
 
@@ -222,9 +280,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let reason = match connect::connect(&self.config, &self.boxes.core) {
             Ok((stream, peer)) => {
                 self.setup(&stream);
+                self.start_acks(&stream);
                 log::debug!("connected to {peer}");
                 self.signal(Signal::Connected(peer));
                 let reason = self.serve(&stream);
+                self.sample_acked(&stream);
                 self.close(stream, reason);
                 reason
             }
@@ -308,6 +368,80 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Some(t) = self.config.user_timeout {
             warn("TCP_USER_TIMEOUT", sock.set_tcp_user_timeout(Some(t)));
         }
+    }
+
+    /// Finds out how this connection's acknowledgements can be counted.
+    fn start_acks(&mut self, stream: &TcpStream) {
+        let fd = stream.as_raw_fd();
+        self.acks = Acks::new(Instant::now());
+        self.acks.source = match sys::tcp_info(fd) {
+            Ok(sys::TcpInfo {
+                bytes_acked: Some(_),
+                ..
+            }) => AckSource::TcpInfo,
+            _ if sys::send_queue(fd).is_ok() => AckSource::SendQueue,
+            _ => AckSource::Unknown,
+        };
+        log::debug!("acknowledged bytes from {:?}", self.acks.source);
+    }
+
+    /// Samples what the server has acknowledged. A sample that cannot be
+    /// trusted (the send queue of a connection that is torn down) is
+    /// ignored: the last good one stays.
+    fn sample_acked(&mut self, stream: &TcpStream) {
+        let fd = stream.as_raw_fd();
+        let sent = self.report.sent;
+        self.acks.at_sent = sent;
+        self.acks.at = Instant::now();
+        match self.acks.source {
+            AckSource::TcpInfo => {
+                if let Ok(sys::TcpInfo {
+                    bytes_acked: Some(b),
+                    ..
+                }) = sys::tcp_info(fd)
+                {
+                    // Sequence space: our SYN counts one (and our FIN one
+                    // more, which the clamp to `sent` removes).
+                    self.acks.raise(b.saturating_sub(1), sent);
+                }
+            }
+            AckSource::SendQueue => {
+                // The queue first, then the state: a state still
+                // synchronized after the read means no reset came before
+                // it.
+                let Ok(queued) = sys::send_queue(fd) else {
+                    return;
+                };
+                let Ok(info) = sys::tcp_info(fd) else {
+                    return;
+                };
+                if sys::tcp_state_synchronized(info.state) {
+                    self.acks.raise(sent.saturating_sub(queued), sent);
+                } else if info.state == sys::TCP_STATE_CLOSE && self.closed_cleanly() {
+                    // Closed both ways without an error after our FIN: the
+                    // kernel leaves FIN_WAIT or LAST_ACK only once the
+                    // server acknowledged our FIN, so all that came before.
+                    self.acks.raise(sent, sent);
+                }
+            }
+            AckSource::Unknown => {}
+        }
+    }
+
+    /// Takes a sample while the connection runs, if this connection needs
+    /// them and enough was written or enough time passed since the last.
+    fn sample_acked_if_due(&mut self, stream: &TcpStream, now: Instant) {
+        if self.acks.live()
+            && (self.report.sent - self.acks.at_sent >= ACK_SAMPLE_BYTES
+                || now.saturating_duration_since(self.acks.at) >= ACK_SAMPLE_EVERY)
+        {
+            self.sample_acked(stream);
+        }
+    }
+
+    /// We sent our FIN, the server sent its own, and no error came.
+    fn closed_cleanly(&self) -> bool {
+        !self.state.writing() && self.state.read == ReadState::Eof && self.report.error.is_none()
     }
 
     fn initial_left(&self) -> usize {
@@ -449,6 +583,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Err(e) = self.write_some(stream, now) {
             return Err(self.fail(Phase::Write, &e));
         }
+        self.sample_acked_if_due(stream, now);
         if !self.has_pending() {
             self.pending_since = None;
         }
@@ -590,6 +725,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
+            if self.acks.live() && self.acks.acked < self.report.sent {
+                // About to sleep with bytes in flight: what was
+                // acknowledged until now is the last good sample if the
+                // connection dies in its sleep.
+                self.sample_acked(stream);
+            }
             deadline.map(|d| d.saturating_duration_since(now))
         };
         let ready = sys::poll(
@@ -637,6 +778,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             true
         });
         self.report.unsent = unsent;
+        self.report.acked = self.acks.acked.min(self.report.sent);
         self.report.reason = reason;
         log::debug!("socket shutdown: {}", self.report);
         self.report

@@ -428,7 +428,7 @@ fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     assert_eq!(o.code, Some(status), "{o:?}");
     assert_eq!(
         o.last_line(),
-        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0"
+        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0 acked=5"
     );
     assert_eq!(server.next_report().received, 5);
 }

@@ -1,7 +1,8 @@
 //! Property tests: random interleavings of sends (non-blocking, blocking,
 //! sliced), pauses, a slow or fast consumer and control messages, against
 //! random servers (echo, sink, burst, reset, close at once), must always
-//! keep the accounting invariant and end with exactly one final signal
+//! keep the accounting invariant (accepted = acked + unacked + unsent,
+//! with acked <= sent) and end with exactly one final signal
 //! whose reason matches what happened. And the mailbox, driven by random
 //! operations, must behave exactly like a bounded queue.
 //!
@@ -215,6 +216,15 @@ fn run_case(
         base + accepted,
         report.sent + report.unsent,
         "accepted != sent + unsent: {}",
+        report
+    );
+    // Of what was sent, `acked` reached the server's kernel: accepted =
+    // acked + unacked + unsent.
+    prop_assert!(report.acked <= report.sent, "acked > sent: {}", report);
+    prop_assert_eq!(
+        base + accepted,
+        report.acked + report.unacked() + report.unsent,
+        "accepted != acked + unacked + unsent: {}",
         report
     );
     prop_assert_eq!(report.received, drained.delivered);

@@ -60,10 +60,12 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
-  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
+  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N acked=N
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
+  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,\"acked\":N}
+acked: of what was sent, the bytes the server's TCP acknowledged; sent - acked
+may not have reached the server.
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes.

@@ -7,7 +7,7 @@
 //! ttc: connected 127.0.0.1:7000
 //! ttc: peer_closed
 //! ttc: error phase=connect kind=ConnectionRefused message="Connection refused (os error 111)"
-//! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0
+//! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0 acked=12
 //! ```
 //!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
@@ -118,29 +118,43 @@ fn library_error_line(format: Format, e: &Error) -> String {
     error_line(format, e.phase.as_str(), e.kind, &message)
 }
 
-/// The final line's text from its fields.
-pub fn shutdown_line(
-    format: Format,
-    reason: &str,
-    sent: u64,
-    received: u64,
-    unsent: u64,
-) -> String {
+/// A report line's text: `name`, the reason, then numeric fields in
+/// order (`key=N` in text, `"key":N` in JSON).
+pub fn counts_line(format: Format, name: &str, reason: &str, fields: &[(&str, u64)]) -> String {
     match format {
-        Format::Text => format!(
-            "ttc: socket_shutdown reason={reason} sent={sent} received={received} unsent={unsent}"
-        ),
-        Format::Json => JsonLine::new("signal", "socket_shutdown")
-            .str("reason", reason)
-            .num("sent", sent)
-            .num("received", received)
-            .num("unsent", unsent)
-            .finish(),
+        Format::Text => {
+            let mut s = format!("ttc: {name} reason={reason}");
+            for (key, value) in fields {
+                let _ = write!(s, " {key}={value}");
+            }
+            s
+        }
+        Format::Json => {
+            let mut j = JsonLine::new("signal", name).str("reason", reason);
+            for (key, value) in fields {
+                j = j.num(key, *value);
+            }
+            j.finish()
+        }
     }
 }
 
+/// The final line for a client that never started: nothing was accepted.
+pub fn shutdown_line_nothing(format: Format) -> String {
+    let zero = [("sent", 0), ("received", 0), ("unsent", 0), ("acked", 0)];
+    counts_line(format, "socket_shutdown", "error", &zero)
+}
+
+/// The final line: `sent`, `received`, `unsent`, then `acked` (what the
+/// server's TCP acknowledged).
 fn report_line(format: Format, r: &ShutdownReport) -> String {
-    shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent)
+    let fields = [
+        ("sent", r.sent),
+        ("received", r.received),
+        ("unsent", r.unsent),
+        ("acked", r.acked),
+    ];
+    counts_line(format, "socket_shutdown", r.reason.as_str(), &fields)
 }
 
 /// The line for a signal.
@@ -285,7 +299,12 @@ mod tests {
         let line = signal_line(Format::Text, &Signal::SocketShutdown(r));
         assert_eq!(
             line,
-            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0"
+            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 acked=0"
+        );
+        assert_eq!(shutdown_line_nothing(Format::Text), line);
+        assert_eq!(
+            shutdown_line_nothing(Format::Json),
+            r#"{"signal":"socket_shutdown","reason":"error","sent":0,"received":0,"unsent":0,"acked":0}"#
         );
     }
 

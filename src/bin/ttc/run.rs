@@ -100,7 +100,7 @@ pub fn session(
         Err(e) => {
             CONSOLE.line(&output::signal_line(format, &Signal::Error(e)));
             // Nothing was accepted, so nothing is unsent.
-            CONSOLE.final_line(&output::shutdown_line(format, "error", 0, 0, 0));
+            CONSOLE.final_line(&output::shutdown_line_nothing(format));
             return EXIT_ERROR;
         }
     };
