@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::message::{Error, DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
+use crate::reconnect::{Backoff, Delivery};
 
 /// Which address families a host name may resolve to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -89,6 +90,9 @@ pub struct Config {
     pub(crate) recv_spin: Duration,
     pub(crate) user_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) reconnect: Option<Backoff>,
+    pub(crate) resend_window: usize,
+    pub(crate) delivery: Delivery,
 }
 
 impl Config {
@@ -112,6 +116,9 @@ impl Config {
     pub const DEFAULT_INBOX: usize = DEFAULT_INBOX;
     /// Default outbox capacity in chunks, used by [`Config::spawn`].
     pub const DEFAULT_OUTBOX: usize = DEFAULT_OUTBOX;
+    /// Default size of the kept window with reconnect (see
+    /// [`Config::resend_window`]).
+    pub const DEFAULT_RESEND_WINDOW: usize = 256 * 1024;
 
     /// Connect to `host` (a DNS name, an IPv4 literal, or an IPv6 literal
     /// with or without brackets) on `port`.
@@ -131,6 +138,9 @@ impl Config {
             recv_spin: Self::DEFAULT_RECV_SPIN,
             user_timeout: None,
             idle_timeout: None,
+            reconnect: None,
+            resend_window: Self::DEFAULT_RESEND_WINDOW,
+            delivery: Delivery::TcpAck,
         }
     }
 
@@ -259,6 +269,68 @@ impl Config {
     /// once, so this costs nothing while nothing flows.
     pub fn recv_spin(mut self, limit: Duration) -> Config {
         self.recv_spin = limit;
+        self
+    }
+
+    /// Reconnect when the connection is lost (default: off, the component
+    /// ends with the connection). On any end other than
+    /// [`Control::Shutdown`](crate::Control), `Abort` or a finished
+    /// transfer (after `ProducerFinished`, everything accepted delivered),
+    /// the worker waits as `backoff` says, then connects again the same
+    /// way as the first time. A `Shutdown` or `Abort` during the wait ends
+    /// the component at once.
+    ///
+    /// The boxes live across connections: the inbox keeps taking chunks
+    /// while disconnected (with backpressure once it is full) and is not
+    /// closed by a lost connection; the outbox keeps delivering. What was
+    /// written and not delivered ([`Config::delivery`]) is sent again on
+    /// the next connection, from the first chunk not wholly delivered (a
+    /// connection never starts in the middle of a chunk), after the
+    /// initial message, which starts every connection. The kept bytes are
+    /// bounded by [`Config::resend_window`].
+    ///
+    /// Signals: `Connected` for each connection, `Disconnected` with that
+    /// connection's report when it ends, `Reconnecting` before each wait,
+    /// and one final `SocketShutdown` with the totals. The signal outbox
+    /// holds [`SIGNAL_CAPACITY`](crate::SIGNAL_CAPACITY): read it while
+    /// reconnecting, or signals beyond it are dropped (with a logged
+    /// warning; the final one is always delivered).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = ttc::Config::new("127.0.0.1", 7)
+    ///     .reconnect(ttc::Backoff::default().max(Duration::from_secs(10)))
+    ///     .user_timeout(Some(Duration::from_secs(5)));
+    /// # let _ = config;
+    /// ```
+    pub fn reconnect(mut self, backoff: Backoff) -> Config {
+        self.reconnect = Some(backoff);
+        self
+    }
+
+    /// The reconnect policy, if [`Config::reconnect`] was set.
+    pub fn backoff(&self) -> Option<&Backoff> {
+        self.reconnect.as_ref()
+    }
+
+    /// With reconnect, the most bytes kept for sending again (default
+    /// [`Config::DEFAULT_RESEND_WINDOW`], 256 KiB; at least one chunk). The
+    /// window is the worker's write buffer: nothing is written that is not
+    /// kept, so it also bounds the bytes in flight, and the socket's send
+    /// buffer is capped to it (`SO_SNDBUF` set to half of it; Linux
+    /// doubles the value). Raise it for a link with a large
+    /// bandwidth-delay product. Allocated once, when the worker starts,
+    /// only with reconnect.
+    pub fn resend_window(mut self, bytes: usize) -> Config {
+        self.resend_window = bytes;
+        self
+    }
+
+    /// With reconnect, what counts as delivered, and so what moves the
+    /// kept window (default [`Delivery::TcpAck`]). Without reconnect it
+    /// changes nothing.
+    pub fn delivery(mut self, delivery: Delivery) -> Config {
+        self.delivery = delivery;
         self
     }
 

@@ -21,6 +21,13 @@
 //!   TCP flow control slows the server down.
 //! - Nothing panics on anything a peer or caller sends; every error is a
 //!   [`Signal::Error`] with its [`Phase`] and [`std::io::ErrorKind`].
+//! - Every report says what the server's TCP acknowledged
+//!   ([`ShutdownReport::acked`]), not only what was written.
+//! - Staying connected, opt-in: dead-peer detection
+//!   ([`Config::user_timeout`], [`Config::keepalive`],
+//!   [`Config::idle_timeout`]) and reconnect ([`Config::reconnect`]): the
+//!   same boxes across connections, and what was not delivered sent again
+//!   from a bounded kept window, never from the middle of a chunk.
 //! - The library never prints: it logs through [`log`].
 //!
 //! ## Example
@@ -68,6 +75,7 @@ pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
+mod reconnect; // backoff, delivery, the kept window
 mod sys; // poll(2), eventfd: the target glue
 mod wake; // the park/wake protocol between the handles and the worker
 mod worker; // the worker thread: connection states and the data path
@@ -83,6 +91,7 @@ pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
+pub use reconnect::{Backoff, Delivery, Jitter};
 pub use wake::SIGNAL_CAPACITY;
 
 // The README's Rust examples run as doctests.

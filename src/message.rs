@@ -5,6 +5,7 @@
 use core::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Default chunk capacity in bytes: the original's `recv(1024)`.
 pub(crate) const DEFAULT_CHUNK: usize = 1024;
@@ -370,6 +371,21 @@ impl fmt::Display for Reason {
 /// accepted = `acked` + [`unacked`](ShutdownReport::unacked) + `unsent`.
 /// Every byte read from the socket was delivered to the outbox and is in
 /// `received`.
+///
+/// With [`Config::reconnect`](crate::Config::reconnect) the final report
+/// holds the totals over every connection. Accepted is still the initial
+/// message (once) plus every chunk the inbox accepted; `sent` counts every
+/// byte written on every connection, and `resent` the bytes among them
+/// that had been written before: the initial message again at the start
+/// of each new connection, and inbox bytes sent again. `acked` counts each
+/// accepted byte once (inbox bytes at the level of
+/// [`Config::delivery`](crate::Config::delivery)), so a complete transfer
+/// ends with `acked` = accepted, and the invariant holds with
+/// `unacked = sent - resent - acked`. A
+/// [`Signal::Disconnected`] carries the report of one connection: its own
+/// `sent`, `received`, `resent`, `acked` (its server's TCP
+/// acknowledgements) and error, `unsent` the accepted bytes still waiting
+/// for the next connection, and `connections` its number.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -385,6 +401,16 @@ pub struct ShutdownReport {
     /// of the send queue (`SIOCOUTQ`), which can only count less: see
     /// ARCHITECTURE.md, "Staying connected".
     pub acked: u64,
+    /// Of `sent`, bytes written again after a reconnect: the initial
+    /// message on each new connection, and inbox bytes not delivered on an
+    /// earlier one (0 without reconnect).
+    pub resent: u64,
+    /// Bytes written and neither delivered nor kept for sending again.
+    /// The kept window is the write buffer, so nothing is written that is
+    /// not kept: 0, and there so that such a loss could never be silent.
+    pub lost: u64,
+    /// Connections made (0 if none; at most 1 without reconnect).
+    pub connections: u32,
     /// Bytes read from the socket, all of them delivered to the outbox.
     pub received: u64,
     /// Bytes accepted (initial message or inbox) but never written.
@@ -402,16 +428,26 @@ impl ShutdownReport {
             reason,
             sent: 0,
             acked: 0,
+            resent: 0,
+            lost: 0,
+            connections: 0,
             received: 0,
             unsent: 0,
             error: None,
         }
     }
 
-    /// Bytes written but not acknowledged by the server's TCP: they may
-    /// not have reached it.
+    /// Bytes written and not acknowledged (`sent - resent - acked`): they
+    /// may not have reached the server.
     pub fn unacked(&self) -> u64 {
-        self.sent.saturating_sub(self.acked)
+        self.sent
+            .saturating_sub(self.resent)
+            .saturating_sub(self.acked)
+    }
+
+    /// Everything accepted was written and acknowledged (or confirmed).
+    pub fn all_acked(&self) -> bool {
+        self.unsent == 0 && self.unacked() == 0 && self.lost == 0
     }
 }
 
@@ -419,9 +455,17 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (sent {}, acked {}, received {}, unsent {})",
+            "{} (sent {}, acked {}, received {}, unsent {}",
             self.reason, self.sent, self.acked, self.received, self.unsent
         )?;
+        if self.connections > 1 || self.resent > 0 || self.lost > 0 {
+            write!(
+                f,
+                ", connections {}, resent {}, lost {}",
+                self.connections, self.resent, self.lost
+            )?;
+        }
+        f.write_str(")")?;
         if let Some(e) = &self.error {
             write!(f, ": {e}")?;
         }
@@ -432,6 +476,9 @@ impl fmt::Display for ShutdownReport {
 /// A message on the signal outbox. A connection signals, in order:
 /// `Connected` (if it connected), `PeerClosed` (if the server closed),
 /// `Error` (for each error), and always exactly one `SocketShutdown`, last.
+/// With reconnect, each connection signals `Connected` ... `Disconnected`,
+/// each wait before an attempt `Reconnecting`, and `SocketShutdown` ends
+/// the component.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signal {
@@ -439,8 +486,20 @@ pub enum Signal {
     Connected(SocketAddr),
     /// The server closed its side of the connection (end of stream).
     PeerClosed,
-    /// Something failed; the connection ends with `SocketShutdown` next.
+    /// Something failed; without reconnect the connection ends with
+    /// `SocketShutdown` next.
     Error(Error),
+    /// With reconnect: a connection ended; its own report (see
+    /// [`ShutdownReport`]).
+    Disconnected(ShutdownReport),
+    /// With reconnect: waiting `delay` before connect attempt `attempt`
+    /// (1 for the first since the connection was lost).
+    Reconnecting {
+        /// Attempts since the connection was lost, this one included.
+        attempt: u32,
+        /// The wait before it.
+        delay: Duration,
+    },
     /// The connection is over; nothing follows.
     SocketShutdown(ShutdownReport),
 }

@@ -101,3 +101,156 @@ fn idle_timeout_ends_a_silent_connection_with_a_read_timeout() {
     drop(stdin);
     assert_network_error(&o, "read", "TimedOut");
 }
+
+fn qemu() -> bool {
+    std::env::var_os("QEMU_LD_PREFIX").is_some()
+}
+
+#[test]
+fn reconnect_send_survives_a_link_that_goes_dark_and_exits_0() {
+    // `--send` of numbered chunks, paced, from namespace b to a recorder in
+    // namespace a; the link drops everything for 3 s in the middle. With
+    // --user-timeout 1 the connection fails, ttc reconnects once the link
+    // is back, every chunk arrives, everything is acknowledged: exit 0.
+    // 16 MiB at 4 MiB/s on the host; under QEMU 4 MiB at 1 MiB/s.
+    use support::netns::*;
+    use support::seq::*;
+    let (chunks, rate) = if qemu() {
+        (4096u64, "1Mi")
+    } else {
+        (16384, "4Mi")
+    };
+    let bytes = chunks * SEQ_CHUNK as u64;
+    let file = TempFile::new("dark", &seq_stream(chunks));
+    let pair = NetPair::new("cdark");
+    let recorder = Recorder::on(pair.listen_a());
+    let port = recorder.addr.port().to_string();
+    let received = || recorder.received();
+    let args: Vec<String> = [
+        "--send",
+        file.path(),
+        "--rate",
+        rate,
+        "--reconnect",
+        "--backoff",
+        "0.1,0.4",
+        "--user-timeout",
+        "1",
+        "--connect-timeout",
+        "1",
+        "--no-progress",
+        &ADDR_A.to_string(),
+        &port,
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let mut t = NetPair::run_in(&pair.b, move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ttc(&args).spawn()
+    });
+    t.wait_line("ttc: connected");
+    assert!(
+        support::eventually(2 * SOON, || received() >= bytes / 3),
+        "the upload did not get going"
+    );
+    pair.go_dark();
+    // Pacing the fault: the link stays dark for 3 s.
+    std::thread::sleep(Duration::from_secs(3));
+    pair.light();
+    let o = t.finish_within(6 * SOON);
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let disconnected = o
+        .lines
+        .iter()
+        .find(|l| l.starts_with("ttc: disconnected "))
+        .expect("no disconnected line");
+    assert!(
+        disconnected.starts_with("ttc: disconnected reason=error acked="),
+        "{disconnected}"
+    );
+    assert!(o.has_line("ttc: reconnecting attempt=1 delay="), "{o:?}");
+    assert!(o.has_line("ttc: error phase="), "{o:?}");
+    let last = o.last_line();
+    assert!(
+        last.starts_with("ttc: socket_shutdown reason=finished "),
+        "{last}"
+    );
+    assert_eq!(field(last, "acked"), bytes, "{last}");
+    assert_eq!(field(last, "unsent"), 0, "{last}");
+    assert_eq!(field(last, "lost"), 0, "{last}");
+    assert!(field(last, "connections") >= 2, "{last}");
+    assert_eq!(field(last, "sent") - field(last, "resent"), bytes, "{last}");
+    assert!(support::eventually(SOON, || received() >= bytes));
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!(r.chunks, chunks, "{r:?}");
+    assert!(r.largest_overlap <= 256, "{r:?}");
+}
+
+#[test]
+fn reconnect_json_lines_and_giving_up_exits_1() {
+    // Nothing listens: every attempt is refused, --max-attempts 2 gives up.
+    let port = support::refused_port().to_string();
+    let o = ttc(&[
+        "--json",
+        "--reconnect",
+        "--backoff",
+        "0.01,0.05",
+        "--max-attempts",
+        "2",
+        "127.0.0.1",
+        &port,
+    ])
+    .run(b"some input");
+    assert_eq!(o.code, Some(1), "{o:?}");
+    let objs: Vec<_> = o.lines.iter().map(|l| json_line(l)).collect();
+    let names: Vec<&str> = objs.iter().map(|o| text(o, "signal")).collect();
+    assert_eq!(
+        names,
+        [
+            "error",
+            "reconnecting",
+            "error",
+            "reconnecting",
+            "error",
+            "socket_shutdown"
+        ]
+    );
+    assert_eq!(number(&objs[1], "attempt"), 1);
+    assert!(number(&objs[3], "delay_ms") <= 50);
+    let last = objs.last().unwrap();
+    assert_eq!(text(last, "reason"), "error");
+    assert_eq!(number(last, "connections"), 0);
+    assert_eq!(number(last, "unsent"), 10);
+    assert_eq!(number(last, "acked"), 0);
+}
+
+#[test]
+fn reconnect_pipe_finishes_on_one_connection_and_exits_0() {
+    // The pipe with --reconnect: the server answers the line and closes
+    // (after reading everything, so the close is a FIN): one connection,
+    // everything acknowledged, its disconnected line, exit 0.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_arg(listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        while let Ok((s, _)) = listener.accept() {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = (&s).write_all(line.to_uppercase().as_bytes());
+            }
+            // Read what else came, so that the close is a FIN, not a reset.
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut rest = Vec::new();
+            let _ = r.read_to_end(&mut rest);
+        }
+    });
+    let o = ttc(&["--reconnect", "--backoff", "0.01,0.05", "127.0.0.1", &port]).run(b"one\n");
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.stdout_text(), "ONE\n");
+    assert!(
+        o.has_line("ttc: disconnected reason=finished acked=4"),
+        "{o:?}"
+    );
+}

@@ -14,13 +14,15 @@
 //! (reader + writer threads with `sync_channel`s of `Vec<u8>`), `tokio`
 //! (a current-thread runtime, bounded tokio mpsc channels) and `ttc`.
 //! Workloads: upload, download, pingpong, sparse, idle, allocs, scale,
-//! shutdown (see benches/README.md). Prints a table and writes the same
+//! shutdown, reconnect (ttc only: with reconnect against without; see
+//! benches/README.md). Prints a table and writes the same
 //! figures as JSON to `target/bench/results-<arch>[-quick].json`.
 
 mod alloc;
 mod conn;
 mod diy;
 mod procfs;
+mod reconnect;
 mod report;
 mod scale;
 mod servers;
@@ -40,13 +42,22 @@ use workloads::{Outcome, Sizes};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const WORKLOADS: [&str; 8] = [
-    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown",
+const WORKLOADS: [&str; 9] = [
+    "upload",
+    "download",
+    "pingpong",
+    "sparse",
+    "idle",
+    "allocs",
+    "scale",
+    "shutdown",
+    "reconnect",
 ];
 
 const USAGE: &str = "\
 usage: compare [--quick] [--peer raw,diy,tokio,ttc] [--workload upload,download,
-               pingpong,sparse,idle,allocs,scale,shutdown] [--lib-peers] [--json PATH]
+               pingpong,sparse,idle,allocs,scale,shutdown,reconnect] [--lib-peers]
+               [--json PATH]
   --quick      small sizes (seconds, for CI); the full run takes minutes
   --lib-peers  bulk transfers against ttc::peers Sink/Burst (hash-checked)
                instead of the bench's stamped sink/burst
@@ -110,6 +121,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 fn run(workload: &str, peer: PeerKind, sz: &Sizes) -> Outcome {
     if workload == "scale" {
         return scale::scale(peer, sz);
+    }
+    if workload == "reconnect" {
+        return reconnect::reconnect(peer, sz);
     }
     with_conn!(peer, C => match workload {
         "upload" => workloads::upload::<C>(sz),

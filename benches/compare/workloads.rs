@@ -22,6 +22,8 @@ pub struct Sizes {
     pub scale: Vec<usize>,
     pub scale_rounds: usize,
     pub shutdowns: usize,
+    /// Come-back trials of the reconnect workload.
+    pub reconnects: usize,
     pub lib_peers: bool,
 }
 
@@ -38,6 +40,7 @@ impl Sizes {
             scale: vec![1, 100, 1000],
             scale_rounds: 4,
             shutdowns: 200,
+            reconnects: 30,
             lib_peers: false,
         }
     }
@@ -54,6 +57,7 @@ impl Sizes {
             scale: vec![1, 20, 100],
             scale_rounds: 2,
             shutdowns: 20,
+            reconnects: 10,
             lib_peers: false,
         }
     }
@@ -72,6 +76,7 @@ impl Sizes {
             scale: vec![1, 4],
             scale_rounds: 2,
             shutdowns: 3,
+            reconnects: 2,
             lib_peers: false,
         }
     }

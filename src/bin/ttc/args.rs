@@ -46,6 +46,11 @@ Client options:
                               unacknowledged this long (TCP_USER_TIMEOUT)
       --idle-timeout SECS     end the connection when the server sends
                               nothing for this long
+      --reconnect             when the connection is lost, connect again and
+                              send again what the server did not acknowledge
+      --backoff INITIAL,MAX   wait before a reconnect: random, up to INITIAL
+                              doubled per attempt, at most MAX (default 0.5,30)
+      --max-attempts N        give up after N reconnect attempts in a row
   -4 / -6                     IPv4 only / IPv6 only
   -h, --help                  this text
   -V, --version               the version
@@ -60,10 +65,15 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
+  ttc: disconnected reason=REASON acked=N       (--reconnect: one connection ended)
+  ttc: reconnecting attempt=N delay=SECS        (--reconnect: waiting, then attempt N)
   ttc: socket_shutdown reason=REASON sent=N received=N unsent=N acked=N
+       (--reconnect: totals, also connections=N resent=N lost=N)
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
-  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,\"acked\":N}
+  {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N,\"acked\":N},
+  {\"signal\":\"disconnected\",\"reason\":..,\"acked\":N},
+  {\"signal\":\"reconnecting\",\"attempt\":N,\"delay_ms\":N}
 acked: of what was sent, the bytes the server's TCP acknowledged; sent - acked
 may not have reached the server.
 
@@ -81,7 +91,8 @@ Environment:
                          --json (client and demo) they are off unless set.
 
 Exit status:
-  0    clean end: input finished and the server closed, or the server closed
+  0    clean end: input finished and the server closed, or the server closed;
+       with --reconnect only if everything accepted was acknowledged
   1    network error: resolve, connect, reset, timeout, also when the server
        closed but what was queued could not be written (unsent > 0); or
        stdout failed
@@ -127,7 +138,9 @@ fn usage<T>(msg: impl Into<String>) -> Result<T, Usage> {
     Err(Usage(msg.into()))
 }
 
-/// What to do.
+/// What to do. (Made once per run: the size of its largest variant does
+/// not matter.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `ttc HOST PORT` (with or without `--send`).
@@ -179,6 +192,8 @@ pub struct Connect {
     pub family: IpFamily,
     pub user_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
+    /// `--reconnect`, with `--backoff` and `--max-attempts` applied.
+    pub reconnect: Option<ttc::Backoff>,
 }
 
 impl Connect {
@@ -190,6 +205,9 @@ impl Connect {
             .keepalive(self.keepalive)
             .user_timeout(self.user_timeout)
             .idle_timeout(self.idle_timeout);
+        if let Some(b) = self.reconnect {
+            c = c.reconnect(b);
+        }
         if let Some(t) = self.connect_timeout {
             c = c.connect_timeout(t);
         }
@@ -300,7 +318,11 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         family: IpFamily::Any,
         user_timeout: None,
         idle_timeout: None,
+        reconnect: None,
     };
+    let mut reconnect = false;
+    let mut backoff: Option<(Duration, Duration)> = None;
+    let mut max_attempts: Option<u32> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -334,6 +356,15 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("idle-timeout") => {
                 c.idle_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
+            Long("reconnect") => reconnect = true,
+            Long("backoff") => backoff = Some(p.value()?.parse_with(parse_backoff)?),
+            Long("max-attempts") => {
+                max_attempts = Some(p.value()?.parse_with(|s| {
+                    s.parse::<u32>().map_err(|_| {
+                        format!("invalid attempt count '{s}' (expected a whole number)")
+                    })
+                })?)
+            }
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -358,6 +389,17 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         None => return usage(format!("invalid port '{}'", port.to_string_lossy())),
     };
     c.initial = initial;
+    c.reconnect = match (reconnect, backoff, max_attempts) {
+        (false, None, None) => None,
+        (false, _, _) => return usage("--backoff and --max-attempts need --reconnect"),
+        (true, backoff, max_attempts) => {
+            let mut b = ttc::Backoff::default().max_attempts(max_attempts);
+            if let Some((initial, max)) = backoff {
+                b = b.initial(initial).max(max);
+            }
+            Some(b)
+        }
+    };
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
         (None, Some(_)) => return usage("--rate needs --send FILE"),
@@ -486,6 +528,23 @@ pub fn parse_keepalive(s: &str) -> Result<ttc::Keepalive, String> {
         ));
     }
     Ok(ka)
+}
+
+/// `INITIAL,MAX`: the backoff's first and longest waits in seconds (as
+/// [`parse_secs`]; zero allowed), INITIAL at most MAX.
+pub fn parse_backoff(s: &str) -> Result<(Duration, Duration), String> {
+    let Some((initial, max)) = s.split_once(',') else {
+        return Err(format!(
+            "invalid backoff '{s}' (expected INITIAL,MAX in seconds, e.g. 0.5,30)"
+        ));
+    };
+    let (initial, max) = (parse_secs(initial, true)?, parse_secs(max, true)?);
+    if initial > max {
+        return Err(format!(
+            "invalid backoff '{s}' (INITIAL must not be more than MAX)"
+        ));
+    }
+    Ok((initial, max))
 }
 
 /// Seconds, where `0` or `none` means no limit.
@@ -649,6 +708,47 @@ mod tests {
         }
         assert!(error(&["--user-timeout", "0", "h", "1"]).contains("must be more than 0"));
         assert!(error(&["--idle-timeout", "x", "h", "1"]).contains("invalid time 'x'"));
+    }
+
+    #[test]
+    fn test_reconnect_options() {
+        assert_eq!(connect(&["h", "1"]).reconnect, None);
+        let b = connect(&["--reconnect", "h", "1"]).reconnect.unwrap();
+        assert_eq!(b, ttc::Backoff::default());
+        let b = connect(&[
+            "--reconnect",
+            "--backoff",
+            "0.1,2",
+            "--max-attempts",
+            "7",
+            "h",
+            "1",
+        ])
+        .reconnect
+        .unwrap();
+        assert_eq!(b.initial, Duration::from_millis(100));
+        assert_eq!(b.max, Duration::from_secs(2));
+        assert_eq!(b.max_attempts, Some(7));
+        for (args, want) in [
+            (&["--backoff", "1,2", "h", "1"][..], "need --reconnect"),
+            (&["--max-attempts", "3", "h", "1"], "need --reconnect"),
+            (&["--reconnect", "--backoff", "1", "h", "1"], "INITIAL,MAX"),
+            (
+                &["--reconnect", "--backoff", "3,2", "h", "1"],
+                "not be more than MAX",
+            ),
+            (
+                &["--reconnect", "--backoff", "x,2", "h", "1"],
+                "invalid time 'x'",
+            ),
+            (
+                &["--reconnect", "--max-attempts", "-1", "h", "1"],
+                "attempt count",
+            ),
+        ] {
+            let e = error(args);
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! ttc: socket_shutdown reason=finished sent=12 received=34 unsent=0 acked=12
 //! ```
 //!
+//! With `--reconnect` also, per connection and per wait:
+//!
+//! ```text
+//! ttc: disconnected reason=error acked=4096
+//! ttc: reconnecting attempt=1 delay=0.231
+//! ttc: socket_shutdown reason=finished sent=9000 received=0 unsent=0 acked=8192 connections=2 resent=808 lost=0
+//! ```
+//!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
 
 use std::fmt::Write as _;
@@ -146,15 +154,29 @@ pub fn shutdown_line_nothing(format: Format) -> String {
 }
 
 /// The final line: `sent`, `received`, `unsent`, then `acked` (what the
-/// server's TCP acknowledged).
-fn report_line(format: Format, r: &ShutdownReport) -> String {
-    let fields = [
+/// server's TCP acknowledged); with reconnect also `connections`,
+/// `resent` and `lost`.
+pub fn report_line(format: Format, r: &ShutdownReport, reconnect: bool) -> String {
+    let mut fields = vec![
         ("sent", r.sent),
         ("received", r.received),
         ("unsent", r.unsent),
         ("acked", r.acked),
     ];
+    if reconnect {
+        fields.extend([
+            ("connections", u64::from(r.connections)),
+            ("resent", r.resent),
+            ("lost", r.lost),
+        ]);
+    }
     counts_line(format, "socket_shutdown", r.reason.as_str(), &fields)
+}
+
+/// `1.5 s` → `1.500` (integer arithmetic: no floating point in the
+/// binary).
+pub fn secs(d: std::time::Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
 }
 
 /// The line for a signal.
@@ -167,7 +189,25 @@ pub fn signal_line(format: Format, sig: &Signal) -> String {
         (Signal::PeerClosed, Format::Text) => String::from("ttc: peer_closed"),
         (Signal::PeerClosed, Format::Json) => JsonLine::new("signal", "peer_closed").finish(),
         (Signal::Error(e), _) => library_error_line(format, e),
-        (Signal::SocketShutdown(r), _) => report_line(format, r),
+        (Signal::SocketShutdown(r), _) => report_line(format, r, false),
+        (Signal::Disconnected(r), _) => counts_line(
+            format,
+            "disconnected",
+            r.reason.as_str(),
+            &[("acked", r.acked)],
+        ),
+        (Signal::Reconnecting { attempt, delay }, Format::Text) => {
+            format!("ttc: reconnecting attempt={attempt} delay={}", secs(*delay))
+        }
+        (Signal::Reconnecting { attempt, delay }, Format::Json) => {
+            JsonLine::new("signal", "reconnecting")
+                .num("attempt", u64::from(*attempt))
+                .num(
+                    "delay_ms",
+                    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                )
+                .finish()
+        }
         // A signal a newer library adds (`Signal` is non-exhaustive).
         (_, Format::Text) => String::from("ttc: other"),
         (_, Format::Json) => JsonLine::new("signal", "other").finish(),
@@ -330,6 +370,23 @@ mod tests {
         );
         let e = Error::new(Phase::Write, io::ErrorKind::TimedOut, "");
         assert!(signal_line(Format::Json, &Signal::Error(e)).ends_with(r#""message":"timed out"}"#));
+    }
+
+    #[test]
+    fn test_reconnect_lines() {
+        let r = Signal::Reconnecting {
+            attempt: 3,
+            delay: std::time::Duration::from_millis(1250),
+        };
+        assert_eq!(
+            signal_line(Format::Text, &r),
+            "ttc: reconnecting attempt=3 delay=1.250"
+        );
+        assert_eq!(
+            signal_line(Format::Json, &r),
+            r#"{"signal":"reconnecting","attempt":3,"delay_ms":1250}"#
+        );
+        assert_eq!(secs(std::time::Duration::from_millis(5)), "0.005");
     }
 
     /// A loopback port nobody listens on.

@@ -87,6 +87,7 @@ pub fn session(
     format: Format,
     progress: Option<Option<u64>>,
 ) -> i32 {
+    let reconnect = config.backoff().is_some();
     // Before any thread starts, so that every thread inherits the mask.
     let signals_blocked = match signals::block() {
         Ok(()) => true,
@@ -166,15 +167,17 @@ pub fn session(
     let _ = printer.join();
     let report = client.join();
     done.store(true, Ordering::Relaxed);
-    CONSOLE.final_line(&output::signal_line(
-        format,
-        &Signal::SocketShutdown(report.clone()),
-    ));
-    exit_status(
+    CONSOLE.final_line(&output::report_line(format, &report, reconnect));
+    let status = exit_status(
         &report,
         stopped_by.load(Ordering::Relaxed),
         output_error.as_ref(),
-    )
+    );
+    // With reconnect, success is everything accepted acknowledged.
+    if reconnect && status == EXIT_OK && !report.all_acked() {
+        return EXIT_ERROR;
+    }
+    status
 }
 
 /// The exit status for a session that ended with `report`.
