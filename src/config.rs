@@ -233,10 +233,11 @@ impl Config {
     /// No byte from the server for this long fails the connection with
     /// `Error { phase: Read, kind: TimedOut }` (default `None`: no
     /// limit), like Kamaelia's `TimeOutCSA` or Netty's
-    /// `IdleStateHandler`. Every byte received starts the time again; so
-    /// does a pause while the outbox is full (the worker is not reading
-    /// then) and the connection's start. After the server closed its side
-    /// it no longer applies.
+    /// `IdleStateHandler`. The time starts when the connection is up and
+    /// again with every byte received. It does not run while the outbox
+    /// is too full to read into (the server may well be sending; the
+    /// worker is not reading) and starts again once there is room. After
+    /// the server closed its side it no longer applies.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.idle_timeout = timeout;
         self

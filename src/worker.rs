@@ -363,6 +363,8 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// When the server was last heard from, or the idle time started again
     /// (idle timeout).
     heard_at: Instant,
+    /// The idle time is not running: the outbox was too full to read into.
+    idle_paused: bool,
     /// What the server acknowledged of what was written.
     acks: Acks,
     /// Connections made.
@@ -418,6 +420,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             unpolled: 0,
             pending_since: None,
             heard_at: Instant::now(),
+            idle_paused: false,
             acks: Acks::new(Instant::now()),
             connections: 0,
             across,
@@ -813,6 +816,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// The connected loop. Returns why it stopped.
     fn serve(&mut self, stream: &TcpStream) -> Reason {
         self.heard_at = Instant::now();
+        self.idle_paused = false;
         loop {
             if let Some(reason) = self.act_on_control() {
                 return reason;
@@ -1053,6 +1057,13 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             return None;
         }
         if self.boxes.outbox.room() < read_room::<O>() {
+            // Not listening: no deadline; the receive that makes room wakes
+            // the worker, and the time starts from then.
+            self.idle_paused = true;
+            return None;
+        }
+        if self.idle_paused {
+            self.idle_paused = false;
             self.heard_at = now;
         }
         // A limit too large for the clock is no limit.
