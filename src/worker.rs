@@ -503,9 +503,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.set_state(State { link, ..self.state });
     }
 
-    /// Sends a signal, always keeping one slot for the final one. By the
-    /// bound on signals per connection the slot check never fires; it is
-    /// the guarantee, not the plan.
+    /// Sends a signal, always keeping one slot for the final one. Without
+    /// reconnect, by the bound on signals per connection the slot check
+    /// never fires; it is the guarantee, not the plan. With reconnect the
+    /// signals of many connections go through the same outbox, and an
+    /// application that does not read them loses the newer ones (with
+    /// this warning), never the final one.
     fn signal(&self, sig: Signal) {
         if let Signal::Error(e) = &sig {
             log::debug!("error: {e}");
