@@ -337,6 +337,20 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
         Ok(())
     }
 
+    /// With [`Delivery::Confirmed`](crate::Delivery) and reconnect: the
+    /// application's own protocol says the server has the first `bytes`
+    /// bytes this inbox accepted (counted from the first chunk ever, across
+    /// connections; a receipt, MQTT's PUBACK...). The kept window then
+    /// lets go of the chunks wholly within them, and after a reconnect the
+    /// worker sends again from the first chunk not wholly confirmed. A
+    /// count below an earlier one changes nothing; one beyond what was
+    /// written counts only what was written. Never blocks.
+    ///
+    /// Without `Delivery::Confirmed` it has no effect.
+    pub fn confirm(&self, bytes: u64) {
+        self.core.confirm(bytes);
+    }
+
     /// Capacity in chunks.
     pub fn capacity(&self) -> usize {
         N

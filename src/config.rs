@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::message::{Error, DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
+use crate::reconnect::{Backoff, Delivery};
 use crate::resolve::Resolver;
 
 /// Which address families a host name may resolve to.
@@ -20,6 +21,44 @@ pub enum IpFamily {
     V6,
 }
 
+/// TCP keepalive settings for [`Config::keepalive`]: the idle time before
+/// the first probe, and optionally the interval between probes and how
+/// many unanswered probes end the connection (`None`: the system's
+/// defaults, on Linux 75 s and 9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Keepalive {
+    /// Time without traffic before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`).
+    pub interval: Option<Duration>,
+    /// Unanswered probes before the connection ends (`TCP_KEEPCNT`).
+    pub count: Option<u32>,
+}
+
+impl Keepalive {
+    /// Probes after `idle` without traffic, at the system's interval and
+    /// count.
+    pub const fn idle(idle: Duration) -> Keepalive {
+        Keepalive {
+            idle,
+            interval: None,
+            count: None,
+        }
+    }
+
+    /// This time between probes.
+    pub const fn interval(mut self, interval: Duration) -> Keepalive {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// This many unanswered probes end the connection.
+    pub const fn count(mut self, count: u32) -> Keepalive {
+        self.count = Some(count);
+        self
+    }
+}
+
 /// How to reach the server and how the connection behaves. Build it with
 /// [`Config::new`] and the setters, then [`spawn`](Config::spawn).
 ///
@@ -31,7 +70,9 @@ pub enum IpFamily {
 ///     .write_timeout(Some(Duration::from_secs(10)))
 ///     .linger(Some(Duration::from_secs(2)))
 ///     .nodelay(true)
-///     .keepalive(Some(Duration::from_secs(60)))
+///     .keepalive(Some(ttc::Keepalive::idle(Duration::from_secs(60))))
+///     .user_timeout(Some(Duration::from_secs(20)))
+///     .idle_timeout(Some(Duration::from_secs(120)))
 ///     .thread_name("uplink");
 /// assert_eq!(config.host(), "127.0.0.1");
 /// ```
@@ -45,7 +86,7 @@ pub struct Config {
     pub(crate) write_timeout: Option<Duration>,
     pub(crate) linger: Option<Duration>,
     pub(crate) nodelay: bool,
-    pub(crate) keepalive: Option<Duration>,
+    pub(crate) keepalive: Option<Keepalive>,
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
     pub(crate) recv_spin: Duration,
@@ -54,6 +95,11 @@ pub struct Config {
     pub(crate) attempt_delay: Duration,
     pub(crate) bind_device: Option<String>,
     pub(crate) local_addr: Option<IpAddr>,
+    pub(crate) user_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) reconnect: Option<Backoff>,
+    pub(crate) resend_window: usize,
+    pub(crate) delivery: Delivery,
 }
 
 impl Config {
@@ -86,6 +132,9 @@ impl Config {
     pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
     /// Longest connection attempt delay (RFC 8305 section 5's upper bound).
     pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
+    /// Default size of the kept window with reconnect (see
+    /// [`Config::resend_window`]).
+    pub const DEFAULT_RESEND_WINDOW: usize = 256 * 1024;
 
     /// Connect to `host` (a DNS name, an IPv4 literal, or an IPv6 literal
     /// with or without brackets) on `port`.
@@ -108,6 +157,11 @@ impl Config {
             attempt_delay: Self::DEFAULT_ATTEMPT_DELAY,
             bind_device: None,
             local_addr: None,
+            user_timeout: None,
+            idle_timeout: None,
+            reconnect: None,
+            resend_window: Self::DEFAULT_RESEND_WINDOW,
+            delivery: Delivery::TcpAck,
         }
     }
 
@@ -184,10 +238,49 @@ impl Config {
         self
     }
 
-    /// TCP keepalive with this idle time before the first probe (default
-    /// off).
-    pub fn keepalive(mut self, idle: Option<Duration>) -> Config {
-        self.keepalive = idle;
+    /// TCP keepalive (default off): after [`Keepalive::idle`] without
+    /// traffic the kernel sends a probe, every `interval` after that, and
+    /// after `count` unanswered probes it ends the connection (the worker
+    /// sees a read error, `TimedOut`). Times are whole seconds for the
+    /// kernel (rounded down, at least 1). A value the platform refuses is a
+    /// logged warning.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ttc::Keepalive;
+    /// let ka = Keepalive::idle(Duration::from_secs(30))
+    ///     .interval(Duration::from_secs(5))
+    ///     .count(3);
+    /// let config = ttc::Config::new("127.0.0.1", 7).keepalive(Some(ka));
+    /// # let _ = config;
+    /// ```
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Config {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux and Android; default `None`: the
+    /// kernel's retransmission limits, about 15 minutes): when data written
+    /// stays unacknowledged for this long, the kernel ends the connection
+    /// and the worker sees a `TimedOut` error. It finds a peer that went
+    /// away while we were sending; [`Config::idle_timeout`] finds one while
+    /// we only read. The kernel takes milliseconds. A value the platform
+    /// refuses is a logged warning.
+    pub fn user_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.user_timeout = timeout;
+        self
+    }
+
+    /// No byte from the server for this long fails the connection with
+    /// `Error { phase: Read, kind: TimedOut }` (default `None`: no
+    /// limit), like Kamaelia's `TimeOutCSA` or Netty's
+    /// `IdleStateHandler`. The time starts when the connection is up and
+    /// again with every byte received. It does not run while the outbox
+    /// is too full to read into (the server may well be sending; the
+    /// worker is not reading) and starts again once there is room. After
+    /// the server closed its side it no longer applies.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -291,6 +384,68 @@ impl Config {
     /// have fails the connect with the system's `EADDRNOTAVAIL`.
     pub fn local_addr(mut self, ip: IpAddr) -> Config {
         self.local_addr = Some(ip);
+        self
+    }
+
+    /// Reconnect when the connection is lost (default: off, the component
+    /// ends with the connection). On any end other than
+    /// [`Control::Shutdown`](crate::Control), `Abort` or a finished
+    /// transfer (after `ProducerFinished`, everything accepted delivered),
+    /// the worker waits as `backoff` says, then connects again the same
+    /// way as the first time. A `Shutdown` or `Abort` during the wait ends
+    /// the component at once.
+    ///
+    /// The boxes live across connections: the inbox keeps taking chunks
+    /// while disconnected (with backpressure once it is full) and is not
+    /// closed by a lost connection; the outbox keeps delivering. What was
+    /// written and not delivered ([`Config::delivery`]) is sent again on
+    /// the next connection, from the first chunk not wholly delivered (a
+    /// connection never starts in the middle of a chunk), after the
+    /// initial message, which starts every connection. The kept bytes are
+    /// bounded by [`Config::resend_window`].
+    ///
+    /// Signals: `Connected` for each connection, `Disconnected` with that
+    /// connection's report when it ends, `Reconnecting` before each wait,
+    /// and one final `SocketShutdown` with the totals. The signal outbox
+    /// holds [`SIGNAL_CAPACITY`](crate::SIGNAL_CAPACITY): read it while
+    /// reconnecting, or signals beyond it are dropped (with a logged
+    /// warning; the final one is always delivered).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = ttc::Config::new("127.0.0.1", 7)
+    ///     .reconnect(ttc::Backoff::default().max(Duration::from_secs(10)))
+    ///     .user_timeout(Some(Duration::from_secs(5)));
+    /// # let _ = config;
+    /// ```
+    pub fn reconnect(mut self, backoff: Backoff) -> Config {
+        self.reconnect = Some(backoff);
+        self
+    }
+
+    /// The reconnect policy, if [`Config::reconnect`] was set.
+    pub fn backoff(&self) -> Option<&Backoff> {
+        self.reconnect.as_ref()
+    }
+
+    /// With reconnect, the most bytes kept for sending again (default
+    /// [`Config::DEFAULT_RESEND_WINDOW`], 256 KiB; at least one chunk). The
+    /// window is the worker's write buffer: nothing is written that is not
+    /// kept, so it also bounds the bytes in flight, and the socket's send
+    /// buffer is capped to it (`SO_SNDBUF` set to half of it; Linux
+    /// doubles the value). Raise it for a link with a large
+    /// bandwidth-delay product. Allocated once, when the worker starts,
+    /// only with reconnect.
+    pub fn resend_window(mut self, bytes: usize) -> Config {
+        self.resend_window = bytes;
+        self
+    }
+
+    /// With reconnect, what counts as delivered, and so what moves the
+    /// kept window (default [`Delivery::TcpAck`]). Without reconnect it
+    /// changes nothing.
+    pub fn delivery(mut self, delivery: Delivery) -> Config {
+        self.delivery = delivery;
         self
     }
 

@@ -21,6 +21,13 @@
 //!   TCP flow control slows the server down.
 //! - Nothing panics on anything a peer or caller sends; every error is a
 //!   [`Signal::Error`] with its [`Phase`] and [`std::io::ErrorKind`].
+//! - Every report says what the server's TCP acknowledged
+//!   ([`ShutdownReport::acked`]), not only what was written.
+//! - Staying connected, opt-in: dead-peer detection
+//!   ([`Config::user_timeout`], [`Config::keepalive`],
+//!   [`Config::idle_timeout`]) and reconnect ([`Config::reconnect`]): the
+//!   same boxes across connections, and what was not delivered sent again
+//!   from a bounded kept window, never from the middle of a chunk.
 //! - The library never prints: it logs through [`log`].
 //!
 //! ## Example
@@ -68,6 +75,7 @@ pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
+mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod sys; // poll(2), eventfd: the target glue
 mod wake; // the park/wake protocol between the handles and the worker
@@ -76,7 +84,7 @@ mod worker; // the worker thread: connection states and the data path
 pub use client::{
     Client, ControlInbox, Inbox, Outbox, SendSliceError, SendSliceFailure, SignalOutbox,
 };
-pub use config::{Config, IpFamily};
+pub use config::{Config, IpFamily, Keepalive};
 #[doc(hidden)]
 pub use connect::ConnectPhase;
 pub use mailbox::{
@@ -86,6 +94,7 @@ pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
+pub use reconnect::{Backoff, Delivery, Jitter};
 pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 pub use wake::SIGNAL_CAPACITY;
 

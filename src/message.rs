@@ -5,6 +5,7 @@
 use core::fmt::{self, Write as _};
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Default chunk capacity in bytes: the original's `recv(1024)`.
 pub(crate) const DEFAULT_CHUNK: usize = 1024;
@@ -382,9 +383,26 @@ impl fmt::Display for Reason {
 /// [`Signal::SocketShutdown`] and returned by [`crate::Client::join`].
 ///
 /// Accounting: every byte handed to the client (the initial message plus
-/// every chunk the inbox accepted) is either in `sent` or in `unsent`;
-/// every byte read from the socket was delivered to the outbox and is in
+/// every chunk the inbox accepted) is either in `sent` or in `unsent`, and
+/// of what was sent, `acked` is what the server's TCP acknowledged:
+/// accepted = `acked` + [`unacked`](ShutdownReport::unacked) + `unsent`.
+/// Every byte read from the socket was delivered to the outbox and is in
 /// `received`.
+///
+/// With [`Config::reconnect`](crate::Config::reconnect) the final report
+/// holds the totals over every connection. Accepted is still the initial
+/// message (once) plus every chunk the inbox accepted; `sent` counts every
+/// byte written on every connection, and `resent` the bytes among them
+/// that had been written before: the initial message again at the start
+/// of each new connection, and inbox bytes sent again. `acked` counts each
+/// accepted byte once (inbox bytes at the level of
+/// [`Config::delivery`](crate::Config::delivery)), so a complete transfer
+/// ends with `acked` = accepted, and the invariant holds with
+/// `unacked = sent - resent - acked`. A
+/// [`Signal::Disconnected`] carries the report of one connection: its own
+/// `sent`, `received`, `resent`, `acked` (its server's TCP
+/// acknowledgements) and error, `unsent` the accepted bytes still waiting
+/// for the next connection, and `connections` its number.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShutdownReport {
@@ -392,6 +410,24 @@ pub struct ShutdownReport {
     pub reason: Reason,
     /// Bytes written to the socket (initial message included).
     pub sent: u64,
+    /// Of `sent`, the data bytes the server's TCP acknowledged: they
+    /// reached the server's kernel (not necessarily the server
+    /// application). Always at most `sent`; `sent - acked` may not have
+    /// reached the server. Read from `TCP_INFO` (`tcpi_bytes_acked`, our
+    /// SYN and FIN not counted) where the kernel has it, else from samples
+    /// of the send queue (`SIOCOUTQ`), which can only count less: see
+    /// ARCHITECTURE.md, "Staying connected".
+    pub acked: u64,
+    /// Of `sent`, bytes written again after a reconnect: the initial
+    /// message on each new connection, and inbox bytes not delivered on an
+    /// earlier one (0 without reconnect).
+    pub resent: u64,
+    /// Bytes written and neither delivered nor kept for sending again.
+    /// The kept window is the write buffer, so nothing is written that is
+    /// not kept: 0, and there so that such a loss could never be silent.
+    pub lost: u64,
+    /// Connections made (0 if none; at most 1 without reconnect).
+    pub connections: u32,
     /// Bytes read from the socket, all of them delivered to the outbox.
     pub received: u64,
     /// Bytes accepted (initial message or inbox) but never written.
@@ -401,7 +437,8 @@ pub struct ShutdownReport {
     /// final flush after the server closed failed (the loss is in
     /// `unsent`).
     pub error: Option<Error>,
-    /// Connection attempts started (one per address tried; 0 when the
+    /// Connection attempts started (one per address tried, over every
+    /// connection with reconnect; 0 when the
     /// connection ended before any, e.g. a resolve error).
     pub attempts: u32,
 }
@@ -411,18 +448,37 @@ impl ShutdownReport {
         ShutdownReport {
             reason,
             sent: 0,
+            acked: 0,
+            resent: 0,
+            lost: 0,
+            connections: 0,
             received: 0,
             unsent: 0,
             error: None,
             attempts: 0,
         }
     }
+
+    /// Bytes written and not acknowledged (`sent - resent - acked`): they
+    /// may not have reached the server.
+    pub fn unacked(&self) -> u64 {
+        self.sent
+            .saturating_sub(self.resent)
+            .saturating_sub(self.acked)
+    }
+
+    /// Everything accepted was written and acknowledged (or confirmed).
+    pub fn all_acked(&self) -> bool {
+        self.unsent == 0 && self.unacked() == 0 && self.lost == 0
+    }
 }
 
 /// `key=value` pairs, as the `ttc` command prints them on its final line:
-/// `reason=finished sent=12 received=34 unsent=0 attempts=1`, then, if the connection
-/// ended with an error, `error="PHASE: MESSAGE"` (a `"` or `\` in it is
-/// escaped with a backslash).
+/// `reason=finished sent=12 acked=12 received=34 unsent=0 attempts=1`;
+/// with reconnect, when there was more than one connection or anything
+/// was sent again or lost, `connections=N resent=N lost=N`; then, if the
+/// connection ended with an error, `error="PHASE: MESSAGE"` (a `"` or `\`
+/// in it is escaped with a backslash).
 ///
 /// ```
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -431,7 +487,7 @@ impl ShutdownReport {
 /// let report = ttc::Config::new("127.0.0.1", port).spawn().unwrap().join();
 /// let text = report.to_string();
 /// assert!(
-///     text.starts_with("reason=error sent=0 received=0 unsent=0 attempts=1 error=\"connect: "),
+///     text.starts_with("reason=error sent=0 acked=0 received=0 unsent=0 attempts=1 error=\"connect: "),
 ///     "{text}"
 /// );
 /// ```
@@ -439,9 +495,16 @@ impl fmt::Display for ShutdownReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "reason={} sent={} received={} unsent={} attempts={}",
-            self.reason, self.sent, self.received, self.unsent, self.attempts
+            "reason={} sent={} acked={} received={} unsent={} attempts={}",
+            self.reason, self.sent, self.acked, self.received, self.unsent, self.attempts
         )?;
+        if self.connections > 1 || self.resent > 0 || self.lost > 0 {
+            write!(
+                f,
+                " connections={} resent={} lost={}",
+                self.connections, self.resent, self.lost
+            )?;
+        }
         if let Some(e) = &self.error {
             write!(f, " error=\"{}: ", e.phase)?;
             if e.message().is_empty() {
@@ -466,6 +529,9 @@ impl fmt::Display for ShutdownReport {
 /// A message on the signal outbox. A connection signals, in order:
 /// `Connected` (if it connected), `PeerClosed` (if the server closed),
 /// `Error` (for each error), and always exactly one `SocketShutdown`, last.
+/// With reconnect, each connection signals `Connected` ... `Disconnected`,
+/// each wait before an attempt `Reconnecting`, and `SocketShutdown` ends
+/// the component.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signal {
@@ -473,8 +539,20 @@ pub enum Signal {
     Connected(SocketAddr),
     /// The server closed its side of the connection (end of stream).
     PeerClosed,
-    /// Something failed; the connection ends with `SocketShutdown` next.
+    /// Something failed; without reconnect the connection ends with
+    /// `SocketShutdown` next.
     Error(Error),
+    /// With reconnect: a connection ended; its own report (see
+    /// [`ShutdownReport`]).
+    Disconnected(ShutdownReport),
+    /// With reconnect: waiting `delay` before connect attempt `attempt`
+    /// (1 for the first since the connection was lost).
+    Reconnecting {
+        /// Attempts since the connection was lost, this one included.
+        attempt: u32,
+        /// The wait before it.
+        delay: Duration,
+    },
     /// The connection is over; nothing follows.
     SocketShutdown(ShutdownReport),
 }

@@ -1,8 +1,10 @@
 //! The few OS calls std does not offer: an `eventfd` to wake the worker, a
 //! blocking `poll(2)` over the (blocking) socket and that eventfd, one over
 //! the connect phase's pending attempts and that eventfd, the number of
-//! CPUs this thread may run on, and for the resolver: random bytes
-//! (`getrandom`) and an interface's index (`if_nametoindex`).
+//! CPUs this thread may run on, for the resolver random bytes
+//! (`getrandom`) and an interface's index (`if_nametoindex`), and what
+//! the kernel knows of the server's acknowledgements (`TCP_INFO`,
+//! `SIOCOUTQ`).
 //!
 //! This is the only module with `unsafe` code. Every call checks its result;
 //! nothing here changes a socket's blocking mode.
@@ -289,6 +291,83 @@ pub(crate) fn interface_index(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
+/// `TCP_CLOSE` in `tcpi_state`: the connection is over (reset, timed out,
+/// or closed both ways and our FIN acknowledged).
+pub(crate) const TCP_STATE_CLOSE: u8 = 7;
+
+/// The states in which the send queue (`SIOCOUTQ`) is the connection's
+/// own: synchronized, and not torn down (`ESTABLISHED`, `FIN_WAIT1`,
+/// `FIN_WAIT2`, `CLOSE_WAIT`, `LAST_ACK`, `CLOSING`; linux/tcp_states.h).
+pub(crate) fn tcp_state_synchronized(state: u8) -> bool {
+    matches!(state, 1 | 4 | 5 | 8 | 9 | 11)
+}
+
+/// What `TCP_INFO` says about the acknowledgements of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TcpInfo {
+    /// `tcpi_state` (linux/tcp_states.h: 1 established ... 7 close).
+    pub state: u8,
+    /// `tcpi_bytes_acked`: the sequence space the server acknowledged (our
+    /// SYN counts one, our FIN one more). `None` where the kernel's answer
+    /// is too short to hold it: Linux before 4.1, and QEMU user-mode, which
+    /// passes only the first 4 bytes of the struct through.
+    pub bytes_acked: Option<u64>,
+}
+
+/// Offset of `tcpi_bytes_acked` in the kernel's `struct tcp_info`
+/// (linux/tcp.h, the same on every architecture: everything before it is
+/// 8 one-byte fields, 24 `__u32` and 2 `__u64`), in u64 words.
+const BYTES_ACKED_WORD: usize = 120 / 8;
+
+/// `getsockopt(TCP_INFO)` on `sock`. Reads the raw buffer rather than
+/// libc's `tcp_info`, which Android's libc bindings lack; the length the
+/// kernel returns says which fields it filled.
+pub(crate) fn tcp_info(sock: RawFd) -> io::Result<TcpInfo> {
+    // Room for the whole struct as of Linux 6.x (about 280 bytes); the
+    // kernel copies at most this much. u64 words keep it aligned.
+    let mut buf = [0u64; 48];
+    let mut len = std::mem::size_of_val(&buf) as libc::socklen_t;
+    // SAFETY: `buf` is live and `len` says how many bytes it has; the
+    // kernel writes at most `len` bytes and stores the length it wrote.
+    let r = unsafe {
+        libc::getsockopt(
+            sock,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if len < 1 {
+        return Err(io::Error::other("empty TCP_INFO"));
+    }
+    let covers = |word: usize| len as usize >= (word + 1) * 8;
+    Ok(TcpInfo {
+        // Byte 0 of the struct, in memory order.
+        state: buf[0].to_ne_bytes()[0],
+        bytes_acked: covers(BYTES_ACKED_WORD).then(|| buf[BYTES_ACKED_WORD]),
+    })
+}
+
+/// `ioctl(SIOCOUTQ)` on `sock`: bytes written and not yet acknowledged by
+/// the server (our FIN counts one while it is unacknowledged). Only the
+/// connection's own in a synchronized state (see
+/// [`tcp_state_synchronized`]): a reset may empty the send queue.
+pub(crate) fn send_queue(sock: RawFd) -> io::Result<u64> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (equal to TIOCOUTQ on Linux) writes one int into the
+    // live `queued`.
+    #[allow(clippy::unnecessary_cast)]
+    let r = unsafe { libc::ioctl(sock, libc::TIOCOUTQ as _, &mut queued) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::try_from(queued).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +459,47 @@ mod tests {
         efd.drain();
         let woken = poll_connecting(&[], &mut [], &efd, Some(Duration::from_millis(1))).unwrap();
         assert!(!woken);
+    }
+
+    #[test]
+    fn test_tcp_info_and_send_queue_count_the_acknowledged_bytes() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        c.write_all(&[7u8; 1000]).unwrap();
+        let mut buf = [0u8; 1000];
+        s.read_exact(&mut buf).unwrap();
+        // The server's kernel acknowledges what it received; wait for it.
+        let fd = c.as_raw_fd();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = tcp_info(fd).unwrap();
+            assert_eq!(info.state, 1, "not established");
+            let queued = send_queue(fd).unwrap();
+            let done = match info.bytes_acked {
+                // The SYN counts one.
+                Some(b) => b == 1001 && queued == 0,
+                // QEMU user-mode: only the state comes through.
+                None => queued == 0,
+            };
+            if done {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{info:?} {queued}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(tcp_state_synchronized(1));
+        assert!(!tcp_state_synchronized(TCP_STATE_CLOSE));
+    }
+
+    #[test]
+    fn test_bytes_acked_offset_matches_the_kernel_struct() {
+        #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+        assert_eq!(
+            std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked),
+            BYTES_ACKED_WORD * 8
+        );
     }
 
     #[test]

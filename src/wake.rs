@@ -14,10 +14,10 @@
 // atomics are loom's, so every interleaving and weak-memory outcome of it
 // is explored.
 #[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
+use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::io;
 #[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -29,11 +29,26 @@ use crate::sys::EventFd;
 /// `Connected`, `PeerClosed`, one `Error` per phase it can fail in after
 /// connecting (read, write, shutdown) or one before, and the final
 /// `SocketShutdown`: six, so eight never fills.
+///
+/// With [`Config::reconnect`](crate::Config::reconnect) the signals of
+/// every connection go through the same outbox: up to
+/// `Reconnecting`, `Connected`, `PeerClosed`, three `Error`s and
+/// `Disconnected` each. The worker keeps the last slot for the final
+/// `SocketShutdown` and drops (with a logged warning) any other signal that
+/// would take it, so an application that reconnects should read its
+/// signals as they come; the final one is always delivered.
 pub const SIGNAL_CAPACITY: usize = 8;
 
-// Keep the bound honest: the six signals above, plus the slot the worker
-// keeps free for the final one.
+/// The most signals one connection emits before the component's final
+/// one, with reconnect: `Reconnecting`, `Connected`, `PeerClosed`, three
+/// `Error`s, `Disconnected`.
+pub(crate) const SIGNALS_PER_CONNECTION: usize = 7;
+
+// Keep the bound honest: the six signals of a connection without
+// reconnect, plus the slot the worker keeps free for the final one; and a
+// whole connection's worth with reconnect, plus that slot.
 const _: () = assert!(SIGNAL_CAPACITY > 6);
+const _: () = assert!(SIGNAL_CAPACITY > SIGNALS_PER_CONNECTION);
 
 /// Free outbox slots the worker waits for before it reads again: half the
 /// capacity (at least one). Waiting for a batch of room instead of one slot
@@ -51,6 +66,9 @@ const MAX_RECV_SPIN: Duration = Duration::from_millis(1);
 pub(crate) struct Core {
     /// Strongest control message received so far (0: none).
     control: AtomicU8,
+    /// With `Delivery::Confirmed`: the most inbox bytes the application
+    /// confirmed so far (cumulative).
+    confirmed: AtomicU64,
     /// True while the worker sleeps (or is about to) in `poll`.
     parked: AtomicBool,
     wake: EventFd,
@@ -65,6 +83,7 @@ impl Core {
         let cpus = crate::sys::cpu_count();
         Ok(Core {
             control: AtomicU8::new(0),
+            confirmed: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             wake: EventFd::new()?,
             final_report: Mutex::new(None),
@@ -105,6 +124,19 @@ impl Core {
     pub(crate) fn send_control(&self, msg: Control) {
         self.control.fetch_max(msg as u8, Ordering::SeqCst);
         self.wake_worker();
+    }
+
+    /// Records that the application confirmed `bytes` inbox bytes in all
+    /// (a smaller count than before changes nothing) and wakes the worker.
+    /// The same store-then-look protocol as [`Core::send_control`].
+    pub(crate) fn confirm(&self, bytes: u64) {
+        self.confirmed.fetch_max(bytes, Ordering::SeqCst);
+        self.wake_worker();
+    }
+
+    /// The most inbox bytes confirmed so far.
+    pub(crate) fn confirmed(&self) -> u64 {
+        self.confirmed.load(Ordering::SeqCst)
     }
 
     /// Wakes the worker if it sleeps or is about to. Paired with
@@ -182,9 +214,10 @@ impl<const C: usize, const I: usize, const O: usize> Boxes<C, I, O> {
 }
 
 /// The park/wake protocol under loom: in every interleaving and every
-/// outcome the memory model allows, a control message or an inbox chunk
-/// sent while the worker parks is either seen by the worker's re-check or
-/// wakes it through the eventfd. (`cargo test --lib loom_` with
+/// outcome the memory model allows, a control message, an application's
+/// confirmation (`Inbox::confirm`) or an inbox chunk sent while the worker
+/// parks is either seen by the worker's re-check or wakes it through the
+/// eventfd. (`cargo test --lib loom_` with
 /// `RUSTFLAGS="--cfg loom"`: targets/ci.d/60-loom.sh.)
 #[cfg(all(test, loom))]
 mod loom_park_wake {
@@ -207,6 +240,25 @@ mod loom_park_wake {
             let seen = core.control() == Some(Control::Shutdown);
             t.join().unwrap();
             assert!(seen || woken(&core), "Shutdown neither seen nor woken");
+        });
+    }
+
+    #[test]
+    fn loom_confirmation_sent_while_parking_is_seen_or_wakes() {
+        // `Inbox::confirm` stores the count and then looks at the parked
+        // mark, like a control message: the worker's re-check sees the new
+        // count, or the eventfd wakes it.
+        loom::model(|| {
+            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
+            let app = core.clone();
+            let t = loom::thread::spawn(move || app.confirm(4096));
+            core.park();
+            let seen = core.confirmed() == 4096;
+            t.join().unwrap();
+            assert!(seen || woken(&core), "confirmation neither seen nor woken");
+            // Counts only grow: an older, smaller one changes nothing.
+            core.confirm(1024);
+            assert_eq!(core.confirmed(), 4096);
         });
     }
 

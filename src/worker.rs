@@ -5,7 +5,9 @@
 //! deadlines, park and poll) over an explicit connection [`State`]. The
 //! socket stays in blocking mode throughout; short `SO_SNDTIMEO` /
 //! `SO_RCVTIMEO` slices bound any single call, so control is seen within
-//! one slice even while the server refuses to read. See ARCHITECTURE.md.
+//! one slice even while the server refuses to read. With reconnect
+//! ([`crate::reconnect`]) a lost connection is followed by a backoff wait
+//! and the connect phase again, with the same boxes. See ARCHITECTURE.md.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::connect::{self, Failure};
 use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::reconnect::{Backoff, Delivery, Kept, Rng};
 use crate::sys;
 use crate::wake::{read_room, Boxes};
 
@@ -29,6 +32,65 @@ const BATCH: usize = 8 * 1024;
 /// During a busy upload, the most bytes written before the worker looks at
 /// the socket for incoming data.
 const READ_CHECK_EVERY: usize = 64 * 1024;
+
+/// During a busy upload, the most bytes written between two samples of
+/// what the server acknowledged (when samples are taken while the
+/// connection runs: see [`Acks`]).
+const ACK_SAMPLE_BYTES: u64 = 64 * 1024;
+
+/// ... and the longest time between two such samples while writing.
+const ACK_SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// With reconnect, how often to look again at what the server acknowledged
+/// while waiting for it (the kept window is full, or the connection is
+/// ending): no event says that an acknowledgement arrived.
+const ACK_WAIT: Duration = Duration::from_millis(5);
+
+/// Where the count of acknowledged bytes comes from on this connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AckSource {
+    /// `TCP_INFO`'s `tcpi_bytes_acked` (Linux 4.1+, Android): exact at any
+    /// time, also after a reset, so one sample at the end is enough.
+    TcpInfo,
+    /// `sent - SIOCOUTQ`, sampled while the connection runs (QEMU
+    /// user-mode, older kernels): the send queue is only the connection's
+    /// own in a synchronized state, so the last good sample is kept.
+    SendQueue,
+    /// Neither: nothing is counted as acknowledged.
+    Unknown,
+}
+
+/// What the server's TCP acknowledged on the current connection, in data
+/// bytes (our SYN and FIN not counted), never more than was written.
+#[derive(Clone, Copy, Debug)]
+struct Acks {
+    /// The best sample so far (samples only ever raise it).
+    acked: u64,
+    source: AckSource,
+    /// Samples are taken while the connection runs (after writes and
+    /// before sleeping), not only at its end: for the send queue, and for
+    /// the kept window with reconnect.
+    live: bool,
+    /// `sent` and the time at the last sample.
+    at_sent: u64,
+    at: Instant,
+}
+
+impl Acks {
+    fn new(now: Instant) -> Acks {
+        Acks {
+            acked: 0,
+            source: AckSource::Unknown,
+            live: false,
+            at_sent: 0,
+            at: now,
+        }
+    }
+
+    fn raise(&mut self, acked: u64, sent: u64) {
+        self.acked = self.acked.max(acked.min(sent));
+    }
+}
 
 /// Runs a connection from start to end. Always ends with exactly one
 /// `SocketShutdown` on the signal outbox, even if something panicked.
@@ -91,8 +153,13 @@ enum WriteState {
     Draining,
     /// Our FIN is sent. Reading goes on until the server closes, or until
     /// it has sent nothing for the linger time (the idle clock beside the
-    /// state: `Worker::linger_from`).
+    /// state: `Worker::linger_from`). With reconnect, the end also waits
+    /// for everything to be delivered.
     HalfClosed,
+    /// With reconnect: the server closed its side. Nothing more is written
+    /// on this connection (what is left goes on the next one); it ends once
+    /// what is in flight is delivered, or at `until` (the linger).
+    Settling { until: Option<Instant> },
 }
 
 /// The read side of the connection.
@@ -104,22 +171,40 @@ enum ReadState {
     Eof,
 }
 
-/// The connection's state: each side on its own.
+/// Whether there is a connection: the outer state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    /// The connect phase: resolving, connect attempts.
+    Connecting,
+    /// Connected: the write and read sides apply.
+    Connected,
+    /// With reconnect: waiting before connect attempt `attempt`, until
+    /// `until` (`None`: a wait too long for the clock).
+    Backoff {
+        attempt: u32,
+        until: Option<Instant>,
+    },
+}
+
+/// The connection's state: whether there is one, and each side on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct State {
+    link: Link,
     write: WriteState,
     read: ReadState,
 }
 
 impl State {
     const START: State = State {
+        link: Link::Connecting,
         write: WriteState::Open,
         read: ReadState::Open,
     };
 
-    /// Bytes accepted may still be written (not half-closed yet).
+    /// Bytes accepted may still be written on this connection (not
+    /// half-closed, not settling).
     fn writing(self) -> bool {
-        self.write != WriteState::HalfClosed
+        matches!(self.write, WriteState::Open | WriteState::Draining)
     }
 
     fn reading(self) -> bool {
@@ -176,14 +261,98 @@ impl WriteBatch {
     }
 }
 
+/// Where accepted bytes wait to be written: the write batch, or with
+/// reconnect the kept window, which also keeps them until they are
+/// delivered.
+enum Outgoing {
+    Batch(WriteBatch),
+    Kept(Kept),
+}
+
+impl Outgoing {
+    /// Bytes taken from the inbox and not yet written on this connection.
+    fn unwritten(&self) -> usize {
+        match self {
+            Outgoing::Batch(b) => b.len(),
+            Outgoing::Kept(k) => k.unwritten(),
+        }
+    }
+
+    /// Room for another chunk of up to `C` bytes.
+    fn can_take<const C: usize>(&self) -> bool {
+        match self {
+            Outgoing::Batch(b) => b.room() >= C,
+            Outgoing::Kept(k) => k.fits(C),
+        }
+    }
+
+    /// Moves inbox chunks in while they fit, under one lock.
+    fn refill<const C: usize, const N: usize>(
+        &mut self,
+        inbox: &crate::mailbox::Mailbox<Chunk<C>, N>,
+    ) {
+        match self {
+            Outgoing::Batch(b) => b.refill(inbox),
+            Outgoing::Kept(k) => {
+                inbox.take_while(|chunk| k.push(chunk));
+            }
+        }
+    }
+
+    /// The next bytes to write.
+    fn next(&self) -> &[u8] {
+        match self {
+            Outgoing::Batch(b) => &b.buf[b.start..b.end],
+            Outgoing::Kept(k) => k.next(),
+        }
+    }
+
+    /// `n` bytes of [`Outgoing::next`] were written.
+    fn advance(&mut self, n: usize) {
+        match self {
+            Outgoing::Batch(b) => b.start += n,
+            Outgoing::Kept(k) => k.advance(n),
+        }
+    }
+}
+
+/// With reconnect: what lasts across connections.
+struct Across {
+    backoff: Backoff,
+    rng: Rng,
+    /// Connect attempts since the connection was lost (0 once connected).
+    attempt: u32,
+    /// When the connection was lost, for `max_elapsed`.
+    lost_at: Option<Instant>,
+    /// Totals over the connections that ended.
+    sent: u64,
+    received: u64,
+    resent: u64,
+    /// The most of the initial message any connection wrote, and had
+    /// acknowledged: it is accepted once, and written again at the start
+    /// of every connection (those repeats count as resent).
+    initial_written_max: u64,
+    initial_acked_max: u64,
+    /// The furthest stream offset (of inbox bytes) ever written.
+    written_max: u64,
+    /// The furthest stream offset the server's TCP acknowledged.
+    acked_stream: u64,
+    /// The stream offset the current connection's inbox bytes start at.
+    conn_base: u64,
+    /// The error of the last connection or connect attempt that failed.
+    last_error: Option<Error>,
+}
+
 struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     config: Config,
     boxes: &'a Boxes<C, I, O>,
+    /// The report of the current connection (the final one without
+    /// reconnect).
     report: ShutdownReport,
     state: State,
     /// Initial message bytes already written.
     initial_pos: usize,
-    batch: WriteBatch,
+    out: Outgoing,
     rbuf: Box<[u8]>,
     /// The last write took everything: the next one will likely not block,
     /// so it is tried without asking poll first.
@@ -199,46 +368,130 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// beside the state, not in it: restarting it on every read is not a
     /// state change.
     linger_from: Option<Instant>,
+    /// When the server was last heard from, or the idle time started again
+    /// (idle timeout).
+    heard_at: Instant,
+    /// The idle time is not running: the outbox was too full to read into.
+    idle_paused: bool,
+    /// What the server acknowledged of what was written.
+    acks: Acks,
+    /// Connections made.
+    connections: u32,
+    /// With reconnect.
+    across: Option<Across>,
+    /// The application's confirmed count as last acted on
+    /// (`Delivery::Confirmed`).
+    seen_confirmed: u64,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     fn new(config: Config, boxes: &'a Boxes<C, I, O>) -> Self {
         let batch = BATCH.max(C);
+        // The kept window is allocated once, and only with reconnect.
+        let (out, across) = match config.reconnect {
+            None => (
+                Outgoing::Batch(WriteBatch {
+                    buf: vec![0; batch].into_boxed_slice(),
+                    start: 0,
+                    end: 0,
+                }),
+                None,
+            ),
+            Some(backoff) => (
+                Outgoing::Kept(Kept::new(config.resend_window, C)),
+                Some(Across {
+                    backoff,
+                    rng: Rng::seeded(),
+                    attempt: 0,
+                    lost_at: None,
+                    sent: 0,
+                    received: 0,
+                    resent: 0,
+                    initial_written_max: 0,
+                    initial_acked_max: 0,
+                    written_max: 0,
+                    acked_stream: 0,
+                    conn_base: 0,
+                    last_error: None,
+                }),
+            ),
+        };
         Worker {
             config,
             boxes,
             report: ShutdownReport::new(Reason::Error),
             state: State::START,
             initial_pos: 0,
-            batch: WriteBatch {
-                buf: vec![0; batch].into_boxed_slice(),
-                start: 0,
-                end: 0,
-            },
+            out,
             rbuf: vec![0; batch].into_boxed_slice(),
             writable: true,
             unpolled: 0,
             pending_since: None,
             linger_from: None,
+            heard_at: Instant::now(),
+            idle_paused: false,
+            acks: Acks::new(Instant::now()),
+            connections: 0,
+            across,
+            seen_confirmed: 0,
         }
     }
 
+    /// Connections, one after the other (more than one only with
+    /// reconnect), until the component ends.
     fn run(mut self) -> ShutdownReport {
-        let connected = connect::connect(&self.config, &self.boxes.core, &mut self.report.attempts);
-        let reason = match connected {
-            Ok((stream, peer)) => {
-                self.setup(&stream);
-                log::debug!("connected to {peer}");
-                self.signal(Signal::Connected(peer));
-                let reason = self.serve(&stream);
-                self.close(stream, reason);
-                reason
+        let reason = loop {
+            self.set_link(Link::Connecting);
+            let attempts = &mut self.report.attempts;
+            let (ended, connected) =
+                match connect::connect(&self.config, &self.boxes.core, attempts) {
+                    Ok((stream, peer)) => {
+                        self.start_connection();
+                        self.setup(&stream);
+                        self.start_acks(&stream);
+                        log::debug!("connected to {peer}");
+                        self.signal(Signal::Connected(peer));
+                        let reason = self.serve(&stream);
+                        self.sample_acked(&stream);
+                        self.close(stream, reason);
+                        (reason, true)
+                    }
+                    Err(Failure::Stopped(reason)) => break reason,
+                    Err(Failure::Failed(phase, e)) => (self.fail(phase, &e), false),
+                    Err(Failure::Error(e)) => (self.fail_with(e), false),
+                };
+            match self.after_connection(ended, connected) {
+                Ok(()) => continue,
+                Err(reason) => break reason,
             }
-            Err(Failure::Stopped(reason)) => reason,
-            Err(Failure::Failed(phase, e)) => self.fail(phase, &e),
-            Err(Failure::Error(e)) => self.fail_with(e),
         };
         self.finish(reason)
+    }
+
+    /// A new connection is up: its own report, counters and state.
+    fn start_connection(&mut self) {
+        self.connections += 1;
+        // Connection attempts are counted over the component's life.
+        let attempts = self.report.attempts;
+        self.report = ShutdownReport::new(Reason::Error);
+        self.report.attempts = attempts;
+        self.report.connections = self.connections;
+        self.initial_pos = 0;
+        self.writable = true;
+        self.unpolled = 0;
+        self.pending_since = None;
+        if let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &mut self.out) {
+            a.attempt = 0;
+            a.lost_at = None;
+            a.last_error = None;
+            k.rewind();
+            a.conn_base = k.written();
+        }
+        self.set_state(State {
+            link: Link::Connected,
+            write: WriteState::Open,
+            read: ReadState::Open,
+        });
     }
 
     /// The one place the connection state changes; every transition is
@@ -261,9 +514,16 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.set_state(State { read, ..self.state });
     }
 
-    /// Sends a signal, always keeping one slot for the final one. By the
-    /// bound on signals per connection the slot check never fires; it is
-    /// the guarantee, not the plan.
+    fn set_link(&mut self, link: Link) {
+        self.set_state(State { link, ..self.state });
+    }
+
+    /// Sends a signal, always keeping one slot for the final one. Without
+    /// reconnect, by the bound on signals per connection the slot check
+    /// never fires; it is the guarantee, not the plan. With reconnect the
+    /// signals of many connections go through the same outbox, and an
+    /// application that does not read them loses the newer ones (with
+    /// this warning), never the final one.
     fn signal(&self, sig: Signal) {
         if let Signal::Error(e) = &sig {
             log::debug!("error: {e}");
@@ -285,6 +545,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     fn fail_with(&mut self, error: Error) -> Reason {
         let phase = error.phase;
         self.signal(Signal::Error(error.clone()));
+        if let Some(a) = self.across.as_mut() {
+            a.last_error = Some(error.clone());
+        }
         self.report.error = Some(error);
         // A failed flush after the server closed ends as "peer closed",
         // with the loss in `unsent`.
@@ -306,13 +569,165 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         warn("TCP_NODELAY", stream.set_nodelay(self.config.nodelay));
         warn("SO_SNDTIMEO", stream.set_write_timeout(Some(IO_SLICE)));
         warn("SO_RCVTIMEO", stream.set_read_timeout(Some(IO_SLICE)));
-        if let Some(idle) = self.config.keepalive {
-            let ka = socket2::TcpKeepalive::new().with_time(idle);
+        let sock = socket2::SockRef::from(stream);
+        if let Some(k) = self.config.keepalive {
+            let mut ka = socket2::TcpKeepalive::new().with_time(k.idle);
+            if let Some(interval) = k.interval {
+                ka = ka.with_interval(interval);
+            }
+            if let Some(count) = k.count {
+                ka = ka.with_retries(count);
+            }
+            warn("SO_KEEPALIVE", sock.set_tcp_keepalive(&ka));
+        }
+        if let Some(t) = self.config.user_timeout {
+            warn("TCP_USER_TIMEOUT", sock.set_tcp_user_timeout(Some(t)));
+        }
+        if let Outgoing::Kept(_) = self.out {
+            // The kept window bounds what is in flight; a send buffer that
+            // holds less makes the socket, not a timer, say when the
+            // server acknowledged more (POLLOUT). Linux doubles the value.
             warn(
-                "SO_KEEPALIVE",
-                socket2::SockRef::from(stream).set_tcp_keepalive(&ka),
+                "SO_SNDBUF",
+                sock.set_send_buffer_size(self.config.resend_window.max(C) / 2),
             );
         }
+    }
+
+    /// Finds out how this connection's acknowledgements can be counted.
+    fn start_acks(&mut self, stream: &TcpStream) {
+        let fd = stream.as_raw_fd();
+        self.acks = Acks::new(Instant::now());
+        self.acks.source = match sys::tcp_info(fd) {
+            Ok(sys::TcpInfo {
+                bytes_acked: Some(_),
+                ..
+            }) => AckSource::TcpInfo,
+            _ if sys::send_queue(fd).is_ok() => AckSource::SendQueue,
+            _ => AckSource::Unknown,
+        };
+        // The kept window moves with TCP's acknowledgements while the
+        // connection runs (with `Delivery::Confirmed`, with the
+        // application's confirmations instead).
+        let window = self.across.is_some() && self.config.delivery == Delivery::TcpAck;
+        self.acks.live = self.acks.source == AckSource::SendQueue || window;
+        log::debug!("acknowledged bytes from {:?}", self.acks.source);
+    }
+
+    /// Samples what the server has acknowledged. A sample that cannot be
+    /// trusted (the send queue of a connection that is torn down) is
+    /// ignored: the last good one stays.
+    fn sample_acked(&mut self, stream: &TcpStream) {
+        let fd = stream.as_raw_fd();
+        let sent = self.report.sent;
+        self.acks.at_sent = sent;
+        self.acks.at = Instant::now();
+        match self.acks.source {
+            AckSource::TcpInfo => {
+                if let Ok(sys::TcpInfo {
+                    bytes_acked: Some(b),
+                    ..
+                }) = sys::tcp_info(fd)
+                {
+                    // Sequence space: our SYN counts one (and our FIN one
+                    // more, which the clamp to `sent` removes).
+                    self.acks.raise(b.saturating_sub(1), sent);
+                }
+            }
+            AckSource::SendQueue => {
+                // The queue first, then the state: a state still
+                // synchronized after the read means no reset came before
+                // it.
+                let Ok(queued) = sys::send_queue(fd) else {
+                    return;
+                };
+                let Ok(info) = sys::tcp_info(fd) else {
+                    return;
+                };
+                if sys::tcp_state_synchronized(info.state) {
+                    self.acks.raise(sent.saturating_sub(queued), sent);
+                } else if info.state == sys::TCP_STATE_CLOSE && self.closed_cleanly() {
+                    // Closed both ways without an error after our FIN: the
+                    // kernel leaves FIN_WAIT or LAST_ACK only once the
+                    // server acknowledged our FIN, so all that came before.
+                    self.acks.raise(sent, sent);
+                }
+            }
+            AckSource::Unknown => {}
+        }
+        self.release_delivered();
+    }
+
+    /// With reconnect: moves the kept window past the chunks now wholly
+    /// delivered (acknowledged by the server's TCP, or confirmed).
+    fn release_delivered(&mut self) {
+        let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &mut self.out) else {
+            return;
+        };
+        let initial = self.config.initial.len() as u64;
+        let acked_here = a.conn_base + self.acks.acked.saturating_sub(initial);
+        a.acked_stream = a.acked_stream.max(acked_here).min(a.written_max);
+        let delivered = match self.config.delivery {
+            Delivery::TcpAck => a.acked_stream,
+            Delivery::Confirmed => {
+                self.seen_confirmed = self.boxes.core.confirmed();
+                self.seen_confirmed.min(a.written_max)
+            }
+        };
+        k.release(delivered);
+    }
+
+    /// With `Delivery::Confirmed` and reconnect: the application confirmed
+    /// more since the worker last looked.
+    fn confirm_pending(&self) -> bool {
+        self.across.is_some()
+            && self.config.delivery == Delivery::Confirmed
+            && self.boxes.core.confirmed() > self.seen_confirmed
+    }
+
+    /// With reconnect: everything written on this connection is delivered
+    /// (the initial message acknowledged, the inbox bytes acknowledged or
+    /// confirmed).
+    fn in_flight_delivered(&self) -> bool {
+        let Outgoing::Kept(k) = &self.out else {
+            return self.acks.acked >= self.report.sent;
+        };
+        match self.config.delivery {
+            Delivery::TcpAck => self.acks.acked >= self.report.sent,
+            Delivery::Confirmed => {
+                self.acks.acked >= self.initial_pos as u64 && k.head() >= k.written()
+            }
+        }
+    }
+
+    /// With reconnect: the input finished, a connection was made, and
+    /// everything accepted was delivered.
+    fn all_delivered(&self) -> bool {
+        let Outgoing::Kept(k) = &self.out else {
+            return false;
+        };
+        self.connections > 0
+            && self.boxes.inbox.is_closed()
+            && self.boxes.inbox.is_empty()
+            && k.is_empty()
+    }
+
+    /// Takes a sample while the connection runs, if this connection needs
+    /// them and enough was written or enough time passed since the last.
+    fn sample_acked_if_due(&mut self, stream: &TcpStream, now: Instant) {
+        if self.acks.live
+            && (self.report.sent - self.acks.at_sent >= ACK_SAMPLE_BYTES
+                || now.saturating_duration_since(self.acks.at) >= ACK_SAMPLE_EVERY)
+        {
+            self.sample_acked(stream);
+        }
+    }
+
+    /// We sent our FIN, the server sent its own, and no error came.
+    fn closed_cleanly(&self) -> bool {
+        self.state.write == WriteState::HalfClosed
+            && self.state.read == ReadState::Eof
+            && self.report.error.is_none()
     }
 
     fn initial_left(&self) -> usize {
@@ -320,7 +735,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     fn has_pending(&self) -> bool {
-        self.initial_left() > 0 || self.batch.len() > 0
+        self.initial_left() > 0 || self.out.unwritten() > 0
     }
 
     /// Everything accepted is written and nothing more will be accepted.
@@ -329,21 +744,29 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// One write of pending bytes: the initial message first, then the
-    /// batch.
+    /// batch (or the kept window).
     fn write_some(&mut self, stream: &TcpStream, now: Instant) -> io::Result<()> {
         let initial_left = self.initial_left();
         let buf = if initial_left > 0 {
             &self.config.initial[self.initial_pos..]
         } else {
-            &self.batch.buf[self.batch.start..self.batch.end]
+            self.out.next()
         };
         let want = buf.len();
         match (&*stream).write(buf) {
             Ok(n) => {
                 if initial_left > 0 {
+                    if let Some(a) = self.across.as_mut() {
+                        // The initial message again, on a new connection.
+                        let at = self.initial_pos as u64;
+                        let again = a.initial_written_max.saturating_sub(at).min(n as u64);
+                        self.report.resent += again;
+                        a.initial_written_max = a.initial_written_max.max(at + n as u64);
+                    }
                     self.initial_pos += n;
                 } else {
-                    self.batch.start += n;
+                    self.count_resent(n);
+                    self.out.advance(n);
                 }
                 self.report.sent += n as u64;
                 self.unpolled = self.unpolled.saturating_add(n);
@@ -361,6 +784,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         }
     }
 
+    /// With reconnect: `n` inbox bytes are about to be written from the
+    /// kept window; those written on an earlier connection are resent.
+    fn count_resent(&mut self, n: usize) {
+        if let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &self.out) {
+            let from = k.written();
+            let again = a.written_max.saturating_sub(from).min(n as u64);
+            self.report.resent += again;
+            a.written_max = a.written_max.max(from + n as u64);
+        }
+    }
+
     /// One read into the outbox, no more than it has room for.
     fn read_some(&mut self, stream: &TcpStream) -> Result<(), Reason> {
         let room = self.boxes.outbox.room();
@@ -371,16 +805,26 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         match (&*stream).read(&mut self.rbuf[..want]) {
             Ok(0) => {
                 self.set_read(ReadState::Eof);
-                // Nothing more is accepted; what is queued is still flushed.
-                self.boxes.inbox.close();
+                if self.across.is_none() {
+                    // Nothing more is accepted; what is queued is still
+                    // flushed.
+                    self.boxes.inbox.close();
+                } else if self.state.writing() {
+                    // With reconnect the inbox stays open; what is not
+                    // written yet goes on the next connection.
+                    let until = self.linger_deadline(Instant::now());
+                    self.set_write(WriteState::Settling { until });
+                }
                 self.signal(Signal::PeerClosed);
                 Ok(())
             }
             Ok(n) => {
                 self.report.received += n as u64;
-                if !self.state.writing() {
+                let now = Instant::now();
+                self.heard_at = now;
+                if self.state.write == WriteState::HalfClosed {
                     // The server is not idle: the linger starts over.
-                    self.linger_from = Some(Instant::now());
+                    self.linger_from = Some(now);
                 }
                 let mut pieces = self.rbuf[..n].chunks(C);
                 // Only the worker fills the outbox and there was room for
@@ -399,6 +843,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// The connected loop. Returns why it stopped.
     fn serve(&mut self, stream: &TcpStream) -> Reason {
+        self.heard_at = Instant::now();
+        self.idle_paused = false;
         loop {
             if let Some(reason) = self.act_on_control() {
                 return reason;
@@ -428,12 +874,19 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Some(reason) = self.boxes.core.stop_requested() {
             return Some(reason);
         }
-        if self.state.write == WriteState::Open
-            && self.boxes.core.control() == Some(Control::ProducerFinished)
-        {
-            // Everything accepted before this point is still written.
-            self.boxes.inbox.close();
-            self.set_write(WriteState::Draining);
+        if self.confirm_pending() {
+            self.release_delivered();
+        }
+        if self.boxes.core.control() == Some(Control::ProducerFinished) {
+            if self.state.write == WriteState::Open {
+                // Everything accepted before this point is still written.
+                self.boxes.inbox.close();
+                self.set_write(WriteState::Draining);
+            } else if self.across.is_some() && !self.boxes.inbox.is_closed() {
+                // Settling after the server closed: the input is over all
+                // the same, and decides whether to reconnect.
+                self.boxes.inbox.close();
+            }
         }
         None
     }
@@ -445,7 +898,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             return Ok(Flushed::Look);
         }
         let had = self.has_pending();
-        self.batch.refill(&self.boxes.inbox);
+        if let Outgoing::Kept(k) = &self.out {
+            if !k.fits(C) && !self.boxes.inbox.is_empty() {
+                // The window is full: see whether the server acknowledged
+                // more, which makes room.
+                self.sample_acked(stream);
+            }
+        }
+        self.out.refill(&self.boxes.inbox);
         let now = Instant::now();
         if !had && self.has_pending() {
             self.pending_since = Some(now);
@@ -456,6 +916,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Err(e) = self.write_some(stream, now) {
             return Err(self.fail(Phase::Write, &e));
         }
+        self.sample_acked_if_due(stream, now);
         if !self.has_pending() {
             self.pending_since = None;
         }
@@ -475,7 +936,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Step 3: the half-close once a drain is complete, and the ends of the
     /// connection: the server closed and everything is written, or the
-    /// server stayed quiet for the linger time after our half-close.
+    /// linger ran out.
     fn check_end(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
         let drained = self.drained();
         if drained && self.state.write == WriteState::Draining {
@@ -486,15 +947,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             self.set_write(WriteState::HalfClosed);
             self.linger_from = Some(now);
         }
-        let half_closed = !self.state.writing();
-        if drained && self.state.read == ReadState::Eof {
-            return Err(if half_closed {
-                Reason::Finished
-            } else {
-                Reason::PeerClosed
-            });
-        }
-        if half_closed {
+        if self.state.write == WriteState::HalfClosed {
             // Paused while the outbox has no room to read into; started
             // over when there is room again.
             let can_read = self.boxes.outbox.room() >= read_room::<O>();
@@ -503,24 +956,106 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 (true, None) => self.linger_from = Some(now),
                 (true, Some(_)) => {}
             }
-            if self.linger_deadline().is_some_and(|d| now >= d) {
-                log::debug!("linger over: the server sent nothing for the linger time");
-                return Err(Reason::Linger);
+        }
+        if self.across.is_some() {
+            return self.check_end_kept(stream, now);
+        }
+        let half_closed = !self.state.writing();
+        if drained && self.state.read == ReadState::Eof {
+            return Err(if half_closed {
+                Reason::Finished
+            } else {
+                Reason::PeerClosed
+            });
+        }
+        if half_closed && self.linger_idle_deadline().is_some_and(|d| now >= d) {
+            log::debug!("linger over: the server sent nothing for the linger time");
+            return Err(Reason::Linger);
+        }
+        Ok(())
+    }
+
+    /// Step 3 with reconnect: a connection ends once what is in flight is
+    /// delivered, or when the linger runs out. After our half-close that is
+    /// the finished transfer (or, with something still not delivered, a
+    /// connection to give up on); after the server closed first, the
+    /// component reconnects unless everything is delivered.
+    fn check_end_kept(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
+        let until = match self.state.write {
+            WriteState::HalfClosed => self.linger_idle_deadline(),
+            WriteState::Settling { until } => until,
+            WriteState::Open | WriteState::Draining => return Ok(()),
+        };
+        if !self.in_flight_delivered() {
+            self.sample_acked(stream);
+        }
+        let delivered = self.in_flight_delivered();
+        let over = until.is_some_and(|d| now >= d);
+        match self.state.write {
+            WriteState::HalfClosed => {
+                if delivered && self.state.read == ReadState::Eof {
+                    return Err(Reason::Finished);
+                }
+                if delivered && over {
+                    // The server went quiet without closing: its reply may
+                    // be cut short.
+                    return Err(Reason::Linger);
+                }
+                if over {
+                    let e = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "linger over before everything sent was acknowledged",
+                    );
+                    return Err(self.fail(Phase::Shutdown, &e));
+                }
+            }
+            _ => {
+                if delivered || over {
+                    return Err(Reason::PeerClosed);
+                }
             }
         }
         Ok(())
     }
 
-    /// When the linger ends the connection, if nothing arrives before:
-    /// `None` when it is not running or has no limit (a limit too large
-    /// for the clock is none).
-    fn linger_deadline(&self) -> Option<Instant> {
+    /// When a linger that starts `now` ends (`None`: no linger limit, or
+    /// one too large for the clock).
+    fn linger_deadline(&self, now: Instant) -> Option<Instant> {
+        now.checked_add(self.config.linger?)
+    }
+
+    /// After our half-close: when the linger's idle clock runs out, if
+    /// nothing arrives before (`None` while it is paused or has no limit).
+    fn linger_idle_deadline(&self) -> Option<Instant> {
         self.linger_from?.checked_add(self.config.linger?)
     }
 
-    /// Step 4: fails a write that made no progress for the write timeout;
+    /// With reconnect: waiting for the server to acknowledge what is in
+    /// flight, with nothing else that would wake the worker: the kept
+    /// window is full, or the connection waits to end.
+    fn waiting_for_acks(&self) -> bool {
+        let Outgoing::Kept(k) = &self.out else {
+            return false;
+        };
+        if !self.acks.live || self.acks.acked >= self.report.sent {
+            return false;
+        }
+        let full = !k.fits(C) && !self.boxes.inbox.is_empty();
+        full || !self.state.writing()
+    }
+
+    /// Step 4: fails a write that made no progress for the write timeout,
+    /// and a connection the server said nothing on for the idle timeout;
     /// returns when the poll must wake up at the latest.
     fn deadline(&mut self, now: Instant) -> Result<Option<Instant>, Reason> {
+        let idle_deadline = self.idle_deadline(now);
+        if idle_deadline.is_some_and(|d| now >= d) {
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                "idle timeout: nothing from the server",
+            );
+            return Err(self.fail(Phase::Read, &e));
+        }
         let write_deadline = match (
             self.state.writing() && self.has_pending(),
             self.pending_since,
@@ -537,11 +1072,42 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             );
             return Err(self.fail(Phase::Write, &e));
         }
-        let linger = self.linger_deadline();
-        Ok(match (write_deadline, linger) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        let linger = match self.state.write {
+            WriteState::HalfClosed => self.linger_idle_deadline(),
+            WriteState::Settling { until } => until,
+            _ => None,
+        };
+        let ack_wait = if self.waiting_for_acks() {
+            now.checked_add(ACK_WAIT)
+        } else {
+            None
+        };
+        Ok(earliest(
+            earliest(write_deadline, linger),
+            earliest(idle_deadline, ack_wait),
+        ))
+    }
+
+    /// When the idle timeout ends, if it runs: only while the worker
+    /// listens to the server (reading, with room in the outbox). While it
+    /// does not, the time starts again.
+    fn idle_deadline(&mut self, now: Instant) -> Option<Instant> {
+        let limit = self.config.idle_timeout?;
+        if !self.state.reading() {
+            return None;
+        }
+        if self.boxes.outbox.room() < read_room::<O>() {
+            // Not listening: no deadline; the receive that makes room wakes
+            // the worker, and the time starts from then.
+            self.idle_paused = true;
+            return None;
+        }
+        if self.idle_paused {
+            self.idle_paused = false;
+            self.heard_at = now;
+        }
+        // A limit too large for the clock is no limit.
+        self.heard_at.checked_add(limit)
     }
 
     /// Step 5: marks the worker parked, looks at every box once more, and
@@ -561,7 +1127,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         // `Core::wake_worker`): anything that arrived before the mark is
         // seen here, anything after it notifies the eventfd.
         let more_input =
-            self.state.writing() && self.batch.room() >= C && !self.boxes.inbox.is_empty();
+            self.state.writing() && self.out.can_take::<C>() && !self.boxes.inbox.is_empty();
         let room_again =
             self.state.reading() && !want_read && self.boxes.outbox.room() >= read_room::<O>();
         let control_now = match core.control() {
@@ -570,7 +1136,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             None => false,
         };
         let write_now = want_write && self.writable;
-        let busy = more_input || room_again || control_now || write_now;
+        let busy = more_input || room_again || control_now || write_now || self.confirm_pending();
         if busy {
             core.unpark();
             if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
@@ -581,6 +1147,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let timeout = if busy {
             Some(Duration::ZERO)
         } else {
+            if self.acks.live && self.acks.acked < self.report.sent {
+                // About to sleep with bytes in flight: what was
+                // acknowledged until now is the last good sample if the
+                // connection dies in its sleep.
+                self.sample_acked(stream);
+            }
             deadline.map(|d| d.saturating_duration_since(now))
         };
         let ready = sys::poll(
@@ -622,23 +1194,185 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Counts what was accepted and not written, and builds the report.
     fn finish(mut self, reason: Reason) -> ShutdownReport {
         self.boxes.inbox.close();
-        let mut unsent = (self.initial_left() + self.batch.len()) as u64;
+        let mut queued = 0u64;
         self.boxes.inbox.take_while(|chunk| {
-            unsent += chunk.len() as u64;
+            queued += chunk.len() as u64;
             true
         });
-        self.report.unsent = unsent;
-        self.report.reason = reason;
-        log::debug!("socket shutdown: {}", self.report);
-        self.report
+        let report = match self.across.take() {
+            None => {
+                self.report.unsent = (self.initial_left() + self.out.unwritten()) as u64 + queued;
+                self.report.acked = self.acks.acked.min(self.report.sent);
+                self.report.connections = self.connections;
+                self.report.reason = reason;
+                self.report
+            }
+            Some(a) => self.totals(&a, reason, queued),
+        };
+        log::debug!("socket shutdown: {report}");
+        report
+    }
+
+    /// With reconnect, the final report: the totals over every
+    /// connection, `queued` the inbox bytes never taken.
+    fn totals(&self, a: &Across, reason: Reason, queued: u64) -> ShutdownReport {
+        let mut r = ShutdownReport::new(reason);
+        r.sent = a.sent;
+        r.received = a.received;
+        r.resent = a.resent;
+        r.connections = self.connections;
+        r.attempts = self.report.attempts;
+        let initial = self.config.initial.len() as u64;
+        let taken_unwritten = match &self.out {
+            Outgoing::Kept(k) => k.end() - a.written_max,
+            Outgoing::Batch(b) => b.len() as u64,
+        };
+        r.unsent = (initial - a.initial_written_max) + taken_unwritten + queued;
+        let delivered = match self.config.delivery {
+            Delivery::TcpAck => a.acked_stream,
+            Delivery::Confirmed => self.boxes.core.confirmed().min(a.written_max),
+        };
+        r.acked = a.initial_acked_max + delivered;
+        r.lost = 0;
+        if matches!(reason, Reason::Error | Reason::PeerClosed) {
+            r.error = a.last_error.clone();
+        }
+        r
+    }
+
+    /// After a connection ended with `ended` (or a connect attempt failed,
+    /// `connected` false): `Ok` to connect again, after the backoff wait;
+    /// `Err` with the reason the component ends with. Without reconnect,
+    /// always the end.
+    fn after_connection(&mut self, ended: Reason, connected: bool) -> Result<(), Reason> {
+        if self.across.is_none() {
+            return Err(ended);
+        }
+        if connected {
+            self.end_connection(ended);
+        }
+        if matches!(ended, Reason::Shutdown | Reason::Aborted) {
+            return Err(ended);
+        }
+        if self.all_delivered() {
+            // Linger: the transfer is delivered, the reply may be cut short.
+            return Err(if ended == Reason::Linger {
+                Reason::Linger
+            } else {
+                Reason::Finished
+            });
+        }
+        let Some(a) = self.across.as_mut() else {
+            return Err(ended);
+        };
+        let now = Instant::now();
+        let lost_at = *a.lost_at.get_or_insert(now);
+        if a.backoff.max_attempts.is_some_and(|m| a.attempt >= m) {
+            log::debug!("giving up after {} reconnect attempts", a.attempt);
+            return Err(ended);
+        }
+        let delay = a.backoff.delay(a.attempt, &mut a.rng);
+        if let Some(limit) = a.backoff.max_elapsed {
+            if now.saturating_duration_since(lost_at).saturating_add(delay) > limit {
+                log::debug!("giving up: reconnecting for more than {limit:?}");
+                return Err(ended);
+            }
+        }
+        a.attempt += 1;
+        let attempt = a.attempt;
+        self.signal(Signal::Reconnecting { attempt, delay });
+        self.wait_backoff(attempt, delay)
+    }
+
+    /// With reconnect: folds the connection that just ended into the
+    /// totals and signals its own report.
+    fn end_connection(&mut self, ended: Reason) {
+        let initial = self.config.initial.len() as u64;
+        let sent = self.report.sent;
+        let acked = self.acks.acked.min(sent);
+        let unwritten = self.initial_left() as u64 + self.out.unwritten() as u64;
+        let Some(a) = self.across.as_mut() else {
+            return;
+        };
+        a.sent += sent;
+        a.received += self.report.received;
+        a.resent += self.report.resent;
+        a.initial_acked_max = a.initial_acked_max.max(acked.min(initial));
+        let mut conn = self.report.clone();
+        conn.reason = ended;
+        conn.acked = acked;
+        conn.unsent = unwritten;
+        log::debug!("disconnected: {conn}");
+        self.signal(Signal::Disconnected(conn));
+    }
+
+    /// With reconnect: waits `delay` before connect attempt `attempt`,
+    /// asleep in `poll` on the wake eventfd alone. `Shutdown` or `Abort`
+    /// ends the component at once; so does a finished input with
+    /// everything delivered. The inbox keeps taking chunks meanwhile.
+    fn wait_backoff(&mut self, attempt: u32, delay: Duration) -> Result<(), Reason> {
+        let until = Instant::now().checked_add(delay);
+        self.set_link(Link::Backoff { attempt, until });
+        let boxes = self.boxes;
+        let core = &*boxes.core;
+        loop {
+            if let Some(reason) = core.stop_requested() {
+                return Err(reason);
+            }
+            if core.control() == Some(Control::ProducerFinished) && !boxes.inbox.is_closed() {
+                boxes.inbox.close();
+            }
+            self.release_delivered();
+            if self.all_delivered() {
+                return Err(Reason::Finished);
+            }
+            let now = Instant::now();
+            if until.is_some_and(|u| now >= u) {
+                return Ok(());
+            }
+            core.park();
+            // Re-check after marking ourselves parked (see
+            // `Core::wake_worker`).
+            let control_now = match core.control() {
+                Some(Control::ProducerFinished) => !boxes.inbox.is_closed(),
+                Some(_) => true,
+                None => false,
+            };
+            if control_now || self.confirm_pending() {
+                core.unpark();
+                continue;
+            }
+            let timeout = until.map(|u| u.saturating_duration_since(now));
+            let ready = sys::poll(-1, false, false, core.wake_fd(), timeout);
+            core.unpark();
+            match ready {
+                Ok(r) if r.woken => core.wake_fd().drain(),
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("poll failed during the backoff wait: {e}");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The earlier of two optional deadlines (`None`: no deadline).
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
 /// Errors that mean "no progress this time", not a failed connection: the
-/// I/O slice ran out, or a signal interrupted the call.
+/// I/O slice ran out (`SO_SNDTIMEO`/`SO_RCVTIMEO` end a call with EAGAIN
+/// on Linux and Android), or a signal interrupted the call. `TimedOut`
+/// (ETIMEDOUT) is not one: it is the kernel ending the connection, after
+/// `TCP_USER_TIMEOUT`, unanswered keepalive probes or retransmissions.
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
 }

@@ -656,7 +656,11 @@ fn test_timeouts_too_large_for_the_clock_mean_no_limit_not_a_panic() {
         .connect_timeout(Duration::MAX)
         .write_timeout(Some(Duration::MAX))
         .linger(Some(Duration::MAX))
-        .keepalive(Some(Duration::MAX))
+        .keepalive(Some(
+            ttc::Keepalive::idle(Duration::MAX).interval(Duration::MAX),
+        ))
+        .user_timeout(Some(Duration::MAX))
+        .idle_timeout(Some(Duration::MAX))
         .recv_spin(Duration::MAX)
         .spawn()
         .unwrap();

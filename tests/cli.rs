@@ -72,7 +72,7 @@ fn server_close_ends_the_session_even_with_stdin_open() {
     // much: not a clean end.
     assert_eq!(
         line,
-        "ttc: socket_shutdown reason=peer_closed sent=0 received=4 unsent=0 attempts=1 input_left=unknown"
+        "ttc: socket_shutdown reason=peer_closed sent=0 acked=0 received=4 unsent=0 attempts=1 input_left=unknown"
     );
     let o = t.finish();
     assert_eq!(o.code, Some(1), "{o:?}");
@@ -480,7 +480,7 @@ fn stop_idle_connection_with(sig: libc::c_int, status: i32) {
     // Stdin was still open: how much more it had is unknown.
     assert_eq!(
         o.last_line(),
-        "ttc: socket_shutdown reason=shutdown sent=5 received=5 unsent=0 attempts=1 input_left=unknown"
+        "ttc: socket_shutdown reason=shutdown sent=5 acked=5 received=5 unsent=0 attempts=1 input_left=unknown"
     );
     assert_eq!(server.next_report().received, 5);
 }
@@ -557,8 +557,9 @@ fn first_sigint_ends_a_pending_connect_at_once_with_the_final_line() {
     let took = start.elapsed();
     assert_eq!(o.code, Some(130), "{o:?}");
     assert!(
-        o.last_line()
-            .starts_with("ttc: socket_shutdown reason=shutdown sent=0 received=0 unsent=0 "),
+        o.last_line().starts_with(
+            "ttc: socket_shutdown reason=shutdown sent=0 acked=0 received=0 unsent=0 "
+        ),
         "{o:?}"
     );
     let bound = if under_qemu() {
@@ -878,9 +879,12 @@ fn linger_ends_a_quiet_server_that_never_closes_with_exit_1() {
     done.send(()).unwrap();
     // The server never closed: what it might still have sent is unknown.
     assert_eq!(o.code, Some(1), "{o:?}");
-    assert_eq!(
-        o.last_line(),
-        "ttc: socket_shutdown reason=linger sent=4 received=0 unsent=0 attempts=1"
+    // acked is what the kernel reported (at most sent), not fixed here.
+    let last = o.last_line();
+    assert!(
+        last.starts_with("ttc: socket_shutdown reason=linger sent=4 acked=")
+            && last.ends_with(" received=0 unsent=0 attempts=1"),
+        "{o:?}"
     );
     assert!(took >= Duration::from_millis(500), "took {took:?}");
     assert!(took < SOON / 2, "took {took:?}");
@@ -959,7 +963,7 @@ fn a_directory_on_stdin_exits_1() {
     let last = o.last_line();
     assert!(last.starts_with("ttc: socket_shutdown "), "{o:?}");
     assert!(
-        last.ends_with(" sent=0 received=0 unsent=0 attempts=1 input_left=unknown"),
+        last.ends_with(" sent=0 acked=0 received=0 unsent=0 attempts=1 input_left=unknown"),
         "{o:?}"
     );
 }

@@ -497,7 +497,7 @@ fn test_cli_sigint_during_a_pending_connect_ends_at_once() {
     assert_eq!(o.status.code(), Some(130), "{lines:?}");
     assert_eq!(
         lines.last().map(String::as_str),
-        Some("ttc: socket_shutdown reason=shutdown sent=0 received=0 unsent=0 attempts=1"),
+        Some("ttc: socket_shutdown reason=shutdown sent=0 acked=0 received=0 unsent=0 attempts=1"),
         "{lines:?}"
     );
 }

@@ -14,7 +14,8 @@
 //! (reader + writer threads with `sync_channel`s of `Vec<u8>`), `tokio`
 //! (a current-thread runtime, bounded tokio mpsc channels) and `ttc`.
 //! Workloads: upload, download, pingpong, sparse, idle, allocs, scale,
-//! shutdown, connect (its namespace parts need root), process (see
+//! shutdown, connect (its namespace parts need root), reconnect (ttc only:
+//! with reconnect against without), process (see
 //! benches/README.md). Prints a table and writes the same
 //! figures as JSON to `target/bench/results-<arch>[-quick].json`.
 
@@ -24,6 +25,7 @@ mod connect;
 mod diy;
 mod process;
 mod procfs;
+mod reconnect;
 mod report;
 mod scale;
 mod servers;
@@ -43,15 +45,24 @@ use workloads::{Outcome, Sizes};
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 
-const WORKLOADS: [&str; 10] = [
-    "upload", "download", "pingpong", "sparse", "idle", "allocs", "scale", "shutdown", "connect",
+const WORKLOADS: [&str; 11] = [
+    "upload",
+    "download",
+    "pingpong",
+    "sparse",
+    "idle",
+    "allocs",
+    "scale",
+    "shutdown",
+    "connect",
+    "reconnect",
     "process",
 ];
 
 const USAGE: &str = "\
 usage: compare [--quick] [--peer raw,diy,tokio,ttc] [--workload upload,download,
-               pingpong,sparse,idle,allocs,scale,shutdown,connect,process]
-               [--lib-peers] [--json PATH]
+               pingpong,sparse,idle,allocs,scale,shutdown,connect,reconnect,
+               process] [--lib-peers] [--json PATH]
   --quick      small sizes (seconds, for CI); the full run takes minutes
   --lib-peers  bulk transfers against ttc::peers Sink/Burst (hash-checked)
                instead of the bench's stamped sink/burst
@@ -120,6 +131,9 @@ fn run(workload: &str, peer: PeerKind, sz: &Sizes) -> Outcome {
     }
     if workload == "connect" {
         return connect::connect(peer, sz);
+    }
+    if workload == "reconnect" {
+        return reconnect::reconnect(peer, sz);
     }
     with_conn!(peer, C => match workload {
         "upload" => workloads::upload::<C>(sz),

@@ -256,6 +256,22 @@ pub const GOALS: &[Goal] = &[
         at_least: false,
         target: 1.1,
     },
+    Goal {
+        text: "upload with reconnect >= 0.9x without",
+        workload: "reconnect",
+        key: "kept_vs_plain",
+        ratio: false,
+        at_least: true,
+        target: 0.9,
+    },
+    Goal {
+        text: "back to data <= backoff wait + 1 RTT + 50 ms",
+        workload: "reconnect",
+        key: "over_delay_max_ms",
+        ratio: false,
+        at_least: false,
+        target: 50.0,
+    },
 ];
 
 /// A goal's outcome: the figure compared and whether it is met.

@@ -26,6 +26,8 @@ pub struct Sizes {
     pub connects: usize,
     /// Connects through a black hole, and stops during one (connect).
     pub connect_reps: usize,
+    /// Come-back trials of the reconnect workload.
+    pub reconnects: usize,
     pub lib_peers: bool,
 }
 
@@ -44,6 +46,7 @@ impl Sizes {
             shutdowns: 200,
             connects: 5000,
             connect_reps: 10,
+            reconnects: 30,
             lib_peers: false,
         }
     }
@@ -62,6 +65,7 @@ impl Sizes {
             shutdowns: 20,
             connects: 1000,
             connect_reps: 3,
+            reconnects: 10,
             lib_peers: false,
         }
     }
@@ -82,6 +86,7 @@ impl Sizes {
             shutdowns: 3,
             connects: 20,
             connect_reps: 1,
+            reconnects: 2,
             lib_peers: false,
         }
     }

@@ -165,13 +165,18 @@ pub fn drain<const C: usize, const N: usize>(
 }
 
 /// The accounting invariant of every scenario: every byte accepted (the
-/// initial message plus the inbox) was written or is counted as unsent;
-/// every byte read from the socket was delivered to the outbox.
+/// initial message plus the inbox) was written or is counted as unsent, and
+/// at most what was written is acknowledged; every byte read from the
+/// socket was delivered to the outbox.
 pub fn assert_accounting(report: &ShutdownReport, initial: u64, accepted: u64, delivered: u64) {
     assert_eq!(
         initial + accepted,
         report.sent + report.unsent,
         "accepted (initial {initial} + inbox {accepted}) != sent + unsent in {report}"
+    );
+    assert!(
+        report.acked <= report.sent,
+        "more acknowledged than sent in {report}"
     );
     assert_eq!(
         report.received, delivered,

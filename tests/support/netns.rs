@@ -1,9 +1,11 @@
 //! Test hosts in network namespaces, made by the test itself: two
 //! namespaces joined by a veth pair (10.77.0.1 and fd77::1 in `a`,
 //! 10.77.0.2 and fd77::2 in `b`; the addresses exist only inside these
-//! namespaces, so no traffic can leave them), with optional packet loss (an nftables `numgen random` drop
-//! rule), a slow link (a `tc` tbf rate limit), or a port whose packets are
-//! all dropped. Removed again when the [`NetPair`] is dropped, even when
+//! namespaces, so no traffic can leave them), with optional packet loss
+//! (an nftables `numgen random` drop rule), a slow link (a `tc` tbf rate
+//! limit), a port whose packets are all dropped, or a link that goes dark
+//! for a while (every packet dropped, both ways). Removed again when the
+//! [`NetPair`] is dropped, even when
 //! the test fails.
 //!
 //! Needs root and the `ip`, `nft` and `tc` commands (iproute2 and nftables,
@@ -185,6 +187,24 @@ impl NetPair {
         );
     }
 
+    /// The link goes dark: host `a` drops every packet it receives or sends
+    /// on the link, both ways, without a reset or an ICMP error, like a
+    /// radio hand-over or a NAT that forgot the flow. [`NetPair::light`]
+    /// ends it.
+    pub fn go_dark(&self) {
+        nft(
+            &self.a,
+            &format!(
+                "table inet ttc_dark {{\n chain input {{\n \
+                 type filter hook input priority 0; policy accept;\n \
+                 iifname \"{DEV}\" counter drop\n }}\n \
+                 chain output {{\n \
+                 type filter hook output priority 0; policy accept;\n \
+                 oifname \"{DEV}\" counter drop\n }}\n}}\n"
+            ),
+        );
+    }
+
     /// Adds another address to host `b`'s veth (e.g. a second source
     /// address to choose from).
     pub fn add_addr_b(&self, cidr: &str) {
@@ -193,6 +213,13 @@ impl NetPair {
             args.push("nodad");
         }
         run(&args);
+    }
+
+    /// The link is back after [`NetPair::go_dark`].
+    pub fn light(&self) {
+        run(&[
+            "ip", "netns", "exec", &self.a, "nft", "delete", "table", "inet", "ttc_dark",
+        ]);
     }
 
     /// Packets dropped so far by this pair's nftables rules, both sides.

@@ -46,7 +46,19 @@ Client options:
                               sent nothing for SECS (default 5; 0: no wait;
                               none: wait for its close)
       --no-delay / --delay    TCP_NODELAY on (default) / off
-      --keepalive SECS        TCP keepalive, idle time before the first probe
+      --keepalive IDLE[,INTERVAL[,COUNT]]
+                              TCP keepalive: idle time before the first probe
+                              (SECS), time between probes, probes before the
+                              connection is given up (default: the system's)
+      --user-timeout SECS     end the connection when written data stays
+                              unacknowledged this long (TCP_USER_TIMEOUT)
+      --idle-timeout SECS     end the connection when the server sends
+                              nothing for this long
+      --reconnect             when the connection is lost, connect again and
+                              send again what the server did not acknowledge
+      --backoff INITIAL,MAX   wait before a reconnect: random, up to INITIAL
+                              doubled per attempt, at most MAX (default 0.5,30)
+      --max-attempts N        give up after N reconnect attempts in a row
       --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
                               long, try the next address too (default 250ms;
                               10ms to 2s)
@@ -70,13 +82,17 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND [host=HOST port=PORT] message=\"TEXT\"
-  ttc: socket_shutdown reason=REASON sent=N received=N unsent=N attempts=N
-      [input_left=N]
+  ttc: disconnected reason=REASON acked=N       (--reconnect: one connection ended)
+  ttc: reconnecting attempt=N delay=SECS        (--reconnect: waiting, then attempt N)
+  ttc: socket_shutdown reason=REASON sent=N acked=N received=N unsent=N
+      attempts=N [connections=N resent=N lost=N] [input_left=N]
 REASON: finished, linger, peer_closed, shutdown, aborted or error.
 input_left (if the server closed first or the input was not all taken):
 bytes of the input never taken; for stdin, unknown unless it had ended.
 With --json: one object per line, the name under \"signal\", the same keys
 (\"input_left\":null for unknown).
+acked: of what was sent, the bytes the server's TCP acknowledged; sent - acked
+may not have reached the server. connections, resent, lost: with --reconnect.
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes (reason=finished), or until it has sent
@@ -100,8 +116,8 @@ Environment:
                          --json (client and demo) they are off unless set.
 
 Exit status:
-  0    all of the input was sent and the server closed; or the reader of
-       stdout closed it
+  0    all of the input was sent and the server closed (with --reconnect:
+       and acknowledged); or the reader of stdout closed it
   1    network error (resolve, connect, reset, timeout); input_left or
        unsent > 0; reason=linger (--linger none waits); a failed input or
        stdout
@@ -198,7 +214,7 @@ pub struct Connect {
     /// `Some(None)`: no limit (`--linger none`).
     pub linger: Option<Option<Duration>>,
     pub nodelay: Option<bool>,
-    pub keepalive: Option<Duration>,
+    pub keepalive: Option<ttc::Keepalive>,
     pub family: IpFamily,
     /// `--dns`, in the order given.
     pub dns: Vec<SocketAddr>,
@@ -210,6 +226,10 @@ pub struct Connect {
     pub quiet: bool,
     /// `-v`: the library's debug log lines.
     pub verbose: bool,
+    pub user_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    /// `--reconnect`, with `--backoff` and `--max-attempts` applied.
+    pub reconnect: Option<ttc::Backoff>,
 }
 
 impl Connect {
@@ -218,7 +238,12 @@ impl Connect {
         let mut c = ttc::Config::new(self.host.clone(), self.port)
             .family(self.family)
             .initial_message(initial)
-            .keepalive(self.keepalive);
+            .keepalive(self.keepalive)
+            .user_timeout(self.user_timeout)
+            .idle_timeout(self.idle_timeout);
+        if let Some(b) = self.reconnect {
+            c = c.reconnect(b);
+        }
         if let Some(t) = self.connect_timeout {
             c = c.connect_timeout(t);
         }
@@ -351,11 +376,17 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         source: None,
         quiet: false,
         verbose: false,
+        user_timeout: None,
+        idle_timeout: None,
+        reconnect: None,
     };
     let (mut v4_only, mut v6_only) = (false, false);
     // The last option that took a free-form value ("--send FILE"): if it
     // swallowed the host, the error about missing positionals says so.
     let mut last_text: Option<&'static str> = None;
+    let mut reconnect = false;
+    let mut backoff: Option<(Duration, Duration)> = None;
+    let mut max_attempts: Option<u32> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -391,8 +422,21 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("linger") => c.linger = Some(p.value()?.parse_with(parse_linger)?),
             Long("no-delay") => c.nodelay = Some(true),
             Long("delay") => c.nodelay = Some(false),
-            Long("keepalive") => {
-                c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            Long("keepalive") => c.keepalive = Some(p.value()?.parse_with(parse_keepalive)?),
+            Long("user-timeout") => {
+                c.user_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            }
+            Long("idle-timeout") => {
+                c.idle_timeout = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
+            }
+            Long("reconnect") => reconnect = true,
+            Long("backoff") => backoff = Some(p.value()?.parse_with(parse_backoff)?),
+            Long("max-attempts") => {
+                max_attempts = Some(p.value()?.parse_with(|s| {
+                    s.parse::<u32>().map_err(|_| {
+                        format!("invalid attempt count '{s}' (expected a whole number)")
+                    })
+                })?)
             }
             Long("dns") => c.dns.push(p.value()?.parse_with(parse_dns_server)?),
             Long("resolve-timeout") => {
@@ -436,6 +480,17 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
     c.host = host;
     c.port = port;
     c.initial = initial;
+    c.reconnect = match (reconnect, backoff, max_attempts) {
+        (false, None, None) => None,
+        (false, _, _) => return usage("--backoff and --max-attempts need --reconnect"),
+        (true, backoff, max_attempts) => {
+            let mut b = ttc::Backoff::default().max_attempts(max_attempts);
+            if let Some((initial, max)) = backoff {
+                b = b.initial(initial).max(max);
+            }
+            Some(b)
+        }
+    };
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
         (None, Some(_)) => return usage("--rate needs --send FILE"),
@@ -469,6 +524,11 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "attempt-delay",
     "interface",
     "source",
+    "user-timeout",
+    "idle-timeout",
+    "reconnect",
+    "backoff",
+    "max-attempts",
 ];
 
 /// The long options of `ttc serve`.
@@ -818,6 +878,50 @@ pub fn parse_linger(s: &str) -> Result<Option<Duration>, String> {
     parse_secs(s, true).map(Some)
 }
 
+/// `IDLE[,INTERVAL[,COUNT]]`: the keepalive idle time and interval in
+/// seconds (as [`parse_secs`], more than 0), the probe count at least 1.
+pub fn parse_keepalive(s: &str) -> Result<ttc::Keepalive, String> {
+    let mut parts = s.split(',');
+    let idle = parse_secs(parts.next().unwrap_or(""), false)?;
+    let mut ka = ttc::Keepalive::idle(idle);
+    if let Some(interval) = parts.next() {
+        ka = ka.interval(parse_secs(interval, false)?);
+    }
+    if let Some(count) = parts.next() {
+        match count.parse::<u32>() {
+            Ok(n) if n > 0 => ka = ka.count(n),
+            _ => {
+                return Err(format!(
+                    "invalid keepalive probe count '{count}' (expected 1 or more)"
+                ))
+            }
+        }
+    }
+    if parts.next().is_some() {
+        return Err(format!(
+            "invalid keepalive '{s}' (expected IDLE[,INTERVAL[,COUNT]], e.g. 60,10,5)"
+        ));
+    }
+    Ok(ka)
+}
+
+/// `INITIAL,MAX`: the backoff's first and longest waits in seconds (as
+/// [`parse_secs`]; zero allowed), INITIAL at most MAX.
+pub fn parse_backoff(s: &str) -> Result<(Duration, Duration), String> {
+    let Some((initial, max)) = s.split_once(',') else {
+        return Err(format!(
+            "invalid backoff '{s}' (expected INITIAL,MAX in seconds, e.g. 0.5,30)"
+        ));
+    };
+    let (initial, max) = (parse_secs(initial, true)?, parse_secs(max, true)?);
+    if initial > max {
+        return Err(format!(
+            "invalid backoff '{s}' (INITIAL must not be more than MAX)"
+        ));
+    }
+    Ok((initial, max))
+}
+
 /// Seconds, where `0` or `none` means no limit.
 fn parse_optional_secs(s: &str) -> Result<Option<Duration>, String> {
     if s == "none" {
@@ -1155,6 +1259,90 @@ mod tests {
                     || DEMO_OPTIONS.contains(&name),
                 "--{name} is in --help but not in the option lists"
             );
+        }
+    }
+
+    #[test]
+    fn test_keepalive_and_dead_peer_options() {
+        let c = connect(&["--keepalive", "60", "h", "1"]);
+        assert_eq!(
+            c.keepalive,
+            Some(ttc::Keepalive::idle(Duration::from_secs(60)))
+        );
+        let c = connect(&[
+            "--keepalive",
+            "30,5,3",
+            "--user-timeout",
+            "1.5",
+            "--idle-timeout",
+            "250ms",
+            "h",
+            "1",
+        ]);
+        let ka = c.keepalive.unwrap();
+        assert_eq!(ka.idle, Duration::from_secs(30));
+        assert_eq!(ka.interval, Some(Duration::from_secs(5)));
+        assert_eq!(ka.count, Some(3));
+        assert_eq!(c.user_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(c.idle_timeout, Some(Duration::from_millis(250)));
+        let ka = parse_keepalive("10,2").unwrap();
+        assert_eq!(
+            (ka.interval, ka.count),
+            (Some(Duration::from_secs(2)), None)
+        );
+        for (bad, want) in [
+            ("", "invalid time ''"),
+            ("0", "must be more than 0"),
+            ("10,0", "must be more than 0"),
+            ("10,1,0", "probe count '0'"),
+            ("10,1,x", "probe count 'x'"),
+            ("10,1,2,3", "IDLE[,INTERVAL[,COUNT]]"),
+        ] {
+            let e = parse_keepalive(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        assert!(error(&["--user-timeout", "0", "h", "1"]).contains("must be more than 0"));
+        assert!(error(&["--idle-timeout", "x", "h", "1"]).contains("invalid time 'x'"));
+    }
+
+    #[test]
+    fn test_reconnect_options() {
+        assert_eq!(connect(&["h", "1"]).reconnect, None);
+        let b = connect(&["--reconnect", "h", "1"]).reconnect.unwrap();
+        assert_eq!(b, ttc::Backoff::default());
+        let b = connect(&[
+            "--reconnect",
+            "--backoff",
+            "0.1,2",
+            "--max-attempts",
+            "7",
+            "h",
+            "1",
+        ])
+        .reconnect
+        .unwrap();
+        assert_eq!(b.initial, Duration::from_millis(100));
+        assert_eq!(b.max, Duration::from_secs(2));
+        assert_eq!(b.max_attempts, Some(7));
+        for (args, want) in [
+            (&["--backoff", "1,2", "h", "1"][..], "need --reconnect"),
+            (&["--max-attempts", "3", "h", "1"], "need --reconnect"),
+            (&["--reconnect", "--backoff", "1", "h", "1"], "INITIAL,MAX"),
+            (
+                &["--reconnect", "--backoff", "3,2", "h", "1"],
+                "not be more than MAX",
+            ),
+            (
+                &["--reconnect", "--backoff", "x,2", "h", "1"],
+                "invalid time 'x'",
+            ),
+            (
+                &["--reconnect", "--max-attempts", "-1", "h", "1"],
+                "attempt count",
+            ),
+        ] {
+            let e = error(args);
+            assert!(e.contains(want), "{args:?}: {e}");
         }
     }
 

@@ -7,7 +7,15 @@
 //! ttc: connected 127.0.0.1:7000
 //! ttc: peer_closed
 //! ttc: error phase=connect kind=ConnectionRefused host=127.0.0.1 port=7000 message="cannot connect to 127.0.0.1 port 7000: Connection refused (os error 111)"
-//! ttc: socket_shutdown reason=peer_closed sent=12 received=34 unsent=0 attempts=1 input_left=4096
+//! ttc: socket_shutdown reason=peer_closed sent=12 acked=12 received=34 unsent=0 attempts=1 input_left=4096
+//! ```
+//!
+//! With `--reconnect` also, per connection and per wait:
+//!
+//! ```text
+//! ttc: disconnected reason=error acked=4096
+//! ttc: reconnecting attempt=1 delay=0.231
+//! ttc: socket_shutdown reason=finished sent=9000 acked=8192 received=0 unsent=0 attempts=2 connections=2 resent=808 lost=0
 //! ```
 //!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
@@ -155,6 +163,33 @@ pub struct Target<'a> {
     pub port: u16,
 }
 
+/// A report line's text: `name`, the reason, then numeric fields in
+/// order (`key=N` in text, `"key":N` in JSON).
+pub fn counts_line(format: Format, name: &str, reason: &str, fields: &[(&str, u64)]) -> String {
+    match format {
+        Format::Text => {
+            let mut s = format!("ttc: {name} reason={reason}");
+            for (key, value) in fields {
+                let _ = write!(s, " {key}={value}");
+            }
+            s
+        }
+        Format::Json => {
+            let mut j = JsonLine::new("signal", name).str("reason", reason);
+            for (key, value) in fields {
+                j = j.num(key, *value);
+            }
+            j.finish()
+        }
+    }
+}
+
+/// `1.5 s` → `1.500` (integer arithmetic: no floating point in the
+/// binary).
+pub fn secs(d: std::time::Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}
+
 fn library_error_line(format: Format, e: &Error, target: Option<&Target<'_>>) -> String {
     // The library's message is the system's description (an error made
     // without one falls back to the kind's); for a resolve or connect
@@ -191,11 +226,29 @@ pub enum InputLeft {
 
 /// The final line for a client that never started (no report): what the
 /// library's report of a connection that did nothing prints.
-pub const NO_CLIENT_FINAL: &str = "reason=error sent=0 received=0 unsent=0 attempts=0";
+pub const NO_CLIENT_FINAL: &str = "reason=error sent=0 acked=0 received=0 unsent=0 attempts=0";
 
 /// The final line: the report (or, `None`, a client that never started)
 /// and, if given, how much of the input was never taken.
 pub fn final_line(format: Format, r: Option<&ShutdownReport>, left: Option<InputLeft>) -> String {
+    final_line_with(format, r, left, false)
+}
+
+/// True when the report shows the reconnect totals by itself (as the
+/// library's `Display` does): more than one connection, or anything sent
+/// again or lost.
+fn shows_totals(r: &ShutdownReport) -> bool {
+    r.connections > 1 || r.resent > 0 || r.lost > 0
+}
+
+/// [`final_line`]; with `reconnect` the totals (`connections`, `resent`,
+/// `lost`) are always on it.
+pub fn final_line_with(
+    format: Format,
+    r: Option<&ShutdownReport>,
+    left: Option<InputLeft>,
+    reconnect: bool,
+) -> String {
     match format {
         Format::Text => {
             let mut s = String::from("ttc: socket_shutdown ");
@@ -205,6 +258,13 @@ pub fn final_line(format: Format, r: Option<&ShutdownReport>, left: Option<Input
                     let mut r = r.clone();
                     r.error = None;
                     let _ = write!(s, "{r}");
+                    if reconnect && !shows_totals(&r) {
+                        let _ = write!(
+                            s,
+                            " connections={} resent={} lost={}",
+                            r.connections, r.resent, r.lost
+                        );
+                    }
                 }
                 None => s.push_str(NO_CLIENT_FINAL),
             }
@@ -218,16 +278,34 @@ pub fn final_line(format: Format, r: Option<&ShutdownReport>, left: Option<Input
             s
         }
         Format::Json => {
-            let (reason, sent, received, unsent, attempts) = match r {
-                Some(r) => (r.reason.as_str(), r.sent, r.received, r.unsent, r.attempts),
-                None => ("error", 0, 0, 0, 0),
+            let j = JsonLine::new("signal", "socket_shutdown");
+            let j = match r {
+                Some(r) => {
+                    let j = j
+                        .str("reason", r.reason.as_str())
+                        .num("sent", r.sent)
+                        .num("acked", r.acked)
+                        .num("received", r.received)
+                        .num("unsent", r.unsent)
+                        .num("attempts", u64::from(r.attempts));
+                    // As the library's Display: with more than one
+                    // connection, or anything sent again or lost.
+                    if reconnect || shows_totals(r) {
+                        j.num("connections", u64::from(r.connections))
+                            .num("resent", r.resent)
+                            .num("lost", r.lost)
+                    } else {
+                        j
+                    }
+                }
+                None => j
+                    .str("reason", "error")
+                    .num("sent", 0)
+                    .num("acked", 0)
+                    .num("received", 0)
+                    .num("unsent", 0)
+                    .num("attempts", 0),
             };
-            let j = JsonLine::new("signal", "socket_shutdown")
-                .str("reason", reason)
-                .num("sent", sent)
-                .num("received", received)
-                .num("unsent", unsent)
-                .num("attempts", u64::from(attempts));
             match left {
                 Some(InputLeft::Bytes(n)) => j.num("input_left", n),
                 Some(InputLeft::Unknown) => j.null("input_left"),
@@ -249,6 +327,24 @@ pub fn signal_line(format: Format, sig: &Signal, target: Option<&Target<'_>>) ->
         (Signal::PeerClosed, Format::Json) => JsonLine::new("signal", "peer_closed").finish(),
         (Signal::Error(e), _) => library_error_line(format, e, target),
         (Signal::SocketShutdown(r), _) => final_line(format, Some(r), None),
+        (Signal::Disconnected(r), _) => counts_line(
+            format,
+            "disconnected",
+            r.reason.as_str(),
+            &[("acked", r.acked)],
+        ),
+        (Signal::Reconnecting { attempt, delay }, Format::Text) => {
+            format!("ttc: reconnecting attempt={attempt} delay={}", secs(*delay))
+        }
+        (Signal::Reconnecting { attempt, delay }, Format::Json) => {
+            JsonLine::new("signal", "reconnecting")
+                .num("attempt", u64::from(*attempt))
+                .num(
+                    "delay_ms",
+                    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                )
+                .finish()
+        }
         // A signal a newer library adds (`Signal` is non-exhaustive).
         (_, Format::Text) => String::from("ttc: other"),
         (_, Format::Json) => JsonLine::new("signal", "other").finish(),
@@ -382,18 +478,18 @@ mod tests {
         let line = signal_line(Format::Text, &Signal::SocketShutdown(r.clone()), None);
         assert_eq!(
             line,
-            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 attempts=1"
+            "ttc: socket_shutdown reason=error sent=0 acked=0 received=0 unsent=0 attempts=1"
         );
         assert!(r
             .to_string()
-            .starts_with("reason=error sent=0 received=0 unsent=0 attempts=1 error="));
+            .starts_with("reason=error sent=0 acked=0 received=0 unsent=0 attempts=1 error="));
         assert_eq!(
             final_line(Format::Text, None, None),
             format!("ttc: socket_shutdown {NO_CLIENT_FINAL}")
         );
         assert_eq!(
             final_line(Format::Text, Some(&r), Some(InputLeft::Bytes(12))),
-            "ttc: socket_shutdown reason=error sent=0 received=0 unsent=0 attempts=1 input_left=12"
+            "ttc: socket_shutdown reason=error sent=0 acked=0 received=0 unsent=0 attempts=1 input_left=12"
         );
         assert!(final_line(Format::Text, Some(&r), Some(InputLeft::Unknown))
             .ends_with(" unsent=0 attempts=1 input_left=unknown"));
@@ -450,10 +546,27 @@ mod tests {
             .ends_with(r#""message":"timed out"}"#));
         assert_eq!(
             final_line(Format::Json, None, Some(InputLeft::Unknown)),
-            r#"{"signal":"socket_shutdown","reason":"error","sent":0,"received":0,"unsent":0,"attempts":0,"input_left":null}"#
+            r#"{"signal":"socket_shutdown","reason":"error","sent":0,"acked":0,"received":0,"unsent":0,"attempts":0,"input_left":null}"#
         );
         assert!(final_line(Format::Json, None, Some(InputLeft::Bytes(5)))
             .ends_with(r#""unsent":0,"attempts":0,"input_left":5}"#));
+    }
+
+    #[test]
+    fn test_reconnect_lines() {
+        let r = Signal::Reconnecting {
+            attempt: 3,
+            delay: std::time::Duration::from_millis(1250),
+        };
+        assert_eq!(
+            signal_line(Format::Text, &r, None),
+            "ttc: reconnecting attempt=3 delay=1.250"
+        );
+        assert_eq!(
+            signal_line(Format::Json, &r, None),
+            r#"{"signal":"reconnecting","attempt":3,"delay_ms":1250}"#
+        );
+        assert_eq!(secs(std::time::Duration::from_millis(5)), "0.005");
     }
 
     /// A loopback port nobody listens on.

@@ -131,6 +131,7 @@ fn open_file(path: &Path, option: &str) -> Result<(File, Option<u64>), Usage> {
 /// status.
 pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     let format = o.format;
+    let reconnect = config.backoff().is_some();
     // Before any thread starts, so that every thread inherits the mask.
     let signals_blocked = match signals::block() {
         Ok(()) => true,
@@ -240,14 +241,24 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     let report = client.join();
     done.store(true, Ordering::Relaxed);
     let left = input_left(Some(&report));
-    CONSOLE.final_line(&output::final_line(format, Some(&report), left));
-    exit_status(&Ending {
+    CONSOLE.final_line(&output::final_line_with(
+        format,
+        Some(&report),
+        left,
+        reconnect,
+    ));
+    let status = exit_status(&Ending {
         report: &report,
         stopped_by: stopped_by.load(Ordering::Relaxed),
         output_error: output_error.as_ref(),
         input_failed: input.load(Ordering::Acquire) == INPUT_FAILED,
         input_left: left,
-    })
+    });
+    // With reconnect, success is everything accepted acknowledged.
+    if reconnect && status == EXIT_OK && !report.all_acked() {
+        return EXIT_ERROR;
+    }
+    status
 }
 
 /// How a session ended, for its exit status.

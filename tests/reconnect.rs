@@ -1,0 +1,606 @@
+//! Reconnect (`Config::reconnect`): a lost connection is followed by a
+//! backoff wait and a new connection with the same boxes; what was not
+//! delivered is sent again from the first chunk not wholly delivered, after
+//! the initial message. The uploads are numbered 1 KiB chunks
+//! (tests/support/seq.rs): the server's connections, put back together
+//! with their overlaps removed, must hold every chunk in order with no
+//! gap, duplicates only where a connection starts and never more than the
+//! kept window.
+//!
+//! Loopback, and for a link that goes dark two test hosts in network
+//! namespaces the test makes (tests/support/netns.rs). Host and QEMU.
+
+mod support;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use support::cli::unread;
+use support::faults::reset;
+use support::netns::*;
+use support::seq::*;
+use support::*;
+use ttc::{Backoff, Config, Control, Delivery, Jitter, Phase, Reason, ShutdownReport, Signal};
+
+fn qemu() -> bool {
+    std::env::var_os("QEMU_LD_PREFIX").is_some()
+}
+
+/// A quick backoff for loopback tests.
+fn quick() -> Backoff {
+    Backoff::default()
+        .initial(Duration::from_millis(20))
+        .max(Duration::from_millis(200))
+}
+
+/// Collects every signal with the time it arrived, up to the final one,
+/// on its own thread (a reconnecting client signals more than the signal
+/// outbox holds).
+fn collect_signals(
+    signal: ttc::SignalOutbox,
+    limit: Duration,
+) -> JoinHandle<Vec<(Instant, Signal)>> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match signal.recv_timeout(left) {
+                Ok(s) => {
+                    let last = s.is_final();
+                    out.push((Instant::now(), s));
+                    if last {
+                        return out;
+                    }
+                }
+                Err(e) => panic!("signals ended without SocketShutdown ({e}): {out:?}"),
+            }
+        }
+    })
+}
+
+fn final_of(signals: &[(Instant, Signal)]) -> ShutdownReport {
+    match signals.last() {
+        Some((_, Signal::SocketShutdown(r))) => r.clone(),
+        other => panic!("last signal is not SocketShutdown: {other:?}"),
+    }
+}
+
+fn count(signals: &[(Instant, Signal)], f: impl Fn(&Signal) -> bool) -> usize {
+    signals.iter().filter(|(_, s)| f(s)).count()
+}
+
+/// Feeds numbered chunks `0..total` into the inbox, one chunk each,
+/// optionally paced to `rate` chunks per second; then `ProducerFinished`.
+fn feed_chunks(client: &ttc::Client, total: u64, rate: Option<u64>) -> JoinHandle<u64> {
+    let inbox = client.inbox().clone();
+    let control = client.control().clone();
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        for n in 0..total {
+            if let Some(rate) = rate {
+                let due = t0 + Duration::from_nanos(n * 1_000_000_000 / rate);
+                let now = Instant::now();
+                if due > now {
+                    // Pacing the producer, not synchronising.
+                    std::thread::sleep(due - now);
+                }
+            }
+            let chunk = ttc::Chunk::from_slice(&seq_chunk(n)).unwrap();
+            if inbox.send_timeout(chunk, 6 * SOON).is_err() {
+                return n;
+            }
+        }
+        control.send(Control::ProducerFinished);
+        total
+    })
+}
+
+#[test]
+fn test_reassembly_finds_gaps_and_damage() {
+    self_check();
+}
+
+#[test]
+fn test_finished_transfer_with_reconnect_on_is_one_connection_all_acknowledged() {
+    let server = start(Peer::Sink);
+    let client = Config::new("127.0.0.1", server.port())
+        .initial_message(b"HELLO\n".to_vec())
+        .reconnect(quick())
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), SOON);
+    let fed = feed_chunks(&client, 2000, None).join().unwrap();
+    assert_eq!(fed, 2000);
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+    let accepted = 6 + 2000 * SEQ_CHUNK as u64;
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 1);
+    assert_eq!(
+        (report.sent, report.acked, report.unsent),
+        (accepted, accepted, 0)
+    );
+    assert_eq!((report.resent, report.lost, report.unacked()), (0, 0, 0));
+    assert_eq!(count(&signals, |s| matches!(s, Signal::Disconnected(_))), 1);
+    assert_eq!(
+        count(&signals, |s| matches!(s, Signal::Reconnecting { .. })),
+        0
+    );
+    assert_eq!(server.next_report().received, accepted);
+    assert_eq!(client.join(), report);
+}
+
+/// A server on one port that stops and starts again: each round accepts
+/// one connection with its listener, closes the listener, processes
+/// `per_round` numbered chunks (sending a receipt `ack N\n` every 16,
+/// N the chunks processed in all), then stops reading, lets its receive
+/// buffer fill and resets with data unread; it stays away a moment before
+/// the next round. The last round reads to the end. Returns each round's
+/// bytes and the unread bytes at each reset.
+fn restarting_server(
+    port: u16,
+    rounds: usize,
+    per_round: u64,
+    initial: &'static [u8],
+) -> JoinHandle<(Vec<Vec<u8>>, Vec<u64>)> {
+    std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        let mut unread_at_reset = Vec::new();
+        let mut processed = 0u64;
+        for round in 0..rounds {
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            sock.set_reuse_address(true).unwrap();
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            sock.bind(&addr.into()).unwrap();
+            sock.listen(4).unwrap();
+            let listener: TcpListener = sock.into();
+            let (mut s, _) = listener.accept().unwrap();
+            drop(listener);
+            s.set_read_timeout(Some(3 * SOON)).unwrap();
+            let last = round + 1 == rounds;
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut round_chunks = 0u64;
+            loop {
+                let n = match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                got.extend_from_slice(&buf[..n]);
+                // Process whole chunks after the initial message: a chunk
+                // numbered `processed` moves the count on (a repeated
+                // earlier one is a duplicate, ignored).
+                let body = got.get(initial.len()..).unwrap_or(&[]);
+                let whole = (body.len() / SEQ_CHUNK) as u64;
+                while round_chunks < whole {
+                    let at = round_chunks as usize * SEQ_CHUNK;
+                    let chunk = &body[at..at + SEQ_CHUNK];
+                    if seq_of(chunk) == Some(processed) {
+                        processed += 1;
+                        if processed.is_multiple_of(16) {
+                            let _ = s.write_all(format!("ack {processed}\n").as_bytes());
+                        }
+                    }
+                    round_chunks += 1;
+                    if !last && round_chunks == per_round {
+                        break;
+                    }
+                }
+                if !last && round_chunks >= per_round {
+                    break;
+                }
+            }
+            if last {
+                let _ = s.write_all(format!("ack {processed}\n").as_bytes());
+                streams.push(got);
+                return (streams, unread_at_reset);
+            }
+            // Pacing the peer: the client fills the receive buffer that
+            // this round will never read.
+            std::thread::sleep(Duration::from_millis(100));
+            unread_at_reset.push(unread(s.as_raw_fd()));
+            reset(s);
+            streams.push(got);
+            // Away for a moment: connection attempts are refused.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        (streams, unread_at_reset)
+    })
+}
+
+#[test]
+fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
+    const INITIAL: &[u8] = b"HELLO\n";
+    let total: u64 = if qemu() { 1600 } else { 3000 };
+    let per_round = total / 5;
+    let port = refused_port();
+    let server = restarting_server(port, 4, per_round, INITIAL);
+    let client = Config::new("127.0.0.1", port)
+        .initial_message(INITIAL.to_vec())
+        .reconnect(quick())
+        .delivery(Delivery::Confirmed)
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 6 * SOON);
+    // The application reads the server's receipts and confirms them.
+    let outbox = client.outbox().clone();
+    let inbox = client.inbox().clone();
+    let confirmer = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut confirmed = 0;
+        while let Ok(chunk) = outbox.recv() {
+            text.extend_from_slice(&chunk);
+            while let Some(end) = text.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = text.drain(..=end).collect();
+                let n: u64 = std::str::from_utf8(&line[4..line.len() - 1])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                confirmed = n;
+                inbox.confirm(n * SEQ_CHUNK as u64);
+            }
+        }
+        confirmed
+    });
+    assert_eq!(feed_chunks(&client, total, None).join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let (streams, unread_at_reset) = server.join().unwrap();
+    let confirmed = confirmer.join().unwrap();
+    let report = final_of(&signals);
+
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(confirmed, total, "not every chunk confirmed");
+    // Each restart reset with data unread: TCP had acknowledged bytes the
+    // server never processed, which only confirmation catches.
+    assert_eq!(unread_at_reset.len(), 3);
+    assert!(
+        unread_at_reset.iter().all(|&u| u > 0),
+        "{unread_at_reset:?}"
+    );
+    let r = reassemble(&streams, INITIAL).unwrap();
+    assert_eq!(r.chunks, total);
+    assert!(r.duplicates > 0, "nothing was sent again: {r:?}");
+    let window_chunks = (Config::DEFAULT_RESEND_WINDOW / SEQ_CHUNK) as u64;
+    assert!(r.largest_overlap <= window_chunks, "{r:?}");
+    assert_eq!(report.connections, 4, "{report}");
+    assert_eq!(count(&signals, |s| matches!(s, Signal::Connected(_))), 4);
+    assert_eq!(count(&signals, |s| matches!(s, Signal::Disconnected(_))), 4);
+    let accepted = INITIAL.len() as u64 + total * SEQ_CHUNK as u64;
+    assert_eq!(report.acked, accepted, "{report}");
+    assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
+    // Every byte sent is either in a server's stream or was lost with a
+    // reset connection; resent counts what went out again.
+    let sent_total: u64 = streams.iter().map(|s| s.len() as u64).sum();
+    assert!(sent_total <= report.sent, "{report}");
+    // Resent: the initial message again on each of the three new
+    // connections, and the chunks sent again.
+    let again = 3 * INITIAL.len() as u64 + r.duplicates * SEQ_CHUNK as u64;
+    assert!(report.resent >= again, "{report} {r:?}");
+    assert_eq!(report.sent - report.resent, accepted, "{report}");
+}
+
+#[test]
+fn test_server_fin_mid_upload_ends_that_connection_then_the_rest_goes_on_the_next() {
+    // The server reads 500 chunks, half-closes, and keeps reading to the
+    // end: the client stops writing on that connection, waits for what is
+    // in flight to be acknowledged, closes, and sends the rest on a new
+    // connection (from the first chunk not wholly acknowledged).
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        for round in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut fin_sent = false;
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+                if round == 0 && !fin_sent && got.len() >= 500 * SEQ_CHUNK {
+                    s.shutdown(std::net::Shutdown::Write).unwrap();
+                    fin_sent = true;
+                }
+            }
+            streams.push(got);
+        }
+        streams
+    });
+    let client = Config::new("127.0.0.1", port)
+        .reconnect(quick())
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 2 * SOON);
+    const TOTAL: u64 = 2000;
+    assert_eq!(feed_chunks(&client, TOTAL, None).join().unwrap(), TOTAL);
+    let signals = signals.join().unwrap();
+    let streams = server.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 2);
+    let r = reassemble(&streams, b"").unwrap();
+    assert_eq!(r.chunks, TOTAL);
+    // Everything the first connection's server acknowledged it also read,
+    // so at most the one chunk cut in two is sent again.
+    assert!(r.largest_overlap <= 1, "{r:?}");
+    assert_eq!(report.acked, TOTAL * SEQ_CHUNK as u64, "{report}");
+    let first = signals
+        .iter()
+        .find_map(|(_, s)| match s {
+            Signal::Disconnected(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(first.reason, Reason::PeerClosed, "{first}");
+    assert_eq!(
+        first.acked, first.sent,
+        "the first connection ended with bytes in flight: {first}"
+    );
+    assert!(signals.iter().any(|(_, s)| *s == Signal::PeerClosed));
+}
+
+#[test]
+fn test_inbox_stays_open_while_disconnected_and_its_data_goes_on_the_next_connection() {
+    // Nobody listens at first: connects are refused, the inbox keeps
+    // taking chunks (and applies backpressure once full), and everything
+    // arrives once a server is there.
+    let port = refused_port();
+    let client = Config::new("127.0.0.1", port)
+        .reconnect(quick())
+        .spawn_sized::<1024, 4, 4>()
+        .unwrap();
+    // Refused, then waiting to try again.
+    let refused = next_signal(client.signal());
+    assert!(
+        matches!(&refused, Signal::Error(e) if e.phase == Phase::Connect && e.kind == io::ErrorKind::ConnectionRefused),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        next_signal(client.signal()),
+        Signal::Reconnecting { attempt: 1, .. }
+    ));
+    let signals = collect_signals(client.signal().clone(), 2 * SOON);
+    let inbox = client.inbox().clone();
+    for n in 0..4 {
+        inbox
+            .send_timeout(ttc::Chunk::from_slice(&seq_chunk(n)).unwrap(), SOON)
+            .unwrap();
+    }
+    // Full, still open, while disconnected.
+    let fifth = ttc::Chunk::from_slice(&seq_chunk(4)).unwrap();
+    assert!(matches!(
+        inbox.try_send(fifth),
+        Err(ttc::TrySendError::Full(_))
+    ));
+    assert!(!inbox.is_closed());
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_reuse_address(true).unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.bind(&addr.into()).unwrap();
+    sock.listen(4).unwrap();
+    let recorder = Recorder::on(sock.into());
+    for n in 4..100 {
+        inbox
+            .send_timeout(ttc::Chunk::from_slice(&seq_chunk(n)).unwrap(), SOON)
+            .unwrap();
+    }
+    client.control().send(Control::ProducerFinished);
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.acked, 100 * SEQ_CHUNK as u64);
+    assert_eq!(report.connections, 1);
+    assert!(eventually(SOON, || recorder.received() == 100 * SEQ_CHUNK as u64));
+    assert_eq!(reassemble(&recorder.streams(), b"").unwrap().chunks, 100);
+}
+
+/// A client that reconnects to a refused port with `backoff`.
+fn refused_client(backoff: Backoff) -> (ttc::Client, JoinHandle<Vec<(Instant, Signal)>>) {
+    let client = Config::new("127.0.0.1", refused_port())
+        .initial_message(b"HELLO".to_vec())
+        .reconnect(backoff)
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 3 * SOON);
+    (client, signals)
+}
+
+#[test]
+fn test_shutdown_or_abort_during_the_backoff_wait_ends_the_component_at_once() {
+    let bound = if qemu() {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_millis(50)
+    };
+    for control in [Control::Shutdown, Control::Abort] {
+        let long = Backoff::default()
+            .initial(Duration::from_secs(30))
+            .jitter(Jitter::Off);
+        let client = Config::new("127.0.0.1", refused_port())
+            .reconnect(long)
+            .spawn()
+            .unwrap();
+        // Error (refused), then the wait starts.
+        let mut seen = Vec::new();
+        loop {
+            let s = next_signal(client.signal());
+            let waiting = matches!(s, Signal::Reconnecting { attempt: 1, .. });
+            seen.push(s);
+            if waiting {
+                break;
+            }
+        }
+        assert!(matches!(seen[0], Signal::Error(_)), "{seen:?}");
+        let t0 = Instant::now();
+        client.control().send(control);
+        let last = next_signal(client.signal());
+        let took = t0.elapsed();
+        let Signal::SocketShutdown(report) = last else {
+            panic!("{last:?}");
+        };
+        let want = if control == Control::Abort {
+            Reason::Aborted
+        } else {
+            Reason::Shutdown
+        };
+        assert_eq!(report.reason, want);
+        assert!(
+            took < bound,
+            "{control:?} took {took:?} to end the backoff wait"
+        );
+        assert_eq!(report.connections, 0);
+    }
+}
+
+#[test]
+fn test_max_attempts_gives_up_with_the_last_error() {
+    let (client, signals) = refused_client(quick().max_attempts(Some(3)));
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    let err = report.error.clone().expect("the last error");
+    assert_eq!(
+        (err.phase, err.kind),
+        (Phase::Connect, io::ErrorKind::ConnectionRefused)
+    );
+    let attempts: Vec<u32> = signals
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Signal::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert_eq!(count(&signals, |s| matches!(s, Signal::Error(_))), 4);
+    // The initial message was accepted once (for the connection that never
+    // came) and never sent.
+    assert_eq!((report.sent, report.unsent, report.acked), (0, 5, 0));
+    assert_eq!(client.join(), report);
+}
+
+#[test]
+fn test_max_elapsed_gives_up_in_time() {
+    let limit = Duration::from_millis(600);
+    let b = Backoff::default()
+        .initial(Duration::from_millis(50))
+        .factor(1)
+        .jitter(Jitter::Off)
+        .max_elapsed(Some(limit));
+    let t0 = Instant::now();
+    let (_client, signals) = refused_client(b);
+    let signals = signals.join().unwrap();
+    let took = t0.elapsed();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Error);
+    let waits = count(&signals, |s| matches!(s, Signal::Reconnecting { .. }));
+    // About 600 / 50 waits; fewer on a slow machine, never more.
+    assert!((3..=12).contains(&waits), "{waits} waits");
+    let slack = if qemu() {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_millis(500)
+    };
+    assert!(took < limit + slack, "gave up after {took:?}");
+    assert!(
+        took >= limit - Duration::from_millis(150),
+        "gave up after {took:?}"
+    );
+}
+
+#[test]
+fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_without_a_gap() {
+    // A paced upload of numbered chunks from namespace b to a recorder in
+    // namespace a; in the middle the link drops everything both ways for
+    // 3 s. With a 1 s user timeout the connection fails about 1 s after
+    // the link went dark, the client reconnects once it is back, and
+    // every chunk arrives. 16 MiB at 4 MiB/s on the host; under QEMU,
+    // where an unoptimised test build is far slower, 4 MiB at 1 MiB/s.
+    let (total, rate) = if qemu() { (4096, 1024) } else { (16384, 4096) };
+    let pair = NetPair::new("dark");
+    let recorder = Recorder::on(pair.listen_a());
+    let port = recorder.addr.port();
+    let user_timeout = Duration::from_secs(1);
+    let client = NetPair::run_in(&pair.b, move || {
+        Config::new(ADDR_A.to_string(), port)
+            .connect_timeout(Duration::from_secs(1))
+            .user_timeout(Some(user_timeout))
+            .reconnect(
+                Backoff::default()
+                    .initial(Duration::from_millis(100))
+                    .max(Duration::from_millis(400)),
+            )
+            .thread_name("ttc-dark")
+            .spawn()
+            .unwrap()
+    });
+    let signals = collect_signals(client.signal().clone(), 6 * SOON);
+    let feeder = feed_chunks(&client, total, Some(rate));
+    let third = total * SEQ_CHUNK as u64 / 3;
+    assert!(
+        eventually(2 * SOON, || recorder.received() >= third),
+        "the upload did not get going"
+    );
+    pair.go_dark();
+    let dark_at = Instant::now();
+    // Pacing the fault: the link stays dark for 3 s.
+    std::thread::sleep(Duration::from_secs(3));
+    let dropped = pair.dropped_packets();
+    pair.light();
+    let light_at = Instant::now();
+    assert_eq!(feeder.join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    let lost_at = signals
+        .iter()
+        .find_map(|(t, s)| matches!(s, Signal::Disconnected(_)).then_some(*t))
+        .expect("the connection never failed");
+    let slack = if qemu() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_millis(1500)
+    };
+    let failed_after = lost_at - dark_at;
+    assert!(
+        failed_after < user_timeout + Duration::from_secs(1) + slack,
+        "{failed_after:?}"
+    );
+    let first = signals.iter().find_map(|(_, s)| match s {
+        Signal::Disconnected(r) => Some(r.clone()),
+        _ => None,
+    });
+    let first = first.unwrap();
+    assert_eq!(first.reason, Reason::Error, "{first}");
+    let err = first.error.clone().unwrap();
+    assert_eq!(err.kind, io::ErrorKind::TimedOut, "{err}");
+    // Connected again only once the link was back.
+    let reconnected_at = signals
+        .iter()
+        .filter_map(|(t, s)| matches!(s, Signal::Connected(_)).then_some(*t))
+        .nth(1)
+        .expect("no second connection");
+    assert!(
+        reconnected_at >= light_at,
+        "connected while the link was dark"
+    );
+
+    let bytes = total * SEQ_CHUNK as u64;
+    assert!(eventually(SOON, || recorder.received() >= bytes));
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!(r.chunks, total, "{r:?}");
+    let window_chunks = (Config::DEFAULT_RESEND_WINDOW / SEQ_CHUNK) as u64;
+    assert!(r.largest_overlap <= window_chunks, "{r:?}");
+    assert!(r.connections >= 2, "{r:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.acked, bytes, "{report}");
+    assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
+    assert!(dropped > 0, "the dark link dropped nothing");
+}
