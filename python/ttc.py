@@ -92,6 +92,7 @@ class _Report(ctypes.Structure):
         ("sent", ctypes.c_uint64),
         ("received", ctypes.c_uint64),
         ("unsent", ctypes.c_uint64),
+        ("acked", ctypes.c_uint64),
         ("has_error", ctypes.c_bool),
         ("error", _Error),
     ]
@@ -211,21 +212,23 @@ class Error:
 class Report:
     """The final account of a connection. ``reason`` is one of 'finished',
     'peer_closed', 'shutdown', 'aborted', 'error', 'linger'; every byte given to the
-    client is in ``sent`` or ``unsent``; ``received`` bytes were all
-    delivered; ``error`` is an Error or None."""
+    client is in ``sent`` or ``unsent``; ``acked`` is what of ``sent`` the
+    server's TCP acknowledged; ``received`` bytes were all delivered;
+    ``error`` is an Error or None."""
 
-    __slots__ = ("reason", "sent", "received", "unsent", "error")
+    __slots__ = ("reason", "sent", "received", "unsent", "acked", "error")
 
     def __init__(self, r):
         self.reason = _lib.ttc_reason_str(r.reason).decode()
         self.sent = r.sent
         self.received = r.received
         self.unsent = r.unsent
+        self.acked = r.acked
         self.error = Error(r.error) if r.has_error else None
 
     def __repr__(self):
-        return "Report(reason=%r, sent=%d, received=%d, unsent=%d, error=%r)" % (
-            self.reason, self.sent, self.received, self.unsent, self.error)
+        return "Report(reason=%r, sent=%d, received=%d, unsent=%d, acked=%d, error=%r)" % (
+            self.reason, self.sent, self.received, self.unsent, self.acked, self.error)
 
 
 class Signal:

@@ -175,6 +175,9 @@ typedef struct ttc_report {
   uint64_t received;
   // Bytes accepted but never written.
   uint64_t unsent;
+  // Of `sent`, the bytes the server's TCP acknowledged (`sent - acked`
+  // may not have reached it).
+  uint64_t acked;
   // Whether `error` is set: when `reason` is `TTC_REASON_ERROR`, and
   // when the server closed but the final flush failed.
   bool has_error;

@@ -180,6 +180,9 @@ pub struct ttc_report {
     pub received: u64,
     /// Bytes accepted but never written.
     pub unsent: u64,
+    /// Of `sent`, the bytes the server's TCP acknowledged (`sent - acked`
+    /// may not have reached it).
+    pub acked: u64,
     /// Whether `error` is set: when `reason` is `TTC_REASON_ERROR`, and
     /// when the server closed but the final flush failed.
     pub has_error: bool,
@@ -329,6 +332,7 @@ fn report_of(r: &ShutdownReport) -> ttc_report {
         sent: r.sent,
         received: r.received,
         unsent: r.unsent,
+        acked: r.acked,
         has_error: r.error.is_some(),
         error: r.error.as_ref().map_or_else(no_error, error_of),
     }
@@ -340,6 +344,7 @@ fn empty_report() -> ttc_report {
         sent: 0,
         received: 0,
         unsent: 0,
+        acked: 0,
         has_error: false,
         error: no_error(),
     }
@@ -437,7 +442,11 @@ unsafe fn config_of(
         .connect_timeout(timeout(opts.connect_timeout_ms).unwrap_or(Duration::MAX))
         .write_timeout(timeout(opts.write_timeout_ms))
         .linger(timeout(opts.linger_ms))
-        .keepalive(timeout(opts.keepalive_ms).filter(|d| !d.is_zero()))
+        .keepalive(
+            timeout(opts.keepalive_ms)
+                .filter(|d| !d.is_zero())
+                .map(ttc_rs::Keepalive::idle),
+        )
         .nodelay(opts.nodelay != 0)
         .stack_size(stack);
     Ok((config, chunk))

@@ -52,6 +52,8 @@ def test_echo_is_byte_exact_with_initial_message(echo):
         assert got == b"HELLO " + data
         r = c.join()
         assert (r.reason, r.sent, r.received, r.unsent) == ("finished", len(got), len(got), 0)
+        # The echo server read and answered every byte: all acknowledged.
+        assert r.acked == r.sent
         assert r.error is None
         assert c.join().sent == r.sent, "join again: the same report"
         kinds = [s.kind for s in signal_kinds(c)]
