@@ -301,6 +301,20 @@ ttc_elf_is_dynamic() {
     LC_ALL=C readelf -lW "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
 }
 
+# ttc_check_static BINARY MACHINE: dies unless BINARY is an ELF for
+# MACHINE (as ttc_elf_machine names it) that is static: no program
+# interpreter, no NEEDED libraries.
+ttc_check_static() {
+    local bin=$1 machine=$2
+    [ "$(ttc_elf_machine "$bin")" = "$machine" ] || ttc_die "$bin is not an $machine ELF"
+    if ttc_elf_is_dynamic "$bin"; then
+        ttc_die "$bin asks for a program interpreter: not static"
+    fi
+    if LC_ALL=C readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
+        ttc_die "$bin needs shared libraries: $(readelf -dW "$bin" | grep NEEDED | tr -s ' ' | tr '\n' ';')"
+    fi
+}
+
 # The newest GLIBC_x.y a dynamic binary needs ("" if static or unreadable).
 # readelf reads the ELF of any architecture.
 ttc_glibc_needed() {

@@ -10,13 +10,9 @@
 
 mod support;
 
-use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use support::cli::unread;
 use support::faults::*;
 use support::*;
 use ttc::{Config, Control, Reason, Signal};
@@ -78,22 +74,7 @@ fn test_reset_mid_upload_reports_what_the_server_acknowledged() {
     const READ: u64 = 1 << 20;
     const RCVBUF: usize = 64 * 1024;
     let listener = small_buffer_listener(RCVBUF);
-    let server = OneShot::on(listener, |mut s| {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = 0u64;
-        while got < READ {
-            let want = buf.len().min((READ - got) as usize);
-            match s.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got += n as u64,
-            }
-        }
-        // Pacing the peer: the client fills what the kernels will take.
-        std::thread::sleep(Duration::from_millis(300));
-        let unread_at_reset = unread(s.as_raw_fd());
-        reset(s);
-        (got, unread_at_reset)
-    });
+    let server = read_then_reset(listener, READ);
     let client = Config::new("127.0.0.1", server.port()).spawn().unwrap();
     assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
     let stop = Arc::new(AtomicBool::new(false));

@@ -7,11 +7,11 @@ mod support;
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use support::cli::*;
-use support::{OneShot, Peer, SOON};
+use support::faults::read_then_reset;
+use support::{Peer, SOON};
 
 #[test]
 fn send_to_a_sink_ends_with_everything_acknowledged() {
@@ -45,22 +45,7 @@ fn reset_mid_upload_reports_acked_between_what_the_server_read_and_received() {
     // kernel had received.
     const READ: u64 = 1 << 20;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = OneShot::on(listener, |mut s| {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = 0u64;
-        while got < READ {
-            let want = buf.len().min((READ - got) as usize);
-            match s.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got += n as u64,
-            }
-        }
-        // Pacing the peer: ttc's writes back up meanwhile.
-        std::thread::sleep(Duration::from_millis(300));
-        let unread_at_reset = unread(s.as_raw_fd());
-        support::faults::reset(s);
-        (got, unread_at_reset)
-    });
+    let server = read_then_reset(listener, READ);
     let file = TempFile::new("reset", &binary_data(8 << 20));
     let o = ttc(&["--send", file.path(), "127.0.0.1", &port_arg(server.addr)]).run(b"");
     let (read, unread_at_reset) = server.result_within(SOON);

@@ -57,13 +57,7 @@ cargo-zigbuild zigbuild -Zbuild-std=std,panic_abort --release --locked --target 
 bin="$CARGO_TARGET_DIR/$TARGET/release/ttc"
 
 # Static means: no program interpreter, no NEEDED libraries.
-[ "$(ttc_elf_machine "$bin")" = arm ] || ttc_die "$bin is not an ARM ELF"
-if ttc_elf_is_dynamic "$bin"; then
-    ttc_die "$bin asks for a program interpreter: not static"
-fi
-if LC_ALL=C readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
-    ttc_die "$bin needs shared libraries: $(readelf -dW "$bin" | grep NEEDED | tr -s ' ' | tr '\n' ';')"
-fi
+ttc_check_static "$bin" arm
 # ARMv7-A code that passes floats in VFP registers (armhf's ABI), without
 # NEON or VFP registers beyond D16.
 attrs=$(LC_ALL=C arm-linux-gnueabihf-readelf -A "$bin")

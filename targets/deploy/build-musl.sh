@@ -32,13 +32,7 @@ cargo build --release --locked --target "$TARGET" --bin ttc
 bin="$CARGO_TARGET_DIR/$TARGET/release/ttc"
 
 # Static means: no program interpreter, no NEEDED libraries.
-[ "$(ttc_elf_machine "$bin")" = aarch64 ] || ttc_die "$bin is not an aarch64 ELF"
-if ttc_elf_is_dynamic "$bin"; then
-    ttc_die "$bin asks for a program interpreter: not static"
-fi
-if LC_ALL=C readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
-    ttc_die "$bin needs shared libraries: $(readelf -dW "$bin" | grep NEEDED | tr -s ' ' | tr '\n' ';')"
-fi
+ttc_check_static "$bin" aarch64
 ttc_say "static: $(file -b "$bin" | cut -d, -f1-4)"
 
 # It starts with nothing to load: QEMU with an empty sysroot, no

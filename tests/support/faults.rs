@@ -263,6 +263,28 @@ pub fn reset(s: TcpStream) {
     drop(s);
 }
 
+/// A server on `listener` that reads `read` bytes, stops reading for a
+/// moment (pacing the peer: the client's writes back up meanwhile), then
+/// resets with data unread. Its result: (bytes read, bytes still unread in
+/// its receive queue at the reset).
+pub fn read_then_reset(listener: TcpListener, read: u64) -> super::OneShot<(u64, u64)> {
+    super::OneShot::on(listener, move |mut s| {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0u64;
+        while got < read {
+            let want = buf.len().min((read - got) as usize);
+            match s.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n as u64,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let unread_at_reset = super::cli::unread(std::os::fd::AsRawFd::as_raw_fd(&s));
+        reset(s);
+        (got, unread_at_reset)
+    })
+}
+
 /// A loopback listener whose accepted sockets get a small receive buffer,
 /// so a server that stops reading backs the client up after little data.
 pub fn small_buffer_listener(rcvbuf: usize) -> TcpListener {
