@@ -508,12 +508,18 @@ fn run_reconnect_case(
             _ => None,
         })
         .collect();
-    prop_assert_eq!(connected, report.connections as usize);
-    prop_assert_eq!(disconnected.len(), connected);
+    // The signal outbox has a fixed capacity and drops a non-final signal
+    // when it is full (a reader behind a fast reconnect loop, as on a slow
+    // or loaded machine), so these are bounds, and the connection numbers
+    // only increase.
+    prop_assert!(connected <= report.connections as usize);
+    prop_assert!(disconnected.len() <= report.connections as usize);
+    let mut last = 0;
     for (i, d) in disconnected.iter().enumerate() {
         prop_assert!(d.acked <= d.sent, "connection {}: {}", i, d);
         prop_assert!(d.resent <= d.sent, "connection {}: {}", i, d);
-        prop_assert_eq!(d.connections as usize, i + 1);
+        prop_assert!(d.connections > last && d.connections <= report.connections);
+        last = d.connections;
     }
     // The totals: the initial message is accepted once (its repeats on
     // later connections are resent); accepted = acked + unacked + unsent.

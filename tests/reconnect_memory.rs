@@ -77,8 +77,16 @@ fn test_rss_and_descriptors_stay_flat_across_1000_reconnects() {
         "descriptors {fds_before} -> {fds_after}"
     );
     let growth = rss_after.saturating_sub(rss_before);
+    // Under QEMU user-mode the RSS is the emulator's, whose translated-code
+    // cache grows as code paths run for the first time; the bound there is
+    // for a leak per reconnect (1,000 of them), not for the emulator.
+    let bound = if std::env::var_os("QEMU_LD_PREFIX").is_some() {
+        4096
+    } else {
+        256
+    };
     assert!(
-        growth < 256,
+        growth < bound,
         "RSS grew {growth} KiB over 1,000 reconnects ({rss_before} -> {rss_after} KiB)"
     );
 }
