@@ -47,6 +47,8 @@ pub struct Config {
     pub(crate) stack_size: usize,
     pub(crate) thread_name: String,
     pub(crate) recv_spin: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Config {
@@ -87,6 +89,8 @@ impl Config {
             stack_size: Self::DEFAULT_STACK_SIZE,
             thread_name: String::from("ttc-worker"),
             recv_spin: Self::DEFAULT_RECV_SPIN,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -177,6 +181,23 @@ impl Config {
     /// once, so this costs nothing while nothing flows.
     pub fn recv_spin(mut self, limit: Duration) -> Config {
         self.recv_spin = limit;
+        self
+    }
+
+    /// Speak TLS on the connection (the `tls` feature): after connecting,
+    /// the worker runs the handshake (within its own
+    /// [`connect_timeout`](Config::connect_timeout)), then `Connected` is
+    /// signalled and data flows, encrypted. Nothing from the inbox is
+    /// written before the handshake completes. A failed handshake or
+    /// certificate check is an error of [`Phase::Tls`](crate::Phase::Tls).
+    /// [`Control::ProducerFinished`](crate::Control) sends `close_notify`
+    /// before the half-close; the server's `close_notify` is
+    /// [`Signal::PeerClosed`](crate::Signal); an end of stream without it
+    /// is an error of kind [`UnexpectedEof`](std::io::ErrorKind) and phase
+    /// `Tls` (reason `truncated`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Config {
+        self.tls = Some(tls);
         self
     }
 

@@ -69,6 +69,8 @@ pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
 mod sys; // poll(2), eventfd: the target glue
+#[cfg(feature = "tls")]
+mod tls; // the `tls` feature: rustls client over the worker's socket
 mod wake; // the park/wake protocol between the handles and the worker
 mod worker; // the worker thread: connection states and the data path
 
@@ -80,9 +82,11 @@ pub use mailbox::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 pub use message::{
-    CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
+    CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, TlsInfo,
     ERROR_MESSAGE_CAPACITY,
 };
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsConfigError, TlsServerConfig};
 pub use wake::SIGNAL_CAPACITY;
 
 // The README's Rust examples run as doctests.

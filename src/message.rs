@@ -216,11 +216,24 @@ pub enum Phase {
     Write,
     /// Closing the connection.
     Shutdown,
+    /// TLS (the `tls` feature): the handshake, the server's certificate,
+    /// or a TLS record or alert after it. For a failure of TLS itself the
+    /// error's kind is [`io::ErrorKind::InvalidData`] (or
+    /// [`io::ErrorKind::UnexpectedEof`], [`io::ErrorKind::TimedOut`]) and
+    /// its message starts with a short reason and a colon: `unknown_issuer`,
+    /// `expired`, `not_yet_valid`, `name_mismatch`, `pin_mismatch`,
+    /// `bad_certificate`, `alert` (the server sent a fatal alert),
+    /// `protocol` (anything else the server got wrong), `truncated` (the
+    /// server closed TCP without `close_notify`), `eof` (closed during the
+    /// handshake), `timeout`, `bad_server_name`, `no_roots` or `config`.
+    /// A socket error during the handshake keeps the system's description
+    /// and `errno`.
+    Tls,
 }
 
 impl Phase {
     /// A short lower-case name: `spawn`, `resolve`, `connect`, `read`,
-    /// `write`, `shutdown`.
+    /// `write`, `shutdown`, `tls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Spawn => "spawn",
@@ -229,6 +242,7 @@ impl Phase {
             Phase::Read => "read",
             Phase::Write => "write",
             Phase::Shutdown => "shutdown",
+            Phase::Tls => "tls",
         }
     }
 }
@@ -384,6 +398,12 @@ pub struct ShutdownReport {
     /// final flush after the server closed failed (the loss is in
     /// `unsent`).
     pub error: Option<Error>,
+    /// The TLS protocol version and cipher suite, when the connection
+    /// completed a TLS handshake (the `tls` feature, [`crate::Config::tls`]).
+    /// With TLS, `sent` and `received` count plaintext bytes, and a byte
+    /// counts as sent once the TLS records that carry it are written to
+    /// the socket.
+    pub tls: Option<TlsInfo>,
 }
 
 impl ShutdownReport {
@@ -394,8 +414,20 @@ impl ShutdownReport {
             received: 0,
             unsent: 0,
             error: None,
+            tls: None,
         }
     }
+}
+
+/// What a TLS handshake negotiated (see [`ShutdownReport::tls`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TlsInfo {
+    /// The protocol version, as OpenSSL names it: `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+    /// The cipher suite's IANA name, e.g. `TLS_AES_128_GCM_SHA256` or
+    /// `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`.
+    pub cipher: &'static str,
 }
 
 impl fmt::Display for ShutdownReport {

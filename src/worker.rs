@@ -9,14 +9,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connect::{self, Failure};
-use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, TlsInfo};
 use crate::sys;
-use crate::wake::{read_room, Boxes};
+use crate::wake::{read_room, Boxes, Core};
 
 /// Longest a single blocking read or write may block: how late control can
 /// be seen while the worker is inside a write to a server that does not
@@ -29,6 +29,136 @@ const BATCH: usize = 8 * 1024;
 /// During a busy upload, the most bytes written before the worker looks at
 /// the socket for incoming data.
 const READ_CHECK_EVERY: usize = 64 * 1024;
+
+/// What the serve steps read from and write to: the socket itself, or TLS
+/// over it (the `tls` feature). Plain calls go straight to the socket;
+/// TLS keeps buffers of its own, which `wants_read` and `wants_write`
+/// expose to the poll interest.
+enum Transport {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream>),
+}
+
+impl Transport {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.socket(),
+        }
+    }
+
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket().as_raw_fd()
+    }
+
+    /// Bytes for the outbox; `Ok(0)` is the server's end of stream (with
+    /// TLS: its `close_notify`).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// Writes from `buf`; returns how many bytes of it were taken.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.write(buf),
+        }
+    }
+
+    /// The half-close (with TLS, `close_notify` first, trying to write it
+    /// for at most `limit`).
+    fn shutdown_write(&mut self, limit: Duration) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => {
+                let _ = limit;
+                s.shutdown(Shutdown::Write)
+            }
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.shutdown_write(limit),
+        }
+    }
+
+    /// Input is waiting that needs no socket read to deliver.
+    fn wants_read(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.wants_read(),
+        }
+    }
+
+    /// Output is waiting that was taken already (TLS records).
+    fn wants_write(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.wants_write(),
+        }
+    }
+
+    /// Bytes taken by `write` (and counted as sent) that are not on the
+    /// socket yet: at the end they count as unsent.
+    fn unflushed(&self) -> usize {
+        match self {
+            Transport::Plain(_) => 0,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.unflushed(),
+        }
+    }
+
+    /// A count that grows whenever bytes reach the socket without new ones
+    /// being taken (TLS records written in pieces): progress for the write
+    /// timeout.
+    fn progress(&self) -> u64 {
+        match self {
+            Transport::Plain(_) => 0,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.written(),
+        }
+    }
+
+    fn tls_info(&self) -> Option<TlsInfo> {
+        match self {
+            Transport::Plain(_) => None,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => Some(t.info()),
+        }
+    }
+
+    /// The socket, to close. `clean`: nothing accepted was lost, so a TLS
+    /// connection may say `close_notify`.
+    /// `flush`: what is queued may be written (an alert for an error),
+    /// unless it carries accepted bytes.
+    fn into_socket(self, clean: bool, flush: bool) -> TcpStream {
+        match self {
+            Transport::Plain(s) => {
+                let _ = (clean, flush);
+                s
+            }
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.close(clean, flush),
+        }
+    }
+}
+
+/// The step between connect and serve: the transport the connection
+/// speaks, after its handshake if it has one. Called once per connection.
+fn start_transport(config: &Config, stream: TcpStream, core: &Core) -> Result<Transport, Failure> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &config.tls {
+        let t = crate::tls::handshake(tls, &config.host, stream, core, config.connect_timeout)?;
+        return Ok(Transport::Tls(Box::new(t)));
+    }
+    let _ = (config, core);
+    Ok(Transport::Plain(stream))
+}
 
 /// Runs a connection from start to end. Always ends with exactly one
 /// `SocketShutdown` on the signal outbox, even if something panicked.
@@ -191,6 +321,12 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
     pending_since: Option<Instant>,
+    /// The transport holds output taken already (TLS records), as of its
+    /// last write or read.
+    tls_pending: bool,
+    /// Bytes counted as sent that the transport never wrote (set at the
+    /// close).
+    unflushed: u64,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -211,17 +347,27 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             writable: true,
             unpolled: 0,
             pending_since: None,
+            tls_pending: false,
+            unflushed: 0,
         }
     }
 
     fn run(mut self) -> ShutdownReport {
-        let reason = match connect::connect(&self.config, &self.boxes.core) {
-            Ok((stream, peer)) => {
+        let connected =
+            connect::connect(&self.config, &self.boxes.core).and_then(|(stream, peer)| {
                 self.setup(&stream);
+                let transport = start_transport(&self.config, stream, &self.boxes.core)?;
+                Ok((transport, peer))
+            });
+        let reason = match connected {
+            Ok((mut transport, peer)) => {
                 log::debug!("connected to {peer}");
+                self.report.tls = transport.tls_info();
+                // The end of a TLS handshake (our Finished) may still wait.
+                self.tls_pending = transport.wants_write();
                 self.signal(Signal::Connected(peer));
-                let reason = self.serve(&stream);
-                self.close(stream, reason);
+                let reason = self.serve(&mut transport);
+                self.close(transport, reason);
                 reason
             }
             Err(Failure::Stopped(reason)) => reason,
@@ -303,8 +449,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.config.initial.len() - self.initial_pos
     }
 
+    /// Bytes accepted and not yet written: the initial message, the batch,
+    /// TLS records not yet on the socket (known to the loop through
+    /// `tls_pending`).
     fn has_pending(&self) -> bool {
-        self.initial_left() > 0 || self.batch.len() > 0
+        self.initial_left() > 0 || self.batch.len() > 0 || self.tls_pending
     }
 
     /// Everything accepted is written and nothing more will be accepted.
@@ -314,7 +463,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// One write of pending bytes: the initial message first, then the
     /// batch.
-    fn write_some(&mut self, stream: &TcpStream, now: Instant) -> io::Result<()> {
+    fn write_some(&mut self, stream: &mut Transport, now: Instant) -> io::Result<()> {
         let initial_left = self.initial_left();
         let buf = if initial_left > 0 {
             &self.config.initial[self.initial_pos..]
@@ -322,7 +471,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             &self.batch.buf[self.batch.start..self.batch.end]
         };
         let want = buf.len();
-        match (&*stream).write(buf) {
+        let progress = stream.progress();
+        let written = stream.write(buf);
+        self.tls_pending = stream.wants_write();
+        match written {
             Ok(n) => {
                 if initial_left > 0 {
                     self.initial_pos += n;
@@ -331,14 +483,18 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 }
                 self.report.sent += n as u64;
                 self.unpolled = self.unpolled.saturating_add(n);
-                self.writable = n == want;
-                if n > 0 {
+                // Records left over mean the socket is full.
+                self.writable = n == want && !self.tls_pending;
+                if n > 0 || stream.progress() != progress {
                     self.pending_since = Some(now);
                 }
                 Ok(())
             }
             Err(e) if is_transient(&e) => {
                 self.writable = false;
+                if stream.progress() != progress {
+                    self.pending_since = Some(now);
+                }
                 Ok(())
             }
             Err(e) => Err(e),
@@ -346,13 +502,16 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// One read into the outbox, no more than it has room for.
-    fn read_some(&mut self, stream: &TcpStream) -> Result<(), Reason> {
+    fn read_some(&mut self, stream: &mut Transport) -> Result<(), Reason> {
         let room = self.boxes.outbox.room();
         if room == 0 {
             return Ok(());
         }
         let want = self.rbuf.len().min(room.saturating_mul(C));
-        match (&*stream).read(&mut self.rbuf[..want]) {
+        let got = stream.read(&mut self.rbuf[..want]);
+        // Reading TLS can queue records to write (an alert, a key update).
+        self.tls_pending = stream.wants_write();
+        match got {
             Ok(0) => {
                 self.set_read(ReadState::Eof);
                 // Nothing more is accepted; what is queued is still flushed.
@@ -373,12 +532,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 Ok(())
             }
             Err(e) if is_transient(&e) => Ok(()),
-            Err(e) => Err(self.fail(Phase::Read, &e)),
+            Err(e) => Err(self.fail(phase_of(&e, Phase::Read), &e)),
         }
     }
 
     /// The connected loop. Returns why it stopped.
-    fn serve(&mut self, stream: &TcpStream) -> Reason {
+    fn serve(&mut self, stream: &mut Transport) -> Reason {
         loop {
             if let Some(reason) = self.act_on_control() {
                 return reason;
@@ -420,7 +579,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Step 2: takes what the inbox holds and writes while the socket
     /// takes it.
-    fn flush(&mut self, stream: &TcpStream) -> Result<Flushed, Reason> {
+    fn flush(&mut self, stream: &mut Transport) -> Result<Flushed, Reason> {
         if !self.state.writing() {
             return Ok(Flushed::Look);
         }
@@ -456,10 +615,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Step 3: the half-close once a drain is complete, and the ends of the
     /// connection: the server closed and everything is written, or the
     /// linger ran out.
-    fn check_end(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
+    fn check_end(&mut self, stream: &mut Transport, now: Instant) -> Result<(), Reason> {
         let drained = self.drained();
         if drained && self.state.write == WriteState::Draining {
-            if let Err(e) = stream.shutdown(Shutdown::Write) {
+            let limit = self
+                .config
+                .write_timeout
+                .unwrap_or(Config::DEFAULT_WRITE_TIMEOUT);
+            if let Err(e) = stream.shutdown_write(limit) {
                 return Err(self.fail(Phase::Shutdown, &e));
             }
             log::debug!(
@@ -524,13 +687,16 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// happens or `deadline`; then reads if the socket has data.
     fn park_and_poll(
         &mut self,
-        stream: &TcpStream,
+        stream: &mut Transport,
         now: Instant,
         deadline: Option<Instant>,
     ) -> Result<(), Reason> {
         let core = &*self.boxes.core;
         let want_read = self.state.reading() && self.boxes.outbox.room() >= read_room::<O>();
         let want_write = self.state.writing() && self.has_pending();
+        // Decrypted bytes (or an end) wait in the transport: deliver them
+        // before asking the socket for more, and do not sleep meanwhile.
+        let buffered = want_read && stream.wants_read();
         core.park();
         // Re-check every box after marking ourselves parked (see
         // `Core::wake_worker`): anything that arrived before the mark is
@@ -545,9 +711,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             None => false,
         };
         let write_now = want_write && self.writable;
-        let busy = more_input || room_again || control_now || write_now;
+        let busy = more_input || room_again || control_now || write_now || buffered;
         if busy {
             core.unpark();
+            if buffered {
+                return self.read_some(stream);
+            }
             if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
                 return Ok(());
             }
@@ -584,8 +753,19 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// Closes the socket; for an abort, with `SO_LINGER` 0 so the server
-    /// sees a reset.
-    fn close(&self, stream: TcpStream, reason: Reason) {
+    /// sees a reset. With TLS, a `close_notify` goes first when the
+    /// connection ends without loss (the server closed, or `Shutdown` with
+    /// nothing queued) and was not half-closed already.
+    fn close(&mut self, stream: Transport, reason: Reason) {
+        let clean = matches!(reason, Reason::PeerClosed | Reason::Shutdown)
+            && self.report.error.is_none()
+            && !self.has_pending()
+            && self.boxes.inbox.is_empty();
+        // Counted as sent when taken; not on the socket after all.
+        self.unflushed = stream.unflushed() as u64;
+        self.report.sent -= self.unflushed;
+        let flush = clean || reason == Reason::Error;
+        let stream = stream.into_socket(clean, flush);
         if reason == Reason::Aborted {
             if let Err(e) = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
                 log::warn!("could not set SO_LINGER 0 for abort: {e}");
@@ -597,7 +777,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Counts what was accepted and not written, and builds the report.
     fn finish(mut self, reason: Reason) -> ShutdownReport {
         self.boxes.inbox.close();
-        let mut unsent = (self.initial_left() + self.batch.len()) as u64;
+        let mut unsent = (self.initial_left() + self.batch.len()) as u64 + self.unflushed;
         self.boxes.inbox.take_while(|chunk| {
             unsent += chunk.len() as u64;
             true
@@ -607,6 +787,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         log::debug!("socket shutdown: {}", self.report);
         self.report
     }
+}
+
+/// The phase of an error from the transport: `Tls` for a failure of TLS
+/// itself, `default` for the socket's own.
+fn phase_of(e: &io::Error, default: Phase) -> Phase {
+    #[cfg(feature = "tls")]
+    if crate::tls::is_tls_failure(e) {
+        return Phase::Tls;
+    }
+    let _ = e;
+    default
 }
 
 /// Errors that mean "no progress this time", not a failed connection: the
