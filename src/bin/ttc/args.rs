@@ -22,6 +22,7 @@ Usage:
   ttc [OPTIONS] --send FILE HOST PORT [--rate BYTES_PER_SEC]
   ttc demo [--json]                  fortune server on loopback + client, no setup
   ttc serve echo|sink|fortune|burst[:N] [--port P] [--bind ADDR] [--json]
+            [--tls-cert FILE --tls-key FILE]
 
 Client options:
       --initial TEXT          send TEXT first, right after connecting
@@ -40,6 +41,17 @@ Client options:
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
   -4 / -6                     IPv4 only / IPv6 only
+      --tls                   speak TLS, verifying the server against the system's
+                              CA certificates (a ttc built with --features tls)
+      --ca FILE               trust the CA certificates in FILE (PEM) instead
+      --cert FILE --key FILE  client certificate and key (PEM), for mutual TLS
+      --pin sha256//BASE64    also require this SHA-256 of the server's public key
+                              (as curl's --pinnedpubkey; repeatable)
+      --alpn PROTO            offer this ALPN protocol (repeatable, in order)
+      --servername NAME       name to send and verify (default: HOST)
+      --insecure              TEST AID: do not verify the server's certificate
+                              (prints a warning on every use)
+                              Each of these implies --tls.
   -h, --help                  this text
   -V, --version               the version
 SECS may be fractional or end in ms (250ms).
@@ -48,12 +60,15 @@ Serve options:
       --port P                port to listen on (default 0: any free port)
       --bind ADDR             IP address to listen on (default 127.0.0.1;
                               0.0.0.0 or :: for every interface)
+      --tls-cert FILE --tls-key FILE
+                              serve TLS with this certificate chain and key (PEM)
 
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
   ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
+       (with TLS also tls_version=TLSv1.3 cipher=NAME)
 With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
   {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
@@ -168,7 +183,25 @@ pub struct Connect {
     pub nodelay: Option<bool>,
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
+    /// `Some` when `--tls` or any TLS option was given.
+    pub tls: Option<Box<TlsArgs>>,
 }
+
+/// `--tls` and the options that go with it, as given (the files are read
+/// and the pins checked when the session starts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsArgs {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub pins: Vec<String>,
+    pub alpn: Vec<String>,
+    pub servername: Option<String>,
+    pub insecure: bool,
+}
+
+/// What a TLS option gives without the `tls` feature.
+pub const NO_TLS: &str = "this ttc was built without TLS; build with --features tls";
 
 impl Connect {
     /// The library configuration these options ask for.
@@ -200,6 +233,8 @@ pub struct Serve {
     pub bind: IpAddr,
     pub port: u16,
     pub json: bool,
+    /// `--tls-cert FILE --tls-key FILE`.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Parses the arguments after the program name.
@@ -236,8 +271,11 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port = 0;
     let mut json = false;
+    let (mut tls_cert, mut tls_key): (Option<PathBuf>, Option<PathBuf>) = (None, None);
     while let Some(arg) = p.next()? {
         match arg {
+            Long("tls-cert") => tls_cert = Some(p.value()?.into()),
+            Long("tls-key") => tls_key = Some(p.value()?.into()),
             Long("port") => port = p.value()?.parse_with(|s| parse_port(s, true))?,
             Long("bind") => bind = p.value()?.parse_with(parse_bind)?,
             Long("json") => json = true,
@@ -259,11 +297,20 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let Some(peer) = peer else {
         return usage("serve needs a peer: echo, sink, fortune or burst");
     };
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return usage("--tls-cert and --tls-key go together"),
+    };
+    if tls.is_some() && !cfg!(feature = "tls") {
+        return usage(NO_TLS);
+    }
     Ok(Command::Serve(Serve {
         peer,
         bind,
         port,
         json,
+        tls,
     }))
 }
 
@@ -285,7 +332,9 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        tls: None,
     };
+    let mut tls: Option<TlsArgs> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -315,6 +364,18 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
+            Long("tls") => {
+                tls.get_or_insert_default();
+            }
+            Long("ca") => tls.get_or_insert_default().ca = Some(p.value()?.into()),
+            Long("cert") => tls.get_or_insert_default().cert = Some(p.value()?.into()),
+            Long("key") => tls.get_or_insert_default().key = Some(p.value()?.into()),
+            Long("pin") => tls.get_or_insert_default().pins.push(p.value()?.string()?),
+            Long("alpn") => tls.get_or_insert_default().alpn.push(p.value()?.string()?),
+            Long("servername") => {
+                tls.get_or_insert_default().servername = Some(p.value()?.string()?)
+            }
+            Long("insecure") => tls.get_or_insert_default().insecure = true,
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -338,6 +399,18 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         Some(s) => parse_port(s, false).or_else(usage)?,
         None => return usage(format!("invalid port '{}'", port.to_string_lossy())),
     };
+    if let Some(t) = &tls {
+        if !cfg!(feature = "tls") {
+            return usage(NO_TLS);
+        }
+        if t.cert.is_some() != t.key.is_some() {
+            return usage("--cert and --key go together");
+        }
+        if t.alpn.iter().any(|a| a.is_empty() || a.len() > 255) {
+            return usage("an --alpn protocol is 1 to 255 bytes");
+        }
+    }
+    c.tls = tls.map(Box::new);
     c.initial = initial;
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
@@ -560,6 +633,56 @@ mod tests {
             assert!(e.contains(want), "{args:?}: {e}");
             assert!(!e.contains('\n'), "{args:?}: {e}");
         }
+    }
+
+    #[test]
+    fn test_tls_options() {
+        let args = [
+            "--ca",
+            "ca.pem",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--pin",
+            "sha256//x",
+            "--alpn",
+            "h2",
+            "--alpn",
+            "http/1.1",
+            "--servername",
+            "example.org",
+            "--insecure",
+            "127.0.0.1",
+            "443",
+        ];
+        if cfg!(feature = "tls") {
+            let t = connect(&args).tls.unwrap();
+            assert_eq!(t.ca, Some("ca.pem".into()));
+            assert_eq!(
+                (t.cert, t.key),
+                (Some("c.pem".into()), Some("k.pem".into()))
+            );
+            assert_eq!(t.pins, ["sha256//x"]);
+            assert_eq!(t.alpn, ["h2", "http/1.1"]);
+            assert_eq!(t.servername.as_deref(), Some("example.org"));
+            assert!(t.insecure);
+            assert_eq!(connect(&["--tls", "h", "1"]).tls, Some(Box::default()));
+            assert!(error(&["--cert", "c", "h", "1"]).contains("go together"));
+            assert!(error(&["--alpn", "", "h", "1"]).contains("--alpn"));
+            match parse(["serve", "echo", "--tls-cert", "c", "--tls-key", "k"]).unwrap() {
+                Command::Serve(s) => assert_eq!(s.tls, Some(("c".into(), "k".into()))),
+                other => panic!("{other:?}"),
+            }
+            assert!(error(&["serve", "echo", "--tls-cert", "c"]).contains("go together"));
+        } else {
+            assert!(error(&args).contains(NO_TLS));
+            assert!(error(&["--tls", "h", "1"]).contains(NO_TLS));
+            assert!(
+                error(&["serve", "echo", "--tls-cert", "c", "--tls-key", "k"]).contains(NO_TLS)
+            );
+        }
+        assert_eq!(connect(&["h", "1"]).tls, None);
     }
 
     #[test]

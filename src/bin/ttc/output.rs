@@ -130,17 +130,52 @@ pub fn shutdown_line(
         Format::Text => format!(
             "ttc: socket_shutdown reason={reason} sent={sent} received={received} unsent={unsent}"
         ),
-        Format::Json => JsonLine::new("signal", "socket_shutdown")
-            .str("reason", reason)
-            .num("sent", sent)
-            .num("received", received)
-            .num("unsent", unsent)
+        Format::Json => shutdown_json(reason, sent, received, unsent).finish(),
+    }
+}
+
+fn shutdown_json(reason: &str, sent: u64, received: u64, unsent: u64) -> JsonLine {
+    JsonLine::new("signal", "socket_shutdown")
+        .str("reason", reason)
+        .num("sent", sent)
+        .num("received", received)
+        .num("unsent", unsent)
+}
+
+#[cfg(not(feature = "tls"))]
+fn report_line(format: Format, r: &ShutdownReport) -> String {
+    shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent)
+}
+
+/// With TLS, the line also names the protocol version and cipher suite.
+#[cfg(feature = "tls")]
+fn report_line(format: Format, r: &ShutdownReport) -> String {
+    let Some(tls) = &r.tls else {
+        return shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent);
+    };
+    match format {
+        Format::Text => format!(
+            "{} tls_version={} cipher={}",
+            shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent),
+            tls.version,
+            tls.cipher
+        ),
+        Format::Json => shutdown_json(r.reason.as_str(), r.sent, r.received, r.unsent)
+            .str("tls_version", tls.version)
+            .str("cipher", tls.cipher)
             .finish(),
     }
 }
 
-fn report_line(format: Format, r: &ShutdownReport) -> String {
-    shutdown_line(format, r.reason.as_str(), r.sent, r.received, r.unsent)
+/// A warning line (`--insecure`).
+#[cfg(feature = "tls")]
+pub fn warning_line(format: Format, message: &str) -> String {
+    match format {
+        Format::Text => format!("ttc: {message}"),
+        Format::Json => JsonLine::new("signal", "warning")
+            .str("message", message)
+            .finish(),
+    }
 }
 
 /// The line for a signal.

@@ -53,7 +53,19 @@ pub fn connect(c: Connect) -> i32 {
     let progress = c
         .progress
         .unwrap_or(matches!(source, Source::File { .. }) && !c.json && io::stderr().is_terminal());
-    session(c.config(initial), source, format, progress.then_some(total))
+    #[allow(unused_mut)]
+    let mut config = c.config(initial);
+    #[cfg(feature = "tls")]
+    if let Some(t) = &c.tls {
+        config = match crate::tls::client_config(t) {
+            Ok(tls) => config.tls(tls),
+            Err(e) => return usage_error(&e),
+        };
+        if t.insecure {
+            CONSOLE.line(&output::warning_line(format, crate::tls::INSECURE_WARNING));
+        }
+    }
+    session(config, source, format, progress.then_some(total))
 }
 
 fn usage_error(e: &Usage) -> i32 {
