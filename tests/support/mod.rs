@@ -10,7 +10,8 @@
 //! - [`cli`]: starting the built `ttc` binary and checking its output;
 //! - [`faults`]: the pattern producer and consumer, the accounting check;
 //! - [`netns`]: test hosts in network namespaces (root only);
-//! - [`rng`]: the seedable generator of runs that replay from a seed.
+//! - [`rng`]: the seedable generator of runs that replay from a seed;
+//! - [`tls`]: certificates (openssl CLI), `openssl s_server` and nginx.
 //!
 //! Only 127.0.0.1 / ::1 and port 0 are used, and the namespaces' own
 //! addresses.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod faults;
 pub mod netns;
 pub mod rng;
+pub mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
