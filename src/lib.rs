@@ -86,6 +86,9 @@ pub use message::{
     ERROR_MESSAGE_CAPACITY,
 };
 #[cfg(feature = "tls")]
+#[doc(hidden)]
+pub use tls::fuzzing as tls_fuzzing;
+#[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsConfigError, TlsServerConfig};
 pub use wake::SIGNAL_CAPACITY;
 

@@ -1131,3 +1131,61 @@ mod tests {
         assert!(TlsServerConfig::from_pem(b"", b"").is_err());
     }
 }
+
+/// For the fuzz target `tls_handshake` (fuzz/fuzz_targets): not part of
+/// the API, may change at any time.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Feeds `server` bytes, `chunk` at a time, to a client connection
+    /// made from `tls` for `server_name`, the way the worker does (rustls
+    /// reads, processes, the reader is drained, records are written
+    /// nowhere), and classifies the failure as the worker would. Returns
+    /// the plaintext delivered, or the error message. Must never panic.
+    pub fn feed_server_bytes(
+        tls: &TlsConfig,
+        server_name: &str,
+        server: &[u8],
+        chunk: usize,
+    ) -> Result<usize, String> {
+        let config = tls.client_config()?;
+        let name = ServerName::try_from(server_name.to_owned()).map_err(|e| e.to_string())?;
+        let mut conn = ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+        let mut delivered = 0;
+        let mut buf = [0u8; 4096];
+        let mut sink = io::sink();
+        for piece in server.chunks(chunk.max(1)) {
+            while conn.wants_write() {
+                conn.write_tls(&mut sink).map_err(|e| e.to_string())?;
+            }
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let n = conn.read_tls(&mut rest).map_err(|e| e.to_string())?;
+                if let Err(e) = conn.process_new_packets() {
+                    let io = rustls_failure(&e);
+                    assert!(is_tls_failure(&io));
+                    return Err(io.to_string());
+                }
+                loop {
+                    match conn.reader().read(&mut buf) {
+                        Ok(0) => return Ok(delivered),
+                        Ok(k) => delivered += k,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        let _ = conn.read_tls(&mut io::empty());
+        let _ = conn.process_new_packets();
+        match conn.reader().read(&mut buf) {
+            Ok(k) => Ok(delivered + k),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(truncated().to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
