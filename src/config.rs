@@ -194,7 +194,9 @@ impl Config {
     /// before the half-close; the server's `close_notify` is
     /// [`Signal::PeerClosed`](crate::Signal); an end of stream without it
     /// is an error of kind [`UnexpectedEof`](std::io::ErrorKind) and phase
-    /// `Tls` (reason `truncated`).
+    /// `Tls` (reason `truncated`). TLS 1.2 has no half-close, and many
+    /// servers (OpenSSL's) end the whole session at `close_notify`: send
+    /// `ProducerFinished` once the reply is in.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Config {
         self.tls = Some(tls);

@@ -399,7 +399,7 @@ pub struct ShutdownReport {
     /// `unsent`).
     pub error: Option<Error>,
     /// The TLS protocol version and cipher suite, when the connection
-    /// completed a TLS handshake (the `tls` feature, [`crate::Config::tls`]).
+    /// completed a TLS handshake (the `tls` feature, `Config::tls`).
     /// With TLS, `sent` and `received` count plaintext bytes, and a byte
     /// counts as sent once the TLS records that carry it are written to
     /// the socket.
