@@ -81,8 +81,10 @@ pub use config::{Config, IpFamily};
 pub use mailbox::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+#[cfg(feature = "tls")]
+pub use message::TlsInfo;
 pub use message::{
-    CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, TlsInfo,
+    CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
 #[cfg(feature = "tls")]

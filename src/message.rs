@@ -403,6 +403,7 @@ pub struct ShutdownReport {
     /// With TLS, `sent` and `received` count plaintext bytes, and a byte
     /// counts as sent once the TLS records that carry it are written to
     /// the socket.
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsInfo>,
 }
 
@@ -414,12 +415,14 @@ impl ShutdownReport {
             received: 0,
             unsent: 0,
             error: None,
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
 }
 
 /// What a TLS handshake negotiated (see [`ShutdownReport::tls`]).
+#[cfg(feature = "tls")]
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TlsInfo {

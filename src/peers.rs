@@ -293,10 +293,9 @@ where
 fn spawn_accepting<F, S>(listener: TcpListener, on_end: F, serve: S) -> io::Result<SocketAddr>
 where
     F: Fn(SocketAddr, io::Result<ConnectionReport>) + Send + Sync + 'static,
-    S: Fn(TcpStream) -> io::Result<ConnectionReport> + Send + Sync + 'static,
+    S: FnOnce(TcpStream) -> io::Result<ConnectionReport> + Clone + Send + 'static,
 {
     let addr = listener.local_addr()?;
-    let serve = std::sync::Arc::new(serve);
     let on_end = std::sync::Arc::new(on_end);
     std::thread::Builder::new()
         .name("ttc-peer-accept".into())

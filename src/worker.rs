@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connect::{self, Failure};
-use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, TlsInfo};
+#[cfg(feature = "tls")]
+use crate::message::TlsInfo;
+use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
 use crate::sys;
 use crate::wake::{read_room, Boxes, Core};
 
@@ -130,6 +132,15 @@ impl Transport {
         }
     }
 
+    fn is_tls(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => true,
+        }
+    }
+
+    #[cfg(feature = "tls")]
     fn tls_info(&self) -> Option<TlsInfo> {
         match self {
             Transport::Plain(_) => None,
@@ -376,7 +387,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let reason = match connected {
             Ok((mut transport, peer)) => {
                 log::debug!("connected to {peer}");
-                self.report.tls = transport.tls_info();
+                #[cfg(feature = "tls")]
+                {
+                    self.report.tls = transport.tls_info();
+                }
                 // The end of a TLS handshake (our Finished) may still wait.
                 self.tls_pending = transport.wants_write();
                 self.signal(Signal::Connected(peer));
@@ -771,7 +785,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// connection ends without loss (the server closed, or `Shutdown` with
     /// nothing queued) and was not half-closed already.
     fn close(&mut self, stream: Transport, reason: Reason) {
-        let clean = matches!(reason, Reason::PeerClosed | Reason::Shutdown)
+        let clean = stream.is_tls()
+            && matches!(reason, Reason::PeerClosed | Reason::Shutdown)
             && self.report.error.is_none()
             && !self.has_pending()
             && self.boxes.inbox.is_empty();

@@ -239,17 +239,18 @@ fn reap(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Client {
     Ttc,
-    SClient,
+    /// `openssl s_client`.
+    OpenSsl,
     Socat,
 }
 
 impl Client {
-    const ALL: [Client; 3] = [Client::Ttc, Client::SClient, Client::Socat];
+    const ALL: [Client; 3] = [Client::Ttc, Client::OpenSsl, Client::Socat];
 
     fn name(self) -> &'static str {
         match self {
             Client::Ttc => "ttc",
-            Client::SClient => "s_client",
+            Client::OpenSsl => "s_client",
             Client::Socat => "socat",
         }
     }
@@ -314,7 +315,7 @@ fn upload(dir: &Dir, client: Client, data: &[u8]) -> Result<Bulk, String> {
             }
             (wall, u1.cpu - u0.cpu)
         }
-        Client::SClient => until_received(
+        Client::OpenSsl => until_received(
             s_client(dir, server.port)
                 .stdin(File::open(dir.file("data")).unwrap())
                 .stdout(Stdio::null()),
@@ -370,7 +371,7 @@ fn download(dir: &Dir, client: Client, n: u64) -> Result<Bulk, String> {
             }
             (wall, u1.cpu - u0.cpu)
         }
-        Client::SClient => {
+        Client::OpenSsl => {
             let out = dir.file("s_client.out");
             let r = timed_child(
                 s_client(dir, server.port)

@@ -13,8 +13,57 @@ use lexopt::prelude::*;
 use ttc::peers::Peer;
 use ttc::IpFamily;
 
+/// The TLS lines of `--help`: the options with the `tls` feature, one
+/// line without it.
+#[cfg(feature = "tls")]
+macro_rules! tls_help {
+    () => {
+        "      --tls                   speak TLS, verifying the server against the system's
+                              CA certificates
+      --ca FILE               trust the CA certificates in FILE (PEM) instead
+      --cert FILE --key FILE  client certificate and key (PEM), for mutual TLS
+      --pin sha256//BASE64    also require this SHA-256 of the server's public key
+                              (as curl's --pinnedpubkey; repeatable)
+      --alpn PROTO            offer this ALPN protocol (repeatable, in order)
+      --servername NAME       name to send and verify (default: HOST)
+      --insecure              TEST AID: do not verify the server's certificate
+                              (prints a warning on every use)
+                              Each of these implies --tls.
+"
+    };
+}
+#[cfg(not(feature = "tls"))]
+macro_rules! tls_help {
+    () => {
+        "      --tls ...               not in this build (build with --features tls)\n"
+    };
+}
+
+/// The `serve` TLS lines of `--help` (only with the `tls` feature).
+#[cfg(feature = "tls")]
+macro_rules! tls_serve_help {
+    (usage) => {
+        "            [--tls-cert FILE --tls-key FILE]\n"
+    };
+    (options) => {
+        "      --tls-cert FILE --tls-key FILE
+                              serve TLS with this certificate chain and key (PEM)
+"
+    };
+    (signal) => {
+        "       (with TLS also tls_version=TLSv1.3 cipher=NAME)\n"
+    };
+}
+#[cfg(not(feature = "tls"))]
+macro_rules! tls_serve_help {
+    ($_:ident) => {
+        ""
+    };
+}
+
 /// `ttc --help`.
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 ttc: a threaded TCP client (netcat-style pipe, rate-controlled send) and test peers
 
 Usage:
@@ -22,8 +71,9 @@ Usage:
   ttc [OPTIONS] --send FILE HOST PORT [--rate BYTES_PER_SEC]
   ttc demo [--json]                  fortune server on loopback + client, no setup
   ttc serve echo|sink|fortune|burst[:N] [--port P] [--bind ADDR] [--json]
-            [--tls-cert FILE --tls-key FILE]
-
+",
+    tls_serve_help!(usage),
+    "
 Client options:
       --initial TEXT          send TEXT first, right after connecting
       --initial-file FILE     send the contents of FILE first
@@ -41,18 +91,9 @@ Client options:
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive SECS        TCP keepalive, idle time before the first probe
   -4 / -6                     IPv4 only / IPv6 only
-      --tls                   speak TLS, verifying the server against the system's
-                              CA certificates (a ttc built with --features tls)
-      --ca FILE               trust the CA certificates in FILE (PEM) instead
-      --cert FILE --key FILE  client certificate and key (PEM), for mutual TLS
-      --pin sha256//BASE64    also require this SHA-256 of the server's public key
-                              (as curl's --pinnedpubkey; repeatable)
-      --alpn PROTO            offer this ALPN protocol (repeatable, in order)
-      --servername NAME       name to send and verify (default: HOST)
-      --insecure              TEST AID: do not verify the server's certificate
-                              (prints a warning on every use)
-                              Each of these implies --tls.
-  -h, --help                  this text
+",
+    tls_help!(),
+    "  -h, --help                  this text
   -V, --version               the version
 SECS may be fractional or end in ms (250ms).
 
@@ -60,16 +101,17 @@ Serve options:
       --port P                port to listen on (default 0: any free port)
       --bind ADDR             IP address to listen on (default 127.0.0.1;
                               0.0.0.0 or :: for every interface)
-      --tls-cert FILE --tls-key FILE
-                              serve TLS with this certificate chain and key (PEM)
-
+",
+    tls_serve_help!(options),
+    "
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
   ttc: error phase=PHASE kind=KIND message=\"TEXT\"
   ttc: socket_shutdown reason=REASON sent=N received=N unsent=N
-       (with TLS also tls_version=TLSv1.3 cipher=NAME)
-With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
+",
+    tls_serve_help!(signal),
+    "With --json: {\"signal\":\"connected\",\"peer\":\"...\"}, {\"signal\":\"peer_closed\"},
   {\"signal\":\"error\",\"phase\":..,\"kind\":..,\"message\":..},
   {\"signal\":\"socket_shutdown\",\"reason\":..,\"sent\":N,\"received\":N,\"unsent\":N}
 
@@ -93,7 +135,8 @@ Exit status:
        stdout failed
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
-";
+",
+);
 
 /// A command-line mistake: printed as one line, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +227,13 @@ pub struct Connect {
     pub keepalive: Option<Duration>,
     pub family: IpFamily,
     /// `Some` when `--tls` or any TLS option was given.
+    #[cfg(feature = "tls")]
     pub tls: Option<Box<TlsArgs>>,
 }
 
 /// `--tls` and the options that go with it, as given (the files are read
 /// and the pins checked when the session starts).
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsArgs {
     pub ca: Option<PathBuf>,
@@ -201,6 +246,7 @@ pub struct TlsArgs {
 }
 
 /// What a TLS option gives without the `tls` feature.
+#[cfg_attr(feature = "tls", allow(dead_code))]
 pub const NO_TLS: &str = "this ttc was built without TLS; build with --features tls";
 
 impl Connect {
@@ -234,6 +280,7 @@ pub struct Serve {
     pub port: u16,
     pub json: bool,
     /// `--tls-cert FILE --tls-key FILE`.
+    #[cfg(feature = "tls")]
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -271,11 +318,16 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port = 0;
     let mut json = false;
+    #[cfg(feature = "tls")]
     let (mut tls_cert, mut tls_key): (Option<PathBuf>, Option<PathBuf>) = (None, None);
     while let Some(arg) = p.next()? {
         match arg {
+            #[cfg(feature = "tls")]
             Long("tls-cert") => tls_cert = Some(p.value()?.into()),
+            #[cfg(feature = "tls")]
             Long("tls-key") => tls_key = Some(p.value()?.into()),
+            #[cfg(not(feature = "tls"))]
+            Long("tls-cert" | "tls-key") => return usage(NO_TLS),
             Long("port") => port = p.value()?.parse_with(|s| parse_port(s, true))?,
             Long("bind") => bind = p.value()?.parse_with(parse_bind)?,
             Long("json") => json = true,
@@ -297,19 +349,18 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let Some(peer) = peer else {
         return usage("serve needs a peer: echo, sink, fortune or burst");
     };
+    #[cfg(feature = "tls")]
     let tls = match (tls_cert, tls_key) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
         _ => return usage("--tls-cert and --tls-key go together"),
     };
-    if tls.is_some() && !cfg!(feature = "tls") {
-        return usage(NO_TLS);
-    }
     Ok(Command::Serve(Serve {
         peer,
         bind,
         port,
         json,
+        #[cfg(feature = "tls")]
         tls,
     }))
 }
@@ -332,8 +383,10 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         nodelay: None,
         keepalive: None,
         family: IpFamily::Any,
+        #[cfg(feature = "tls")]
         tls: None,
     };
+    #[cfg(feature = "tls")]
     let mut tls: Option<TlsArgs> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
@@ -364,18 +417,26 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("keepalive") => {
                 c.keepalive = Some(p.value()?.parse_with(|s| parse_secs(s, false))?)
             }
-            Long("tls") => {
-                tls.get_or_insert_default();
+            #[cfg(feature = "tls")]
+            Long(
+                o @ ("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure"),
+            ) => {
+                let t = tls.get_or_insert_default();
+                match o {
+                    "ca" => t.ca = Some(p.value()?.into()),
+                    "cert" => t.cert = Some(p.value()?.into()),
+                    "key" => t.key = Some(p.value()?.into()),
+                    "pin" => t.pins.push(p.value()?.string()?),
+                    "alpn" => t.alpn.push(p.value()?.string()?),
+                    "servername" => t.servername = Some(p.value()?.string()?),
+                    "insecure" => t.insecure = true,
+                    _ => {}
+                }
             }
-            Long("ca") => tls.get_or_insert_default().ca = Some(p.value()?.into()),
-            Long("cert") => tls.get_or_insert_default().cert = Some(p.value()?.into()),
-            Long("key") => tls.get_or_insert_default().key = Some(p.value()?.into()),
-            Long("pin") => tls.get_or_insert_default().pins.push(p.value()?.string()?),
-            Long("alpn") => tls.get_or_insert_default().alpn.push(p.value()?.string()?),
-            Long("servername") => {
-                tls.get_or_insert_default().servername = Some(p.value()?.string()?)
+            #[cfg(not(feature = "tls"))]
+            Long("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure") => {
+                return usage(NO_TLS)
             }
-            Long("insecure") => tls.get_or_insert_default().insecure = true,
             Short('4') => c.family = IpFamily::V4,
             Short('6') => c.family = IpFamily::V6,
             Value(v) if positional.len() < 2 => positional.push(v),
@@ -399,10 +460,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         Some(s) => parse_port(s, false).or_else(usage)?,
         None => return usage(format!("invalid port '{}'", port.to_string_lossy())),
     };
+    #[cfg(feature = "tls")]
     if let Some(t) = &tls {
-        if !cfg!(feature = "tls") {
-            return usage(NO_TLS);
-        }
         if t.cert.is_some() != t.key.is_some() {
             return usage("--cert and --key go together");
         }
@@ -410,7 +469,10 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             return usage("an --alpn protocol is 1 to 255 bytes");
         }
     }
-    c.tls = tls.map(Box::new);
+    #[cfg(feature = "tls")]
+    {
+        c.tls = tls.map(Box::new);
+    }
     c.initial = initial;
     c.input = match (send, rate) {
         (Some(path), rate) => Input::File { path, rate },
@@ -656,7 +718,8 @@ mod tests {
             "127.0.0.1",
             "443",
         ];
-        if cfg!(feature = "tls") {
+        #[cfg(feature = "tls")]
+        {
             let t = connect(&args).tls.unwrap();
             assert_eq!(t.ca, Some("ca.pem".into()));
             assert_eq!(
@@ -675,14 +738,16 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert!(error(&["serve", "echo", "--tls-cert", "c"]).contains("go together"));
-        } else {
+            assert_eq!(connect(&["h", "1"]).tls, None);
+        }
+        #[cfg(not(feature = "tls"))]
+        {
             assert!(error(&args).contains(NO_TLS));
             assert!(error(&["--tls", "h", "1"]).contains(NO_TLS));
             assert!(
                 error(&["serve", "echo", "--tls-cert", "c", "--tls-key", "k"]).contains(NO_TLS)
             );
         }
-        assert_eq!(connect(&["h", "1"]).tls, None);
     }
 
     #[test]

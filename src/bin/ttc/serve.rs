@@ -121,7 +121,11 @@ pub fn run(s: Serve) -> i32 {
             return EXIT_ERROR;
         }
     };
-    say(&listening_line(json, addr, s.peer, s.tls.is_some()));
+    #[cfg(feature = "tls")]
+    let tls_on = tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    let tls_on = false;
+    say(&listening_line(json, addr, s.peer, tls_on));
     let report: OnEnd = if json { report_json } else { report_text };
     #[cfg(feature = "tls")]
     let started = match tls {
