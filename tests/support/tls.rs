@@ -299,6 +299,9 @@ impl SServer {
         cmd.args([
             "s_server",
             "-quiet",
+            // With a blocking socket s_server can sit in a read for client
+            // data that never comes while it has data to send.
+            "-nbio",
             "-accept",
             &format!("127.0.0.1:{port}"),
         ])
