@@ -38,6 +38,12 @@ TTC_ZIGLANG_VERSION=0.17.1
 TTC_CARGO_ZIGBUILD_VERSION=0.24.1
 TTC_CARGO_DEB_VERSION=3.8.0
 
+# The one nightly every nightly step uses (fuzz, ThreadSanitizer, Miri, the
+# static armv7 build with -Zbuild-std): pinned, so what it builds does not
+# change under the project. ttc_nightly_ensure picks the toolchain.
+TTC_NIGHTLY_PIN=nightly-2026-05-20
+TTC_NIGHTLY_COMMIT=e50aa6fba
+
 # Exit status of the push-and-run scripts when the device cannot run the
 # binary (nothing was pushed).
 TTC_EXIT_REFUSED=3
@@ -225,6 +231,19 @@ ttc_rust_toolchain_ensure() {
         return 0
     ttc_say "rustup toolchain install $1"
     rustup -q toolchain install --profile minimal "$1" && TTC_INSTALLED+=("toolchain $1")
+}
+
+# ttc_nightly_ensure [COMPONENT...]: sets TTC_NIGHTLY to the pinned nightly's
+# toolchain name: the machine's own `nightly` when it is that very build (no
+# download), else $TTC_NIGHTLY_PIN, installed once. Then adds COMPONENTs.
+ttc_nightly_ensure() {
+    if rustup run nightly rustc -V 2>/dev/null | grep -q "($TTC_NIGHTLY_COMMIT "; then
+        TTC_NIGHTLY=nightly
+    else
+        TTC_NIGHTLY=$TTC_NIGHTLY_PIN
+        ttc_rust_toolchain_ensure "$TTC_NIGHTLY" || return
+    fi
+    [ $# -eq 0 ] || ttc_rust_component_ensure --toolchain "$TTC_NIGHTLY" "$@"
 }
 
 # ttc_rust_target_ensure [--toolchain NAME] TRIPLE...: rustup target add.

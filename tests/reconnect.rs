@@ -43,23 +43,7 @@ fn collect_signals(
     signal: ttc::SignalOutbox,
     limit: Duration,
 ) -> JoinHandle<Vec<(Instant, Signal)>> {
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + limit;
-        let mut out = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match signal.recv_timeout(left) {
-                Ok(s) => {
-                    let last = s.is_final();
-                    out.push((Instant::now(), s));
-                    if last {
-                        return out;
-                    }
-                }
-                Err(e) => panic!("signals ended without SocketShutdown ({e}): {out:?}"),
-            }
-        }
-    })
+    std::thread::spawn(move || support::signals_until_final(&signal, limit))
 }
 
 fn final_of(signals: &[(Instant, Signal)]) -> ShutdownReport {

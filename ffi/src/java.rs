@@ -113,6 +113,7 @@ fn set_report(env: &mut JNIEnv<'_>, obj: &JObject<'_>, r: &ttc_report) -> Result
     env.set_field(obj, "sent", "J", JValue::Long(r.sent as i64))?;
     env.set_field(obj, "received", "J", JValue::Long(r.received as i64))?;
     env.set_field(obj, "unsent", "J", JValue::Long(r.unsent as i64))?;
+    env.set_field(obj, "acked", "J", JValue::Long(r.acked as i64))?;
     env.set_field(obj, "hasError", "Z", JValue::Bool(r.has_error.into()))?;
     if r.has_error {
         set_error(env, obj, "reportError", &r.error)?;

@@ -3,7 +3,7 @@
 # each for TTC_FUZZ_SECONDS (default 10) from the seeds in fuzz/seeds/.
 # New corpus entries and crash artifacts go to a temporary directory, not
 # into the tree; a crash fails the step and its input is printed.
-# Needs nightly (installed if missing) and cargo-fuzz (installed once,
+# Needs the pinned nightly (lib.sh; installed if missing) and cargo-fuzz (installed once,
 # about a minute). The targets that connect isolate themselves in a network
 # namespace of their own (fuzz/fuzz_targets/isolated.rs), so run as root.
 set -euo pipefail
@@ -12,20 +12,21 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TTC_ROOT"
 seconds=${TTC_FUZZ_SECONDS:-10}
 
-ttc_rust_toolchain_ensure nightly
+# shellcheck disable=SC2119 # no components: cargo-fuzz needs only the toolchain
+ttc_nightly_ensure
 ttc_cargo_tool_ensure cargo-fuzz cargo-fuzz
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd fuzz
-targets=$(cargo +nightly fuzz list)
-cargo +nightly fuzz build 2>&1 | tail -n 3
+targets=$(cargo +"$TTC_NIGHTLY" fuzz list)
+cargo +"$TTC_NIGHTLY" fuzz build 2>&1 | tail -n 3
 for t in $targets; do
     echo "--- fuzz $t for ${seconds}s"
     mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
     seeds=()
     [ -d "seeds/$t" ] && seeds=("seeds/$t")
-    if ! cargo +nightly fuzz run "$t" "$work/corpus/$t" "${seeds[@]}" -- \
+    if ! cargo +"$TTC_NIGHTLY" fuzz run "$t" "$work/corpus/$t" "${seeds[@]}" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
         -artifact_prefix="$work/artifacts/$t/" -print_final_stats=1 \
         >"$work/$t.log" 2>&1; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Concurrency checks beyond loom, on nightly:
+# Concurrency checks beyond loom, on the pinned nightly (lib.sh):
 # - ThreadSanitizer over the library's unit tests, the behaviour contract,
 #   the fault-injection suite and the property tests (std rebuilt with
 #   TSan, so its locks and atomics are seen);
@@ -12,18 +12,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TTC_ROOT"
 host=$(rustc -vV | sed -n 's/^host: //p')
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-    rustup toolchain install nightly --profile minimal
-fi
-have=$(rustup component list --toolchain nightly --installed)
-for c in rust-src miri; do
-    grep -q "^$c" <<<"$have" || rustup component add --toolchain nightly "$c"
-done
+ttc_nightly_ensure rust-src miri
 
 echo "--- ThreadSanitizer"
 CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    cargo +nightly test -Zbuild-std --target "$host" \
+    cargo +"$TTC_NIGHTLY" test -Zbuild-std --target "$host" \
     --lib --test behaviour --test fault_reset --test fault_silence --test fault_backpressure \
     --test fault_half_close --test fault_flood --test fault_connect --test prop_accounting
 
@@ -32,5 +26,5 @@ echo "--- Miri"
 # One run per filter, so each must select tests of its own.
 for filter in mailbox:: message:: peers::tests; do
     ttc_some_tests env CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
-        cargo +nightly miri test --lib -- "$filter"
+        cargo +"$TTC_NIGHTLY" miri test --lib -- "$filter"
 done

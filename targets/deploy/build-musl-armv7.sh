@@ -8,7 +8,7 @@
 #   bash targets/deploy/build-musl-armv7.sh --test   # also the whole test suite under qemu-arm
 #
 # rustup serves no std for this target, so std is built from source
-# (-Zbuild-std) on a nightly pinned by date, used by this build only, and
+# (-Zbuild-std) on the pinned nightly (lib.sh: ttc_nightly_ensure), and
 # zig links it against zig's own musl (cargo-zigbuild). rustc's musl
 # targets normally bring their own crt objects and libc.a ("self-contained"
 # linking); built from source they have none, so that is turned off and
@@ -23,9 +23,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 ttc_deploy_dirs
 
 TARGET=armv7-unknown-linux-musleabihf
-# The nightly this build uses: pinned, so the std it builds does not change
-# under it. rustc 1.97.0-nightly (e50aa6fba 2026-05-19).
-NIGHTLY=nightly-2026-05-20
 run_tests=0
 for a in "$@"; do
     case $a in
@@ -36,12 +33,8 @@ for a in "$@"; do
 done
 
 ttc_apt_ensure qemu-user binutils binutils-arm-linux-gnueabihf file
-if ! rustup run "$NIGHTLY" rustc -V >/dev/null 2>&1; then
-    ttc_say "rustup toolchain install $NIGHTLY (once per machine)"
-    rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src
-fi
-rustup component list --toolchain "$NIGHTLY" --installed | grep -q '^rust-src' ||
-    rustup component add --toolchain "$NIGHTLY" rust-src
+# The pinned nightly (lib.sh), so the std it builds does not change under it.
+ttc_nightly_ensure rust-src
 ttc_zig_ensure
 ttc_cargo_tool_ensure cargo-zigbuild cargo-zigbuild "$TTC_CARGO_ZIGBUILD_VERSION"
 cd "$TTC_ROOT"
@@ -49,7 +42,7 @@ cd "$TTC_ROOT"
 # cargo-zigbuild runs cargo from the toolchain RUSTUP_TOOLCHAIN names and
 # sets the linker to its zig wrapper. "linker_messages": rustc passes its
 # own (absent) self-contained directory to the linker, which warns.
-export RUSTUP_TOOLCHAIN=$NIGHTLY
+export RUSTUP_TOOLCHAIN=$TTC_NIGHTLY
 flags="-C link-self-contained=no -A linker_messages"
 export RUSTFLAGS="$flags" RUSTDOCFLAGS="$flags"
 

@@ -321,25 +321,38 @@ pub fn next_signal(signal: &ttc::SignalOutbox) -> ttc::Signal {
     signal.recv_timeout(SOON).expect("no signal in time")
 }
 
-/// Collects every signal up to and including the final one, at most
-/// `SOON` in all; asserts there is exactly one `SocketShutdown`, last, and
-/// nothing after it.
-pub fn all_signals(signal: &ttc::SignalOutbox) -> Vec<ttc::Signal> {
-    let deadline = Instant::now() + SOON;
+/// Collects every signal up to and including the final one, each with the
+/// time it was taken, for at most `limit` in all; panics if the outbox
+/// closes or the time runs out before the final signal.
+pub fn signals_until_final(
+    signal: &ttc::SignalOutbox,
+    limit: Duration,
+) -> Vec<(Instant, ttc::Signal)> {
+    let deadline = Instant::now() + limit;
     let mut out = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match signal.recv_timeout(left) {
             Ok(s) => {
                 let last = s.is_final();
-                out.push(s);
+                out.push((Instant::now(), s));
                 if last {
-                    break;
+                    return out;
                 }
             }
             Err(e) => panic!("signals ended without SocketShutdown ({e}): {out:?}"),
         }
     }
+}
+
+/// Collects every signal up to and including the final one, at most
+/// `SOON` in all; asserts there is exactly one `SocketShutdown`, last, and
+/// nothing after it.
+pub fn all_signals(signal: &ttc::SignalOutbox) -> Vec<ttc::Signal> {
+    let out: Vec<ttc::Signal> = signals_until_final(signal, SOON)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     assert_eq!(
         signal.recv_timeout(Duration::from_millis(50)),
         Err(ttc::RecvTimeoutError::Closed),

@@ -12,6 +12,7 @@ final class NativeSignal {
     long sent;
     long received;
     long unsent;
+    long acked;
     boolean hasError;
     String reportErrorPhase;
     String reportErrorKind;
@@ -26,6 +27,6 @@ final class NativeSignal {
         ConnectionError e = hasError
                 ? new ConnectionError(reportErrorPhase, reportErrorKind, reportErrorOsCode, reportErrorMessage)
                 : null;
-        return new Report(reason, sent, received, unsent, e);
+        return new Report(reason, sent, received, unsent, acked, e);
     }
 }

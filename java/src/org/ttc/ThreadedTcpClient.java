@@ -12,7 +12,7 @@ package org.ttc;
  *     c.producerFinished();                 // half-close once it is written
  *     byte[] data;
  *     while ((data = c.receive(5000)) != null && data.length > 0) { ... }
- *     Report r = c.join();                  // r.reason, r.sent, r.received, r.unsent
+ *     Report r = c.join();                  // r.reason, r.sent, r.acked, r.received, r.unsent
  * }
  * }</pre>
  *

@@ -150,6 +150,8 @@ public final class ClientTest {
                 Report r = c.join();
                 check(r.reason.equals("finished"), "echo: reason " + r);
                 check(r.sent == want.length && r.received == want.length && r.unsent == 0, "echo: counts " + r);
+                // The echo server read and answered every byte: all acknowledged.
+                check(r.acked == r.sent, "echo: everything acknowledged " + r);
                 check(r.error == null, "echo: no error " + r);
                 check(c.join().sent == r.sent, "echo: join again gives the same report");
                 List<Signal> rest = signals(c);
@@ -202,7 +204,7 @@ public final class ClientTest {
             check(c.nextSignal(0) == null, "nextSignal: null on a timeout");
             c.abort();
             Report r = c.join();
-            check(r.reason.equals("aborted") && r.sent == 0 && r.unsent == 0, "abort: " + r);
+            check(r.reason.equals("aborted") && r.sent == 0 && r.unsent == 0 && r.acked == 0, "abort: " + r);
             c.close();
             c.close();
             boolean threw = false;
