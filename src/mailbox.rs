@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 
 use heapless::Deque;
 
+use crate::message::Chunk;
+
 struct State<T, const N: usize> {
     queue: Deque<T, N>,
     closed: bool,
@@ -424,15 +426,18 @@ impl<T, const N: usize> Mailbox<T, N> {
     /// item stays) or the queue is empty; removes each one it took whole.
     /// Returns how many were removed.
     fn offer(&self, s: &mut State<T, N>, mut take: impl FnMut(&mut T) -> bool) -> usize {
+        let len = s.queue.len();
         let mut n = 0;
-        while let Some(front) = s.queue.front_mut() {
-            if !take(front) {
+        while let Some(item) = s.queue.get_mut(n) {
+            if !take(item) {
                 break;
             }
-            let _ = s.queue.pop_front();
             n += 1;
         }
         if n > 0 {
+            // Drops the items taken where they are: popping each one would
+            // move it out first (a copy of a whole chunk, for nothing).
+            s.queue.retain_back(len - n);
             self.wake_sender(s);
         }
         n
@@ -487,29 +492,6 @@ impl<T, const N: usize> Mailbox<T, N> {
         self.offer(&mut s, |item| take(item))
     }
 
-    /// Queues as many items as `next` yields while there is room, under one
-    /// lock. Returns how many were queued. Items are pulled only when there
-    /// is room for them, so nothing is lost.
-    pub(crate) fn fill_from(&self, mut next: impl FnMut() -> Option<T>) -> usize {
-        let mut s = self.lock();
-        let mut n = 0;
-        while !s.queue.is_full() {
-            match next() {
-                Some(item) => {
-                    // Cannot fail: checked for room just above.
-                    if s.queue.push_back(item).is_ok() {
-                        n += 1;
-                    }
-                }
-                None => break,
-            }
-        }
-        if n > 0 {
-            self.wake_receiver(&s);
-        }
-        n
-    }
-
     /// Free slots right now.
     pub(crate) fn room(&self) -> usize {
         N - self.lock().queue.len()
@@ -540,6 +522,68 @@ impl<T, const N: usize> Mailbox<T, N> {
         if s.waiting_senders > 0 {
             self.not_full.notify_all();
         }
+    }
+}
+
+/// The data boxes: chunks copied in where they are queued.
+impl<const C: usize, const N: usize> Mailbox<Chunk<C>, N> {
+    /// Queues `data`, split into chunks of `C` bytes (the last one may be
+    /// shorter), as far as there is room, under one lock, without waiting.
+    /// Each piece is copied straight into its slot with one memcpy (no
+    /// chunk built elsewhere and moved in). Returns how many bytes were
+    /// queued (0 when full or closed).
+    pub(crate) fn fill_copies(&self, data: &[u8]) -> usize {
+        let mut s = self.lock();
+        if s.closed {
+            return 0;
+        }
+        self.copy_in(&mut s, data)
+    }
+
+    /// Like [`fill_copies`](Self::fill_copies), but waits until `deadline`
+    /// (`None`: as long as it takes) for room for at least one piece.
+    /// Returns the bytes queued (at least one piece's unless `data` is
+    /// empty), or why nothing was.
+    pub(crate) fn send_copies(
+        &self,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, SendTimeoutError<()>> {
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Err(SendTimeoutError::Closed(()));
+            }
+            if !s.queue.is_full() || data.is_empty() {
+                return Ok(self.copy_in(&mut s, data));
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(SendTimeoutError::Timeout(())),
+                },
+            };
+            s.waiting_senders += 1;
+            s = wait(&self.not_full, s, left);
+            s.waiting_senders -= 1;
+        }
+    }
+
+    fn copy_in(&self, s: &mut State<Chunk<C>, N>, data: &[u8]) -> usize {
+        let mut queued = 0;
+        for piece in data.chunks(C) {
+            if s.queue.push_back(Chunk::new()).is_err() {
+                break;
+            }
+            if let Some(slot) = s.queue.back_mut() {
+                queued += slot.append_prefix(piece);
+            }
+        }
+        if queued > 0 {
+            self.wake_receiver(s);
+        }
+        queued
     }
 }
 
@@ -679,12 +723,34 @@ mod tests {
     }
 
     #[test]
-    fn test_take_while_and_fill_from_respect_room() {
+    fn test_fill_and_send_copies_split_into_chunks_and_respect_room() {
+        let mb: Mailbox<Chunk<4>, 3> = Mailbox::new();
+        // 10 bytes: pieces of 4, 4 and 2.
+        assert_eq!(mb.fill_copies(b"abcdefghij"), 10);
+        assert_eq!(mb.fill_copies(b"k"), 0);
+        assert_eq!(&mb.try_recv().unwrap()[..], b"abcd");
+        // Room for one piece: only the first 4 of these go in.
+        assert_eq!(mb.send_copies(b"0123456", None), Ok(4));
+        assert_eq!(
+            mb.send_copies(b"x", Some(Instant::now())),
+            Err(SendTimeoutError::Timeout(()))
+        );
+        let got: Vec<Vec<u8>> = (0..3).map(|_| mb.try_recv().unwrap().to_vec()).collect();
+        assert_eq!(got, [b"efgh".to_vec(), b"ij".to_vec(), b"0123".to_vec()]);
+        mb.close();
+        assert_eq!(mb.fill_copies(b"y"), 0);
+        assert_eq!(
+            mb.send_copies(b"y", None),
+            Err(SendTimeoutError::Closed(()))
+        );
+    }
+
+    #[test]
+    fn test_take_while_respects_room() {
         let mb: Mailbox<u8, 3> = Mailbox::new();
-        let mut src = 0u8..10;
-        assert_eq!(mb.fill_from(|| src.next()), 3);
-        // Only three were pulled from the source: nothing lost.
-        assert_eq!(src.next(), Some(3));
+        for v in 0..3 {
+            mb.try_send(v).unwrap();
+        }
         let mut got = [0u8; 3];
         let mut i = 0;
         let n = mb.take_while(|v| {
