@@ -1,7 +1,11 @@
-//! A fixed-capacity, blocking, multi-producer multi-consumer queue: a
-//! [`heapless::Deque`] behind a [`Mutex`], with two [`Condvar`]s.
+//! A fixed-capacity, blocking, multi-producer multi-consumer queue: a ring
+//! of `N` slots behind a [`Mutex`], with two [`Condvar`]s.
 //!
-//! It holds exactly `N` items, never allocates after it is made, and hands
+//! The ring's `N` slots are allocated on the heap once, when the mailbox is
+//! made (not on the caller's stack: a mailbox of sixteen 16 KiB chunks is
+//! 256 KiB), and untouched slots cost no resident memory until they are
+//! first used. It holds exactly `N` items, never allocates after it is
+//! made, and hands
 //! an item back to the caller whenever it cannot take it. Closing it wakes
 //! every waiter: senders then get their item back, receivers drain what is
 //! left and then see that it is closed.
@@ -32,12 +36,12 @@ use std::sync::PoisonError;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use heapless::Deque;
+use std::collections::VecDeque;
 
 use crate::message::Chunk;
 
 struct State<T, const N: usize> {
-    queue: Deque<T, N>,
+    queue: Ring<T, N>,
     closed: bool,
     // Waiter counts let the fast path skip the condvar's wake-up syscall
     // when nobody waits.
@@ -224,13 +228,61 @@ fn wait<'a, T, const N: usize>(
     }
 }
 
+/// `N` slots allocated once: a `VecDeque` that is never let grow (every
+/// push checks for room first), so it never allocates again.
+struct Ring<T, const N: usize>(VecDeque<T>);
+
+impl<T, const N: usize> Ring<T, N> {
+    fn new() -> Self {
+        Ring(VecDeque::with_capacity(N))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.0.len() >= N
+    }
+
+    /// Queues `item` if there is room; otherwise hands it back.
+    fn push_back(&mut self, item: T) -> Result<(), T> {
+        if self.is_full() {
+            return Err(item);
+        }
+        self.0.push_back(item);
+        Ok(())
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.0.get_mut(i)
+    }
+
+    fn back_mut(&mut self) -> Option<&mut T> {
+        self.0.back_mut()
+    }
+
+    /// Drops the first `n` items where they are (no move out).
+    fn drop_front(&mut self, n: usize) {
+        self.0.drain(..n.min(self.0.len()));
+    }
+}
+
 impl<T, const N: usize> Mailbox<T, N> {
-    /// An empty, open mailbox.
+    /// An empty, open mailbox, its `N` slots allocated on the heap.
     #[cfg(not(loom))]
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
-                queue: Deque::new(),
+                queue: Ring::new(),
                 closed: false,
                 waiting_receivers: 0,
                 waiting_senders: 0,
@@ -243,13 +295,12 @@ impl<T, const N: usize> Mailbox<T, N> {
     }
 
     /// An empty, open mailbox. Under the loom model checker
-    /// (tests/prop_loom_mailbox.rs) the locks are loom's, which cannot be
-    /// made in a `const fn`.
+    /// (tests/prop_loom_mailbox.rs) the locks are loom's.
     #[cfg(loom)]
     pub fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
-                queue: Deque::new(),
+                queue: Ring::new(),
                 closed: false,
                 waiting_receivers: 0,
                 waiting_senders: 0,
@@ -426,7 +477,6 @@ impl<T, const N: usize> Mailbox<T, N> {
     /// item stays) or the queue is empty; removes each one it took whole.
     /// Returns how many were removed.
     fn offer(&self, s: &mut State<T, N>, mut take: impl FnMut(&mut T) -> bool) -> usize {
-        let len = s.queue.len();
         let mut n = 0;
         while let Some(item) = s.queue.get_mut(n) {
             if !take(item) {
@@ -437,7 +487,7 @@ impl<T, const N: usize> Mailbox<T, N> {
         if n > 0 {
             // Drops the items taken where they are: popping each one would
             // move it out first (a copy of a whole chunk, for nothing).
-            s.queue.retain_back(len - n);
+            s.queue.drop_front(n);
             self.wake_sender(s);
         }
         n
