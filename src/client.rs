@@ -318,17 +318,18 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
     pub fn send_slice(&self, data: &[u8], timeout: Duration) -> Result<(), SendSliceError> {
         let deadline = Instant::now().checked_add(timeout);
         let mut accepted = 0;
-        for piece in data.chunks(C) {
-            let chunk = Chunk::from_prefix(piece);
-            let left = deadline.map_or(Duration::MAX, |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            match self.send_timeout(chunk, left) {
-                Ok(()) => accepted += piece.len(),
+        while accepted < data.len() {
+            // As many chunks as there is room for, copied in place under
+            // one lock, and one look at whether the worker sleeps.
+            match self.mailbox.send_copies(&data[accepted..], deadline) {
+                Ok(n) => {
+                    accepted += n;
+                    self.core.wake_worker();
+                }
                 Err(e) => {
                     let reason = match e {
-                        SendTimeoutError::Closed(_) => SendSliceFailure::Closed,
-                        SendTimeoutError::Timeout(_) => SendSliceFailure::TimedOut,
+                        SendTimeoutError::Closed(()) => SendSliceFailure::Closed,
+                        SendTimeoutError::Timeout(()) => SendSliceFailure::TimedOut,
                     };
                     return Err(SendSliceError { accepted, reason });
                 }

@@ -14,7 +14,8 @@
 //!   eventfd that the boxes use to wake it, so an idle connection costs no
 //!   wake-ups and a control message is seen at once.
 //! - The four boxes are fixed-capacity [`mailbox::Mailbox`]es
-//!   (a [`heapless::Deque`] behind a mutex and condvars). Chunk size and
+//!   (a ring of slots allocated once on the heap, behind a mutex and
+//!   condvars). Chunk size and
 //!   capacities are const generics; after connecting, no message allocates.
 //! - Backpressure both ways: a full inbox hands the message back (or the
 //!   blocking send waits); a full outbox makes the worker stop reading, so

@@ -1,7 +1,11 @@
-//! A fixed-capacity, blocking, multi-producer multi-consumer queue: a
-//! [`heapless::Deque`] behind a [`Mutex`], with two [`Condvar`]s.
+//! A fixed-capacity, blocking, multi-producer multi-consumer queue: a ring
+//! of `N` slots behind a [`Mutex`], with two [`Condvar`]s.
 //!
-//! It holds exactly `N` items, never allocates after it is made, and hands
+//! The ring's `N` slots are allocated on the heap once, when the mailbox is
+//! made (not on the caller's stack: a mailbox of sixteen 16 KiB chunks is
+//! 256 KiB), and untouched slots cost no resident memory until they are
+//! first used. It holds exactly `N` items, never allocates after it is
+//! made, and hands
 //! an item back to the caller whenever it cannot take it. Closing it wakes
 //! every waiter: senders then get their item back, receivers drain what is
 //! left and then see that it is closed.
@@ -32,10 +36,12 @@ use std::sync::PoisonError;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use heapless::Deque;
+use std::collections::VecDeque;
+
+use crate::message::Chunk;
 
 struct State<T, const N: usize> {
-    queue: Deque<T, N>,
+    queue: Ring<T, N>,
     closed: bool,
     // Waiter counts let the fast path skip the condvar's wake-up syscall
     // when nobody waits.
@@ -222,13 +228,61 @@ fn wait<'a, T, const N: usize>(
     }
 }
 
+/// `N` slots allocated once: a `VecDeque` that is never let grow (every
+/// push checks for room first), so it never allocates again.
+struct Ring<T, const N: usize>(VecDeque<T>);
+
+impl<T, const N: usize> Ring<T, N> {
+    fn new() -> Self {
+        Ring(VecDeque::with_capacity(N))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.0.len() >= N
+    }
+
+    /// Queues `item` if there is room; otherwise hands it back.
+    fn push_back(&mut self, item: T) -> Result<(), T> {
+        if self.is_full() {
+            return Err(item);
+        }
+        self.0.push_back(item);
+        Ok(())
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.0.get_mut(i)
+    }
+
+    fn back_mut(&mut self) -> Option<&mut T> {
+        self.0.back_mut()
+    }
+
+    /// Drops the first `n` items where they are (no move out).
+    fn drop_front(&mut self, n: usize) {
+        self.0.drain(..n.min(self.0.len()));
+    }
+}
+
 impl<T, const N: usize> Mailbox<T, N> {
-    /// An empty, open mailbox.
+    /// An empty, open mailbox, its `N` slots allocated on the heap.
     #[cfg(not(loom))]
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
-                queue: Deque::new(),
+                queue: Ring::new(),
                 closed: false,
                 waiting_receivers: 0,
                 waiting_senders: 0,
@@ -241,13 +295,12 @@ impl<T, const N: usize> Mailbox<T, N> {
     }
 
     /// An empty, open mailbox. Under the loom model checker
-    /// (tests/prop_loom_mailbox.rs) the locks are loom's, which cannot be
-    /// made in a `const fn`.
+    /// (tests/prop_loom_mailbox.rs) the locks are loom's.
     #[cfg(loom)]
     pub fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
-                queue: Deque::new(),
+                queue: Ring::new(),
                 closed: false,
                 waiting_receivers: 0,
                 waiting_senders: 0,
@@ -425,14 +478,16 @@ impl<T, const N: usize> Mailbox<T, N> {
     /// Returns how many were removed.
     fn offer(&self, s: &mut State<T, N>, mut take: impl FnMut(&mut T) -> bool) -> usize {
         let mut n = 0;
-        while let Some(front) = s.queue.front_mut() {
-            if !take(front) {
+        while let Some(item) = s.queue.get_mut(n) {
+            if !take(item) {
                 break;
             }
-            let _ = s.queue.pop_front();
             n += 1;
         }
         if n > 0 {
+            // Drops the items taken where they are: popping each one would
+            // move it out first (a copy of a whole chunk, for nothing).
+            s.queue.drop_front(n);
             self.wake_sender(s);
         }
         n
@@ -487,29 +542,6 @@ impl<T, const N: usize> Mailbox<T, N> {
         self.offer(&mut s, |item| take(item))
     }
 
-    /// Queues as many items as `next` yields while there is room, under one
-    /// lock. Returns how many were queued. Items are pulled only when there
-    /// is room for them, so nothing is lost.
-    pub(crate) fn fill_from(&self, mut next: impl FnMut() -> Option<T>) -> usize {
-        let mut s = self.lock();
-        let mut n = 0;
-        while !s.queue.is_full() {
-            match next() {
-                Some(item) => {
-                    // Cannot fail: checked for room just above.
-                    if s.queue.push_back(item).is_ok() {
-                        n += 1;
-                    }
-                }
-                None => break,
-            }
-        }
-        if n > 0 {
-            self.wake_receiver(&s);
-        }
-        n
-    }
-
     /// Free slots right now.
     pub(crate) fn room(&self) -> usize {
         N - self.lock().queue.len()
@@ -540,6 +572,68 @@ impl<T, const N: usize> Mailbox<T, N> {
         if s.waiting_senders > 0 {
             self.not_full.notify_all();
         }
+    }
+}
+
+/// The data boxes: chunks copied in where they are queued.
+impl<const C: usize, const N: usize> Mailbox<Chunk<C>, N> {
+    /// Queues `data`, split into chunks of `C` bytes (the last one may be
+    /// shorter), as far as there is room, under one lock, without waiting.
+    /// Each piece is copied straight into its slot with one memcpy (no
+    /// chunk built elsewhere and moved in). Returns how many bytes were
+    /// queued (0 when full or closed).
+    pub(crate) fn fill_copies(&self, data: &[u8]) -> usize {
+        let mut s = self.lock();
+        if s.closed {
+            return 0;
+        }
+        self.copy_in(&mut s, data)
+    }
+
+    /// Like [`fill_copies`](Self::fill_copies), but waits until `deadline`
+    /// (`None`: as long as it takes) for room for at least one piece.
+    /// Returns the bytes queued (at least one piece's unless `data` is
+    /// empty), or why nothing was.
+    pub(crate) fn send_copies(
+        &self,
+        data: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<usize, SendTimeoutError<()>> {
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Err(SendTimeoutError::Closed(()));
+            }
+            if !s.queue.is_full() || data.is_empty() {
+                return Ok(self.copy_in(&mut s, data));
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Err(SendTimeoutError::Timeout(())),
+                },
+            };
+            s.waiting_senders += 1;
+            s = wait(&self.not_full, s, left);
+            s.waiting_senders -= 1;
+        }
+    }
+
+    fn copy_in(&self, s: &mut State<Chunk<C>, N>, data: &[u8]) -> usize {
+        let mut queued = 0;
+        for piece in data.chunks(C) {
+            if s.queue.push_back(Chunk::new()).is_err() {
+                break;
+            }
+            if let Some(slot) = s.queue.back_mut() {
+                queued += slot.append_prefix(piece);
+            }
+        }
+        if queued > 0 {
+            self.wake_receiver(s);
+        }
+        queued
     }
 }
 
@@ -679,12 +773,34 @@ mod tests {
     }
 
     #[test]
-    fn test_take_while_and_fill_from_respect_room() {
+    fn test_fill_and_send_copies_split_into_chunks_and_respect_room() {
+        let mb: Mailbox<Chunk<4>, 3> = Mailbox::new();
+        // 10 bytes: pieces of 4, 4 and 2.
+        assert_eq!(mb.fill_copies(b"abcdefghij"), 10);
+        assert_eq!(mb.fill_copies(b"k"), 0);
+        assert_eq!(&mb.try_recv().unwrap()[..], b"abcd");
+        // Room for one piece: only the first 4 of these go in.
+        assert_eq!(mb.send_copies(b"0123456", None), Ok(4));
+        assert_eq!(
+            mb.send_copies(b"x", Some(Instant::now())),
+            Err(SendTimeoutError::Timeout(()))
+        );
+        let got: Vec<Vec<u8>> = (0..3).map(|_| mb.try_recv().unwrap().to_vec()).collect();
+        assert_eq!(got, [b"efgh".to_vec(), b"ij".to_vec(), b"0123".to_vec()]);
+        mb.close();
+        assert_eq!(mb.fill_copies(b"y"), 0);
+        assert_eq!(
+            mb.send_copies(b"y", None),
+            Err(SendTimeoutError::Closed(()))
+        );
+    }
+
+    #[test]
+    fn test_take_while_respects_room() {
         let mb: Mailbox<u8, 3> = Mailbox::new();
-        let mut src = 0u8..10;
-        assert_eq!(mb.fill_from(|| src.next()), 3);
-        // Only three were pulled from the source: nothing lost.
-        assert_eq!(src.next(), Some(3));
+        for v in 0..3 {
+            mb.try_send(v).unwrap();
+        }
         let mut got = [0u8; 3];
         let mut i = 0;
         let n = mb.take_while(|v| {

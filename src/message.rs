@@ -73,16 +73,17 @@ impl<const C: usize> Chunk<C> {
     }
 
     /// A chunk holding the first `C` bytes of `bytes` (all of them if they
-    /// fit). heapless's own `from_slice` copies byte by byte, which at
-    /// `opt-level = "z"` cost ~35x a memcpy and ran under the outbox lock;
-    /// this fills an array with one memcpy instead.
+    /// fit), copied with one memcpy and nothing zeroed first.
     pub(crate) fn from_prefix(bytes: &[u8]) -> Self {
-        let n = bytes.len().min(C);
-        let mut a = [0u8; C];
-        a[..n].copy_from_slice(&bytes[..n]);
-        let mut v = heapless::Vec::from_array(a);
-        v.truncate(n);
-        Chunk(v)
+        let mut c = Chunk::new();
+        crate::sys::append_bytes(&mut c.0, bytes);
+        c
+    }
+
+    /// Appends the first bytes of `bytes`, as many as fit, with one
+    /// memcpy; returns how many.
+    pub(crate) fn append_prefix(&mut self, bytes: &[u8]) -> usize {
+        crate::sys::append_bytes(&mut self.0, bytes)
     }
 
     /// Appends `bytes` if they fit; otherwise copies nothing and says so.
@@ -98,8 +99,8 @@ impl<const C: usize> Chunk<C> {
         if len > C {
             return Err(CapacityError { len, capacity: C });
         }
-        // Cannot fail: checked for room just above.
-        let _ = self.0.extend_from_slice(bytes);
+        // All of them: checked for room just above.
+        crate::sys::append_bytes(&mut self.0, bytes);
         Ok(())
     }
 

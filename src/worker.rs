@@ -826,14 +826,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     // The server is not idle: the linger starts over.
                     self.linger_from = Some(now);
                 }
-                let mut pieces = self.rbuf[..n].chunks(C);
                 // Only the worker fills the outbox and there was room for
                 // every piece, so all of them go in.
-                let queued = self
-                    .boxes
-                    .outbox
-                    .fill_from(|| pieces.next().map(Chunk::from_prefix));
-                debug_assert_eq!(queued, n.div_ceil(C));
+                let queued = self.boxes.outbox.fill_copies(&self.rbuf[..n]);
+                debug_assert_eq!(queued, n);
                 Ok(())
             }
             Err(e) if is_transient(&e) => Ok(()),

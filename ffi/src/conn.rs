@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use ttc_rs::{
-    Client, Config, Control, ControlInbox, Error, Inbox, Outbox, Phase, RecvTimeoutError,
+    Client, Config, Control, ControlInbox, Error, Inbox, Outbox, RecvTimeoutError,
     SendSliceFailure, ShutdownReport, Signal, SignalOutbox, TryRecvError,
 };
 
@@ -125,32 +125,10 @@ impl<const C: usize> Conn for Sized<C> {
     }
 }
 
-/// Bytes of mailbox (chunk size times capacity) up to which a client is
-/// started on the calling thread.
-const SPAWN_HERE_MAX: usize = 16 * 1024;
-
+/// The library builds its mailboxes on the heap, so a client with big
+/// chunks starts from any thread, even one with a small stack (a JVM
+/// thread has 1 MiB).
 fn start<const C: usize>(config: Config) -> Result<Box<dyn Conn>, Error> {
-    // The library builds each mailbox on the spawning thread's stack
-    // before it moves to the heap: with big chunks that is more than a
-    // small thread has (a debug build with 16 KiB chunks takes about 2 MiB;
-    // a JVM thread has 1 MiB). Big sizes start from a helper thread with
-    // room for it.
-    if C * CAPACITY <= SPAWN_HERE_MAX {
-        return start_here::<C>(config);
-    }
-    let helper = std::thread::Builder::new()
-        .name("ttc-spawn".into())
-        .stack_size((1 << 20) + 256 * C)
-        .spawn(move || start_here::<C>(config))
-        .map_err(|e| Error::from_io(Phase::Spawn, &e))?;
-    match helper.join() {
-        Ok(r) => r,
-        // Into the caller's catch_unwind.
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
-fn start_here<const C: usize>(config: Config) -> Result<Box<dyn Conn>, Error> {
     let client = config.spawn_sized::<C, CAPACITY, CAPACITY>()?;
     Ok(Box::new(Sized {
         inbox: client.inbox().clone(),

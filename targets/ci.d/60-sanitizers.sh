@@ -4,7 +4,8 @@
 #   the fault-injection suite and the property tests (std rebuilt with
 #   TSan, so its locks and atomics are seen);
 # - Miri over the library's pure unit tests (mailbox, messages and their
-#   Chunk type, peers' parsers and pattern). Miri cannot run sockets, poll or eventfd, so the
+#   Chunk type, peers' parsers and pattern, and sys.rs's one memcpy into a
+#   chunk). Miri cannot run sockets, poll or eventfd, so the
 #   connection tests are TSan's.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -24,7 +25,7 @@ CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsani
 
 echo "--- Miri"
 # One run per filter, so each must select tests of its own.
-for filter in mailbox:: message:: peers::tests; do
+for filter in mailbox:: message:: peers::tests sys::tests::test_append_bytes; do
     ttc_some_tests env CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
         cargo +"$TTC_NIGHTLY" miri test --lib -- "$filter"
 done

@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -388,7 +389,13 @@ fn print_signals(
 /// returns the error.
 fn copy_outbox_to_stdout(client: &Client) -> Option<io::Error> {
     let outbox = client.outbox();
-    let mut out = io::stdout().lock();
+    // Straight to the descriptor (a duplicate of it): std's stdout is line
+    // buffered, which scans every batch for a newline and splits it into
+    // two writes plus a copy of its tail.
+    let mut out = match io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Out::Fd(File::from(fd)),
+        Err(_) => Out::Std(io::stdout().lock()),
+    };
     let mut buf = [0u8; 8 * 1024];
     let mut failed: Option<io::Error> = None;
     while let Ok(n) = outbox.recv_into(&mut buf) {
@@ -400,4 +407,27 @@ fn copy_outbox_to_stdout(client: &Client) -> Option<io::Error> {
         }
     }
     failed
+}
+
+/// Where the outbox goes: stdout's descriptor, unbuffered, or std's
+/// `Stdout` if it could not be duplicated.
+enum Out {
+    Fd(File),
+    Std(io::StdoutLock<'static>),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::Fd(f) => f.write(buf),
+            Out::Std(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Fd(f) => f.flush(),
+            Out::Std(s) => s.flush(),
+        }
+    }
 }
