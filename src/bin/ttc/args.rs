@@ -23,7 +23,7 @@ macro_rules! tls_help {
       --ca FILE               trust the CA certificates in FILE (PEM) instead
       --cert FILE --key FILE  client certificate and key (PEM), for mutual TLS
       --pin sha256//BASE64    also require this SHA-256 of the server's public key
-                              (as curl's --pinnedpubkey; repeatable)
+                              (as curl's pinnedpubkey; repeatable)
       --alpn PROTO            offer this ALPN protocol (repeatable, in order)
       --servername NAME       name to send and verify (default: HOST)
       --insecure              TEST AID: do not verify the server's certificate
@@ -35,7 +35,7 @@ macro_rules! tls_help {
 #[cfg(not(feature = "tls"))]
 macro_rules! tls_help {
     () => {
-        "      --tls ...               not in this build (build with --features tls)\n"
+        "      --tls ...               not in this build (it needs the tls feature)\n"
     };
 }
 
@@ -664,10 +664,18 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "reconnect",
     "backoff",
     "max-attempts",
+    "tls",
+    "ca",
+    "cert",
+    "key",
+    "pin",
+    "alpn",
+    "servername",
+    "insecure",
 ];
 
 /// The long options of `ttc serve`.
-const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help"];
+const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help", "tls-cert", "tls-key"];
 
 /// The long options of `ttc demo`.
 const DEMO_OPTIONS: &[&str] = &["json", "help"];
@@ -686,7 +694,7 @@ fn unknown_long(name: &str, known: &[&str]) -> Usage {
 fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     // One pass: the unique option `name` is a prefix of (none if it is a
     // prefix of several), else the unique option at the smallest distance
-    // (at most 2). (Plain loops, no
+    // (at most 2, and less than its length). (Plain loops, no
     // collections: this is in the armv7 binary, whose size is guarded.)
     let (mut prefixed, mut prefixes) = (None, 0);
     let (mut best, mut best_d, mut ties) = (None, usize::MAX, 0);
@@ -708,7 +716,8 @@ fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         0 => {}
         _ => return None,
     }
-    if best_d <= 2 && ties == 1 {
+    // And not a whole short name replaced (`--x` is not `--ca`).
+    if best_d <= 2 && ties == 1 && best.is_some_and(|b| best_d < b.len()) {
         best
     } else {
         None
