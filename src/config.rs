@@ -466,6 +466,16 @@ impl Config {
     /// `Tls` (reason `truncated`). TLS 1.2 has no half-close, and many
     /// servers (OpenSSL's) end the whole session at `close_notify`: send
     /// `ProducerFinished` once the reply is in.
+    ///
+    /// Staying connected works the same over TLS: every connection of
+    /// [`Config::reconnect`] makes its own handshake and the kept window
+    /// (plaintext) is written again through the new session; keepalive,
+    /// [`Config::user_timeout`], [`Config::idle_timeout`] (plaintext
+    /// arriving), the linger and [`Delivery`] apply as without TLS.
+    /// [`ShutdownReport::acked`](crate::ShutdownReport::acked) is the
+    /// plaintext of the records the server's TCP wholly acknowledged: a
+    /// lower bound, never above the truth, and all of `sent` once our FIN
+    /// is acknowledged.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Config {
         self.tls = Some(tls);

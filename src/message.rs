@@ -430,7 +430,10 @@ pub struct ShutdownReport {
     /// reached the server. Read from `TCP_INFO` (`tcpi_bytes_acked`, our
     /// SYN and FIN not counted) where the kernel has it, else from samples
     /// of the send queue (`SIOCOUTQ`), which can only count less: see
-    /// ARCHITECTURE.md, "Staying connected".
+    /// ARCHITECTURE.md, "Staying connected". With TLS (the `tls`
+    /// feature) TCP acknowledges ciphertext: `acked` is then the plaintext
+    /// of the TLS records wholly acknowledged, a lower bound that is never
+    /// above the plaintext acknowledged (ARCHITECTURE.md, "TLS").
     pub acked: u64,
     /// Of `sent`, bytes written again after a reconnect: the initial
     /// message on each new connection, and inbox bytes not delivered on an
@@ -459,7 +462,8 @@ pub struct ShutdownReport {
     /// completed a TLS handshake (the `tls` feature, `Config::tls`).
     /// With TLS, `sent` and `received` count plaintext bytes, and a byte
     /// counts as sent once the TLS records that carry it are written to
-    /// the socket.
+    /// the socket. With reconnect, the final report's is the last
+    /// connection's.
     #[cfg(feature = "tls")]
     pub tls: Option<TlsInfo>,
 }

@@ -1565,6 +1565,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         r.resent = a.resent;
         r.connections = self.connections;
         r.attempts = self.report.attempts;
+        #[cfg(feature = "tls")]
+        {
+            // What the last connection's handshake negotiated.
+            r.tls = self.report.tls;
+        }
         let initial = self.config.initial.len() as u64;
         let taken_unwritten = match &self.out {
             Outgoing::Kept(k) => k.end() - a.written_max,

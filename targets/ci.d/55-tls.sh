@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tls feature (rustls + ring): clippy and docs with it on, then its
 # tests against real servers on loopback (tests/tls.rs: the library's TLS
-# peers, openssl s_server, nginx; plus the TLS unit tests of the library
-# and the CLI) on the host and under QEMU for armv7, thumbv7neon and
+# peers, openssl s_server, nginx; tests/tls_stay.rs: reconnect, acked,
+# linger and idle timeout over TLS; plus the TLS unit tests of the
+# library and the CLI) on the host and under QEMU for armv7, thumbv7neon and
 # aarch64. Only the TLS tests run here: the rest of the suite ran in the
 # main stages without the feature (a plain connection takes the same path
 # with it or without it).
@@ -21,11 +22,11 @@ start=$SECONDS
 ttc_run cargo clippy --all-targets --features tls -- -D warnings
 ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features tls
 # Every TLS test's name has "tls" in it.
-ttc_some_tests ttc_run cargo test --features tls --lib --bin ttc --test tls -- tls
+ttc_some_tests ttc_run cargo test --features tls --lib --bin ttc --test tls --test tls_stay -- tls
 
 for t in "${TTC_QEMU_TARGETS[@]}"; do
     ttc_run cargo clippy --all-targets --features tls --target "$t" -- -D warnings
-    ttc_some_tests ttc_run cargo test --features tls --target "$t" --test tls
+    ttc_some_tests ttc_run cargo test --features tls --target "$t" --test tls --test tls_stay
 done
 
 # The benchmark's TLS section in quick mode (host only: it compares with
