@@ -1021,21 +1021,18 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.tls_pending = stream.wants_write();
         match written {
             Ok(n) => {
-                if n > 0 {
-                    self.last_write = LastWrite {
-                        initial: initial_left > 0,
-                        ..LastWrite::default()
-                    };
-                }
                 if initial_left > 0 {
+                    let mut noted = (0, 0);
                     if let Some(a) = self.across.as_mut() {
                         // The initial message again, on a new connection.
                         let at = self.initial_pos as u64;
                         let again = a.initial_written_max.saturating_sub(at).min(n as u64);
                         self.report.resent += again;
-                        self.last_write.resent = again;
-                        self.last_write.max_before = a.initial_written_max;
+                        noted = (again, a.initial_written_max);
                         a.initial_written_max = a.initial_written_max.max(at + n as u64);
+                    }
+                    if n > 0 {
+                        self.note_write(true, noted.0, noted.1);
                     }
                     self.initial_pos += n;
                 } else {
@@ -1062,6 +1059,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         }
     }
 
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     /// At the close: the last write's bytes that never reached the socket
     /// (TLS records still queued) are taken back: not sent, and with
     /// reconnect neither written nor resent, so they go out again as new.
@@ -1095,17 +1093,32 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// With reconnect: `n` inbox bytes are about to be written from the
     /// kept window; those written on an earlier connection are resent.
     fn count_resent(&mut self, n: usize) {
+        let mut noted = (0, 0);
         if let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &self.out) {
             let from = k.written();
             let again = a.written_max.saturating_sub(from).min(n as u64);
             self.report.resent += again;
-            if n > 0 {
-                self.last_write.resent = again;
-                self.last_write.max_before = a.written_max;
-            }
+            noted = (again, a.written_max);
             a.written_max = a.written_max.max(from + n as u64);
         }
+        if n > 0 {
+            self.note_write(false, noted.0, noted.1);
+        }
     }
+
+    /// Remembers a write that took bytes, for [`Worker::take_back`] (only
+    /// TLS can leave taken bytes off the socket).
+    #[cfg(feature = "tls")]
+    fn note_write(&mut self, initial: bool, resent: u64, max_before: u64) {
+        self.last_write = LastWrite {
+            initial,
+            resent,
+            max_before,
+        };
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn note_write(&mut self, _initial: bool, _resent: u64, _max_before: u64) {}
 
     /// One read into the outbox, no more than it has room for.
     fn read_some(&mut self, stream: &mut Transport) -> Result<(), Reason> {

@@ -665,17 +665,33 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "backoff",
     "max-attempts",
     "tls",
+    #[cfg(feature = "tls")]
     "ca",
+    #[cfg(feature = "tls")]
     "cert",
+    #[cfg(feature = "tls")]
     "key",
+    #[cfg(feature = "tls")]
     "pin",
+    #[cfg(feature = "tls")]
     "alpn",
+    #[cfg(feature = "tls")]
     "servername",
+    #[cfg(feature = "tls")]
     "insecure",
 ];
 
 /// The long options of `ttc serve`.
-const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help", "tls-cert", "tls-key"];
+const SERVE_OPTIONS: &[&str] = &[
+    "port",
+    "bind",
+    "json",
+    "help",
+    #[cfg(feature = "tls")]
+    "tls-cert",
+    #[cfg(feature = "tls")]
+    "tls-key",
+];
 
 /// The long options of `ttc demo`.
 const DEMO_OPTIONS: &[&str] = &["json", "help"];
