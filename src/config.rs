@@ -100,6 +100,8 @@ pub struct Config {
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) resend_window: usize,
     pub(crate) delivery: Delivery,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Config {
@@ -162,6 +164,8 @@ impl Config {
             reconnect: None,
             resend_window: Self::DEFAULT_RESEND_WINDOW,
             delivery: Delivery::TcpAck,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -446,6 +450,35 @@ impl Config {
     /// changes nothing.
     pub fn delivery(mut self, delivery: Delivery) -> Config {
         self.delivery = delivery;
+        self
+    }
+
+    /// Speak TLS on the connection (the `tls` feature): after connecting,
+    /// the worker runs the handshake (within its own
+    /// [`connect_timeout`](Config::connect_timeout)), then `Connected` is
+    /// signalled and data flows, encrypted. Nothing from the inbox is
+    /// written before the handshake completes. A failed handshake or
+    /// certificate check is an error of [`Phase::Tls`](crate::Phase::Tls).
+    /// [`Control::ProducerFinished`](crate::Control) sends `close_notify`
+    /// before the half-close; the server's `close_notify` is
+    /// [`Signal::PeerClosed`](crate::Signal); an end of stream without it
+    /// is an error of kind [`UnexpectedEof`](std::io::ErrorKind) and phase
+    /// `Tls` (reason `truncated`). TLS 1.2 has no half-close, and many
+    /// servers (OpenSSL's) end the whole session at `close_notify`: send
+    /// `ProducerFinished` once the reply is in.
+    ///
+    /// Staying connected works the same over TLS: every connection of
+    /// [`Config::reconnect`] makes its own handshake and the kept window
+    /// (plaintext) is written again through the new session; keepalive,
+    /// [`Config::user_timeout`], [`Config::idle_timeout`] (plaintext
+    /// arriving), the linger and [`Delivery`] apply as without TLS.
+    /// [`ShutdownReport::acked`](crate::ShutdownReport::acked) is the
+    /// plaintext of the records the server's TCP wholly acknowledged: a
+    /// lower bound, never above the truth, and all of `sent` once our FIN
+    /// is acknowledged.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Config {
+        self.tls = Some(tls);
         self
     }
 

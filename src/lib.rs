@@ -79,6 +79,8 @@ pub mod peers;
 mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod sys; // poll(2), eventfd: the target glue
+#[cfg(feature = "tls")]
+mod tls; // the `tls` feature: rustls client over the worker's socket
 mod wake; // the park/wake protocol between the handles and the worker
 mod worker; // the worker thread: connection states and the data path
 
@@ -91,12 +93,19 @@ pub use connect::ConnectPhase;
 pub use mailbox::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
+#[cfg(feature = "tls")]
+pub use message::TlsInfo;
 pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
 pub use reconnect::{Backoff, Delivery, Jitter};
 pub use resolve::{Resolver, ANDROID_DNSPROXYD};
+#[cfg(feature = "tls")]
+#[doc(hidden)]
+pub use tls::fuzzing as tls_fuzzing;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsConfigError, TlsServerConfig};
 pub use wake::SIGNAL_CAPACITY;
 
 /// The resolvers' wire formats (DNS messages, netd's dnsproxyd replies),

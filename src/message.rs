@@ -220,11 +220,24 @@ pub enum Phase {
     Write,
     /// Closing the connection.
     Shutdown,
+    /// TLS (the `tls` feature): the handshake, the server's certificate,
+    /// or a TLS record or alert after it. For a failure of TLS itself the
+    /// error's kind is [`io::ErrorKind::InvalidData`] (or
+    /// [`io::ErrorKind::UnexpectedEof`], [`io::ErrorKind::TimedOut`]) and
+    /// its message starts with a short reason and a colon: `unknown_issuer`,
+    /// `expired`, `not_yet_valid`, `name_mismatch`, `pin_mismatch`,
+    /// `bad_certificate`, `alert` (the server sent a fatal alert),
+    /// `protocol` (anything else the server got wrong), `truncated` (the
+    /// server closed TCP without `close_notify`), `eof` (closed during the
+    /// handshake), `timeout`, `bad_server_name`, `no_roots` or `config`.
+    /// A socket error during the handshake keeps the system's description
+    /// and `errno`.
+    Tls,
 }
 
 impl Phase {
     /// A short lower-case name: `spawn`, `resolve`, `connect`, `read`,
-    /// `write`, `shutdown`.
+    /// `write`, `shutdown`, `tls`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Spawn => "spawn",
@@ -233,6 +246,7 @@ impl Phase {
             Phase::Read => "read",
             Phase::Write => "write",
             Phase::Shutdown => "shutdown",
+            Phase::Tls => "tls",
         }
     }
 }
@@ -417,7 +431,10 @@ pub struct ShutdownReport {
     /// reached the server. Read from `TCP_INFO` (`tcpi_bytes_acked`, our
     /// SYN and FIN not counted) where the kernel has it, else from samples
     /// of the send queue (`SIOCOUTQ`), which can only count less: see
-    /// ARCHITECTURE.md, "Staying connected".
+    /// ARCHITECTURE.md, "Staying connected". With TLS (the `tls`
+    /// feature) TCP acknowledges ciphertext: `acked` is then the plaintext
+    /// of the TLS records wholly acknowledged, a lower bound that is never
+    /// above the plaintext acknowledged (ARCHITECTURE.md, "TLS").
     pub acked: u64,
     /// Of `sent`, bytes written again after a reconnect: the initial
     /// message on each new connection, and inbox bytes not delivered on an
@@ -442,6 +459,14 @@ pub struct ShutdownReport {
     /// connection with reconnect; 0 when the
     /// connection ended before any, e.g. a resolve error).
     pub attempts: u32,
+    /// The TLS protocol version and cipher suite, when the connection
+    /// completed a TLS handshake (the `tls` feature, `Config::tls`).
+    /// With TLS, `sent` and `received` count plaintext bytes, and a byte
+    /// counts as sent once the TLS records that carry it are written to
+    /// the socket. With reconnect, the final report's is the last
+    /// connection's.
+    #[cfg(feature = "tls")]
+    pub tls: Option<TlsInfo>,
 }
 
 impl ShutdownReport {
@@ -457,6 +482,8 @@ impl ShutdownReport {
             unsent: 0,
             error: None,
             attempts: 0,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -474,12 +501,25 @@ impl ShutdownReport {
     }
 }
 
+/// What a TLS handshake negotiated (see [`ShutdownReport::tls`]).
+#[cfg(feature = "tls")]
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TlsInfo {
+    /// The protocol version, as OpenSSL names it: `TLSv1.2` or `TLSv1.3`.
+    pub version: &'static str,
+    /// The cipher suite's IANA name, e.g. `TLS_AES_128_GCM_SHA256` or
+    /// `TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`.
+    pub cipher: &'static str,
+}
+
 /// `key=value` pairs, as the `ttc` command prints them on its final line:
 /// `reason=finished sent=12 acked=12 received=34 unsent=0 attempts=1`;
 /// with reconnect, when there was more than one connection or anything
-/// was sent again or lost, `connections=N resent=N lost=N`; then, if the
-/// connection ended with an error, `error="PHASE: MESSAGE"` (a `"` or `\`
-/// in it is escaped with a backslash).
+/// was sent again or lost, `connections=N resent=N lost=N`; if the
+/// connection used TLS (the `tls` feature), `tls_version=V cipher=C`;
+/// then, if the connection ended with an error, `error="PHASE: MESSAGE"`
+/// (a `"` or `\` in it is escaped with a backslash).
 ///
 /// ```
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -505,6 +545,10 @@ impl fmt::Display for ShutdownReport {
                 " connections={} resent={} lost={}",
                 self.connections, self.resent, self.lost
             )?;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            write!(f, " tls_version={} cipher={}", tls.version, tls.cipher)?;
         }
         if let Some(e) = &self.error {
             write!(f, " error=\"{}: ", e.phase)?;

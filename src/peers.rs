@@ -70,53 +70,104 @@ impl Peer {
     }
 
     /// Serves one connection to its end.
-    pub fn serve(self, stream: TcpStream) -> io::Result<ConnectionReport> {
+    pub fn serve(self, mut stream: TcpStream) -> io::Result<ConnectionReport> {
+        self.serve_on(&mut stream)
+    }
+
+    /// Serves one TLS connection to its end (the `tls` feature): the
+    /// handshake, then the same as [`Peer::serve`] on the plaintext. A
+    /// failed handshake is the connection's error.
+    #[cfg(feature = "tls")]
+    pub fn serve_tls(
+        self,
+        stream: TcpStream,
+        tls: &crate::tls::TlsServerConfig,
+    ) -> io::Result<ConnectionReport> {
+        self.serve_on(&mut tls.accept(stream)?)
+    }
+
+    fn serve_on<S: PeerStream>(self, stream: &mut S) -> io::Result<ConnectionReport> {
         let mut report = ConnectionReport::default();
         let mut buf = [0u8; 16 * 1024];
         match self {
             Peer::Echo => loop {
-                let n = read_some(&stream, &mut buf)?;
+                let n = read_some(stream, &mut buf)?;
                 if n == 0 {
-                    let _ = stream.shutdown(Shutdown::Write);
+                    let _ = stream.shutdown_write();
                     break;
                 }
                 report.take(&buf[..n]);
-                (&stream).write_all(&buf[..n])?;
+                stream.write_all(&buf[..n])?;
                 report.sent += n as u64;
             },
             Peer::Sink => loop {
-                let n = read_some(&stream, &mut buf)?;
+                let n = read_some(stream, &mut buf)?;
                 if n == 0 {
+                    // Over TLS, a close_notify in reply: the client sees a
+                    // clean end, not a truncation.
+                    let _ = stream.shutdown_write();
                     break;
                 }
                 report.take(&buf[..n]);
             },
             Peer::Fortune => {
-                (&stream).write_all(FORTUNE.as_bytes())?;
+                stream.write_all(FORTUNE.as_bytes())?;
                 report.sent = FORTUNE.len() as u64;
-                finish(&stream, &mut report, &mut buf)?;
+                finish(stream, &mut report, &mut buf)?;
             }
             Peer::Burst(len) => {
                 while report.sent < len {
                     let n = (len - report.sent).min(buf.len() as u64) as usize;
                     fill_pattern(report.sent, &mut buf[..n]);
-                    (&stream).write_all(&buf[..n])?;
+                    stream.write_all(&buf[..n])?;
                     report.sent += n as u64;
                 }
-                finish(&stream, &mut report, &mut buf)?;
+                finish(stream, &mut report, &mut buf)?;
             }
         }
         Ok(report)
     }
 }
 
+/// What the peers serve on: a socket, or TLS over one.
+trait PeerStream: Read + Write {
+    /// Ends the sending side (with TLS, `close_notify` first).
+    fn shutdown_write(&mut self) -> io::Result<()>;
+    fn socket(&self) -> &TcpStream;
+}
+
+impl PeerStream for TcpStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl PeerStream for crate::tls::TlsServerStream {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        crate::tls::TlsServerStream::shutdown_write(self)
+    }
+
+    fn socket(&self) -> &TcpStream {
+        crate::tls::TlsServerStream::socket(self)
+    }
+}
+
 /// Half-closes, then reads (and counts) until the client closes or
 /// [`CLOSE_WAIT`] passes.
-fn finish(stream: &TcpStream, report: &mut ConnectionReport, buf: &mut [u8]) -> io::Result<()> {
-    stream.shutdown(Shutdown::Write)?;
-    stream.set_read_timeout(Some(CLOSE_WAIT))?;
+fn finish<S: PeerStream>(
+    stream: &mut S,
+    report: &mut ConnectionReport,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    stream.shutdown_write()?;
+    stream.socket().set_read_timeout(Some(CLOSE_WAIT))?;
     loop {
-        match (&*stream).read(buf) {
+        match stream.read(buf) {
             Ok(0) => return Ok(()),
             Ok(n) => report.take(&buf[..n]),
             Err(e)
@@ -133,7 +184,7 @@ fn finish(stream: &TcpStream, report: &mut ConnectionReport, buf: &mut [u8]) -> 
     }
 }
 
-fn read_some(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+fn read_some<S: Read>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match stream.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -220,6 +271,30 @@ pub fn spawn_server<F>(listener: TcpListener, peer: Peer, on_end: F) -> io::Resu
 where
     F: Fn(SocketAddr, io::Result<ConnectionReport>) + Send + Sync + 'static,
 {
+    spawn_accepting(listener, on_end, move |s| peer.serve(s))
+}
+
+/// [`spawn_server`] speaking TLS (the `tls` feature): each connection is
+/// a TLS handshake with `tls`, then `peer` on the plaintext. A failed
+/// handshake ends that connection with its error.
+#[cfg(feature = "tls")]
+pub fn spawn_tls_server<F>(
+    listener: TcpListener,
+    peer: Peer,
+    tls: crate::tls::TlsServerConfig,
+    on_end: F,
+) -> io::Result<SocketAddr>
+where
+    F: Fn(SocketAddr, io::Result<ConnectionReport>) + Send + Sync + 'static,
+{
+    spawn_accepting(listener, on_end, move |s| peer.serve_tls(s, &tls))
+}
+
+fn spawn_accepting<F, S>(listener: TcpListener, on_end: F, serve: S) -> io::Result<SocketAddr>
+where
+    F: Fn(SocketAddr, io::Result<ConnectionReport>) + Send + Sync + 'static,
+    S: FnOnce(TcpStream) -> io::Result<ConnectionReport> + Clone + Send + 'static,
+{
     let addr = listener.local_addr()?;
     let on_end = std::sync::Arc::new(on_end);
     std::thread::Builder::new()
@@ -239,9 +314,10 @@ where
                 };
                 let from = stream.peer_addr().unwrap_or(addr);
                 let on_end = on_end.clone();
+                let serve = serve.clone();
                 let spawned = std::thread::Builder::new()
                     .name("ttc-peer".into())
-                    .spawn(move || on_end(from, peer.serve(stream)));
+                    .spawn(move || on_end(from, serve(stream)));
                 if let Err(e) = spawned {
                     log::warn!("could not start a peer thread: {e}");
                 }

@@ -302,6 +302,12 @@ impl Kept {
         self.written = (self.written + n as u64).min(self.end);
     }
 
+    /// The last `n` bytes written were not written after all (TLS records
+    /// still queued when the connection ended); never before `head`.
+    pub(crate) fn retreat(&mut self, n: usize) {
+        self.written = self.written.saturating_sub(n as u64).max(self.head);
+    }
+
     /// Drops the chunks that end at or before `delivered`; returns the new
     /// `head`.
     pub(crate) fn release(&mut self, delivered: u64) -> u64 {

@@ -9,17 +9,19 @@
 //! ([`crate::reconnect`]) a lost connection is followed by a backoff wait
 //! and the connect phase again, with the same boxes. See ARCHITECTURE.md.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connect::{self, Failure};
+#[cfg(feature = "tls")]
+use crate::message::TlsInfo;
 use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
 use crate::reconnect::{Backoff, Delivery, Kept, Rng};
 use crate::sys;
-use crate::wake::{read_room, Boxes};
+use crate::wake::{read_room, Boxes, Core};
 
 /// Longest a single blocking read or write may block: how late control can
 /// be seen while the worker is inside a write to a server that does not
@@ -28,6 +30,223 @@ pub(crate) const IO_SLICE: Duration = Duration::from_millis(20);
 
 /// Size of the worker's write and read batch buffers (at least one chunk).
 const BATCH: usize = 8 * 1024;
+
+/// The write batch of a TLS connection, and the most plaintext one TLS
+/// write takes: one full record (16 KiB of plaintext), so a bulk upload
+/// makes half the records and writes that 8 KiB would (benches/README.md,
+/// "TLS").
+#[cfg(feature = "tls")]
+const TLS_BATCH: usize = 16 * 1024;
+
+/// What the serve steps read from and write to: the socket itself, or TLS
+/// over it (the `tls` feature). Plain calls go straight to the socket;
+/// TLS keeps buffers of its own, which `wants_read` and `wants_write`
+/// expose to the poll interest. Socket-level work (options, samples of
+/// what was acknowledged, poll) goes through [`Transport::socket`].
+enum Transport {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream>),
+}
+
+impl Transport {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.socket(),
+        }
+    }
+
+    /// Bytes for the outbox; `Ok(0)` is the server's end of stream (with
+    /// TLS: its `close_notify`).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// [`Transport::read`] into several buffers in turn.
+    #[allow(dead_code)]
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).read_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read_vectored(bufs),
+        }
+    }
+
+    /// Writes from `buf`; returns how many bytes of it were taken.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.write(&buf[..buf.len().min(TLS_BATCH)]),
+        }
+    }
+
+    /// [`Transport::write`] from several buffers in turn (with TLS, at most
+    /// one batch of them).
+    #[allow(dead_code)]
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => (&*s).write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => {
+                // At most TLS_BATCH bytes, in whole buffers but the last.
+                let mut cut: heapless::Vec<IoSlice<'_>, 16> = heapless::Vec::new();
+                let mut room = TLS_BATCH;
+                for b in bufs.iter().filter(|b| !b.is_empty()) {
+                    let n = b.len().min(room);
+                    if n == 0 || cut.push(IoSlice::new(&b[..n])).is_err() {
+                        break;
+                    }
+                    room -= n;
+                }
+                t.write_vectored(&cut)
+            }
+        }
+    }
+
+    /// The half-close (with TLS, `close_notify` first, trying to write it
+    /// for at most `limit`).
+    fn shutdown_write(&mut self, limit: Duration) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => {
+                let _ = limit;
+                s.shutdown(Shutdown::Write)
+            }
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.shutdown_write(limit),
+        }
+    }
+
+    /// Input is waiting that needs no socket read to deliver.
+    fn wants_read(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.wants_read(),
+        }
+    }
+
+    /// Output is waiting that was taken already (TLS records).
+    fn wants_write(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.wants_write(),
+        }
+    }
+
+    /// Bytes taken by the last `write` (and counted as sent) that are not
+    /// on the socket yet: at the end they count as unsent.
+    fn unflushed(&self) -> usize {
+        match self {
+            Transport::Plain(_) => 0,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.unflushed(),
+        }
+    }
+
+    /// A count that grows whenever bytes reach the socket without new ones
+    /// being taken (TLS records written in pieces): progress for the write
+    /// timeout.
+    fn progress(&self) -> u64 {
+        match self {
+            Transport::Plain(_) => 0,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.written(),
+        }
+    }
+
+    /// The most bytes one `write` takes.
+    fn max_write(&self) -> usize {
+        match self {
+            Transport::Plain(_) => usize::MAX,
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => TLS_BATCH,
+        }
+    }
+
+    /// The bytes on the wire for `sent` bytes taken: what TCP's
+    /// acknowledgements count (with TLS, every TLS byte written).
+    fn wire_sent(&self, sent: u64) -> u64 {
+        match self {
+            Transport::Plain(_) => sent,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.written(),
+        }
+    }
+
+    /// The bytes taken that the first `wire_acked` bytes on the wire
+    /// wholly carry (with TLS, the plaintext of the records wholly
+    /// acknowledged: a lower bound, never above the truth).
+    fn plain_acked(&mut self, wire_acked: u64) -> u64 {
+        match self {
+            Transport::Plain(_) => wire_acked,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.plain_acked(wire_acked),
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => true,
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_info(&self) -> Option<TlsInfo> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => Some(t.info()),
+        }
+    }
+
+    /// The socket, to close. `clean`: nothing accepted was lost, so a TLS
+    /// connection may say `close_notify`. `flush`: what is queued may be
+    /// written (an alert for an error), unless it carries accepted bytes.
+    fn close(self, clean: bool, flush: bool) -> TcpStream {
+        match self {
+            Transport::Plain(s) => {
+                let _ = (clean, flush);
+                s
+            }
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.close(clean, flush),
+        }
+    }
+}
+
+/// The step between connect and serve, once per connection: the transport
+/// the connection speaks, after its handshake if it has one (a new one on
+/// every connection with reconnect).
+fn start_transport(config: &Config, stream: TcpStream, core: &Core) -> Result<Transport, Failure> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &config.tls {
+        let t = crate::tls::handshake(tls, &config.host, stream, core, config.connect_timeout)?;
+        return Ok(Transport::Tls(Box::new(t)));
+    }
+    let _ = (config, core);
+    Ok(Transport::Plain(stream))
+}
+
+/// The last write that took bytes, to take it back if its bytes never
+/// reached the socket (TLS records still queued at the close).
+#[derive(Clone, Copy, Debug, Default)]
+struct LastWrite {
+    /// From the initial message (else the batch or kept window).
+    initial: bool,
+    /// Of it, counted as resent.
+    resent: u64,
+    /// `initial_written_max` or `written_max` before it.
+    max_before: u64,
+}
 
 /// During a busy upload, the most bytes written before the worker looks at
 /// the socket for incoming data.
@@ -382,16 +601,31 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// The application's confirmed count as last acted on
     /// (`Delivery::Confirmed`).
     seen_confirmed: u64,
+    /// The transport holds output taken already (TLS records), as of its
+    /// last write or read.
+    tls_pending: bool,
+    /// Bytes counted as sent that the transport never wrote (set at the
+    /// close; without reconnect, unsent at the end).
+    unflushed: u64,
+    last_write: LastWrite,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     fn new(config: Config, boxes: &'a Boxes<C, I, O>) -> Self {
         let batch = BATCH.max(C);
+        #[cfg(feature = "tls")]
+        let write_batch = if config.tls.is_some() {
+            TLS_BATCH.max(C)
+        } else {
+            batch
+        };
+        #[cfg(not(feature = "tls"))]
+        let write_batch = batch;
         // The kept window is allocated once, and only with reconnect.
         let (out, across) = match config.reconnect {
             None => (
                 Outgoing::Batch(WriteBatch {
-                    buf: vec![0; batch].into_boxed_slice(),
+                    buf: vec![0; write_batch].into_boxed_slice(),
                     start: 0,
                     end: 0,
                 }),
@@ -434,6 +668,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             connections: 0,
             across,
             seen_confirmed: 0,
+            tls_pending: false,
+            unflushed: 0,
+            last_write: LastWrite::default(),
         }
     }
 
@@ -443,23 +680,35 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let reason = loop {
             self.set_link(Link::Connecting);
             let attempts = &mut self.report.attempts;
-            let (ended, connected) =
-                match connect::connect(&self.config, &self.boxes.core, attempts) {
-                    Ok((stream, peer)) => {
-                        self.start_connection();
-                        self.setup(&stream);
-                        self.start_acks(&stream);
-                        log::debug!("connected to {peer}");
-                        self.signal(Signal::Connected(peer));
-                        let reason = self.serve(&stream);
-                        self.sample_acked(&stream);
-                        self.close(stream, reason);
-                        (reason, true)
+            let connected = connect::connect(&self.config, &self.boxes.core, attempts).and_then(
+                |(stream, peer)| {
+                    self.setup(&stream);
+                    let transport = start_transport(&self.config, stream, &self.boxes.core)?;
+                    Ok((transport, peer))
+                },
+            );
+            let (ended, connected) = match connected {
+                Ok((mut transport, peer)) => {
+                    self.start_connection();
+                    self.start_acks(transport.socket());
+                    #[cfg(feature = "tls")]
+                    {
+                        self.report.tls = transport.tls_info();
                     }
-                    Err(Failure::Stopped(reason)) => break reason,
-                    Err(Failure::Failed(phase, e)) => (self.fail(phase, &e), false),
-                    Err(Failure::Error(e)) => (self.fail_with(e), false),
-                };
+                    // The end of a TLS handshake (our Finished) may
+                    // still wait.
+                    self.tls_pending = transport.wants_write();
+                    log::debug!("connected to {peer}");
+                    self.signal(Signal::Connected(peer));
+                    let reason = self.serve(&mut transport);
+                    self.sample_acked(&mut transport);
+                    self.close(transport, reason);
+                    (reason, true)
+                }
+                Err(Failure::Stopped(reason)) => break reason,
+                Err(Failure::Failed(phase, e)) => (self.fail(phase, &e), false),
+                Err(Failure::Error(e)) => (self.fail_with(e), false),
+            };
             match self.after_connection(ended, connected) {
                 Ok(()) => continue,
                 Err(reason) => break reason,
@@ -480,6 +729,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.writable = true;
         self.unpolled = 0;
         self.pending_since = None;
+        self.tls_pending = false;
+        self.last_write = LastWrite::default();
         if let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &mut self.out) {
             a.attempt = 0;
             a.lost_at = None;
@@ -617,9 +868,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Samples what the server has acknowledged. A sample that cannot be
     /// trusted (the send queue of a connection that is torn down) is
     /// ignored: the last good one stays.
-    fn sample_acked(&mut self, stream: &TcpStream) {
-        let fd = stream.as_raw_fd();
+    ///
+    /// TCP counts the bytes on the wire; with TLS those are ciphertext,
+    /// and [`Transport::plain_acked`] turns them into the plaintext of the
+    /// records wholly acknowledged.
+    fn sample_acked(&mut self, stream: &mut Transport) {
+        let fd = stream.socket().as_raw_fd();
         let sent = self.report.sent;
+        let wire = stream.wire_sent(sent);
         self.acks.at_sent = sent;
         self.acks.at = Instant::now();
         match self.acks.source {
@@ -630,8 +886,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 }) = sys::tcp_info(fd)
                 {
                     // Sequence space: our SYN counts one (and our FIN one
-                    // more, which the clamp to `sent` removes).
-                    self.acks.raise(b.saturating_sub(1), sent);
+                    // more, which the clamp to what is on the wire
+                    // removes).
+                    let plain = stream.plain_acked(b.saturating_sub(1).min(wire));
+                    self.acks.raise(plain, sent);
                 }
             }
             AckSource::SendQueue => {
@@ -645,12 +903,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     return;
                 };
                 if sys::tcp_state_synchronized(info.state) {
-                    self.acks.raise(sent.saturating_sub(queued), sent);
+                    let plain = stream.plain_acked(wire.saturating_sub(queued));
+                    self.acks.raise(plain, sent);
                 } else if info.state == sys::TCP_STATE_CLOSE && self.closed_cleanly() {
                     // Closed both ways without an error after our FIN: the
                     // kernel leaves FIN_WAIT or LAST_ACK only once the
                     // server acknowledged our FIN, so all that came before.
-                    self.acks.raise(sent, sent);
+                    let plain = stream.plain_acked(wire);
+                    self.acks.raise(plain, sent);
                 }
             }
             AckSource::Unknown => {}
@@ -714,7 +974,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Takes a sample while the connection runs, if this connection needs
     /// them and enough was written or enough time passed since the last.
-    fn sample_acked_if_due(&mut self, stream: &TcpStream, now: Instant) {
+    fn sample_acked_if_due(&mut self, stream: &mut Transport, now: Instant) {
         if self.acks.live
             && (self.report.sent - self.acks.at_sent >= ACK_SAMPLE_BYTES
                 || now.saturating_duration_since(self.acks.at) >= ACK_SAMPLE_EVERY)
@@ -734,8 +994,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.config.initial.len() - self.initial_pos
     }
 
+    /// Bytes accepted and not yet written: the initial message, the batch
+    /// or kept window, TLS records not yet on the socket (known to the
+    /// loop through `tls_pending`).
     fn has_pending(&self) -> bool {
-        self.initial_left() > 0 || self.out.unwritten() > 0
+        self.initial_left() > 0 || self.out.unwritten() > 0 || self.tls_pending
     }
 
     /// Everything accepted is written and nothing more will be accepted.
@@ -745,7 +1008,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// One write of pending bytes: the initial message first, then the
     /// batch (or the kept window).
-    fn write_some(&mut self, stream: &TcpStream, now: Instant) -> io::Result<()> {
+    fn write_some(&mut self, stream: &mut Transport, now: Instant) -> io::Result<()> {
         let initial_left = self.initial_left();
         let buf = if initial_left > 0 {
             &self.config.initial[self.initial_pos..]
@@ -753,15 +1016,23 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             self.out.next()
         };
         let want = buf.len();
-        match (&*stream).write(buf) {
+        let progress = stream.progress();
+        let written = stream.write(buf);
+        self.tls_pending = stream.wants_write();
+        match written {
             Ok(n) => {
                 if initial_left > 0 {
+                    let mut noted = (0, 0);
                     if let Some(a) = self.across.as_mut() {
                         // The initial message again, on a new connection.
                         let at = self.initial_pos as u64;
                         let again = a.initial_written_max.saturating_sub(at).min(n as u64);
                         self.report.resent += again;
+                        noted = (again, a.initial_written_max);
                         a.initial_written_max = a.initial_written_max.max(at + n as u64);
+                    }
+                    if n > 0 {
+                        self.note_write(true, noted.0, noted.1);
                     }
                     self.initial_pos += n;
                 } else {
@@ -770,39 +1041,96 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 }
                 self.report.sent += n as u64;
                 self.unpolled = self.unpolled.saturating_add(n);
-                self.writable = n == want;
-                if n > 0 {
+                // Records left over mean the socket is full.
+                self.writable = n == want.min(stream.max_write()) && !self.tls_pending;
+                if n > 0 || stream.progress() != progress {
                     self.pending_since = Some(now);
                 }
                 Ok(())
             }
             Err(e) if is_transient(&e) => {
                 self.writable = false;
+                if stream.progress() != progress {
+                    self.pending_since = Some(now);
+                }
                 Ok(())
             }
             Err(e) => Err(e),
         }
     }
 
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    /// At the close: the last write's bytes that never reached the socket
+    /// (TLS records still queued) are taken back: not sent, and with
+    /// reconnect neither written nor resent, so they go out again as new.
+    fn take_back(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let n64 = n as u64;
+        self.report.sent -= n64;
+        let last = self.last_write;
+        if last.initial {
+            self.initial_pos -= n;
+        }
+        match (self.across.as_mut(), &mut self.out) {
+            (Some(a), out) => {
+                self.report.resent -= last.resent.min(self.report.resent);
+                if last.initial {
+                    a.initial_written_max = last.max_before;
+                } else {
+                    a.written_max = last.max_before;
+                    if let Outgoing::Kept(k) = out {
+                        k.retreat(n);
+                    }
+                }
+            }
+            (None, _) if !last.initial => self.unflushed = n64,
+            (None, _) => {}
+        }
+    }
+
     /// With reconnect: `n` inbox bytes are about to be written from the
     /// kept window; those written on an earlier connection are resent.
     fn count_resent(&mut self, n: usize) {
+        let mut noted = (0, 0);
         if let (Some(a), Outgoing::Kept(k)) = (self.across.as_mut(), &self.out) {
             let from = k.written();
             let again = a.written_max.saturating_sub(from).min(n as u64);
             self.report.resent += again;
+            noted = (again, a.written_max);
             a.written_max = a.written_max.max(from + n as u64);
+        }
+        if n > 0 {
+            self.note_write(false, noted.0, noted.1);
         }
     }
 
+    /// Remembers a write that took bytes, for [`Worker::take_back`] (only
+    /// TLS can leave taken bytes off the socket).
+    #[cfg(feature = "tls")]
+    fn note_write(&mut self, initial: bool, resent: u64, max_before: u64) {
+        self.last_write = LastWrite {
+            initial,
+            resent,
+            max_before,
+        };
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn note_write(&mut self, _initial: bool, _resent: u64, _max_before: u64) {}
+
     /// One read into the outbox, no more than it has room for.
-    fn read_some(&mut self, stream: &TcpStream) -> Result<(), Reason> {
+    fn read_some(&mut self, stream: &mut Transport) -> Result<(), Reason> {
         let room = self.boxes.outbox.room();
         if room == 0 {
             return Ok(());
         }
         let want = self.rbuf.len().min(room.saturating_mul(C));
-        match (&*stream).read(&mut self.rbuf[..want]) {
+        let got = stream.read(&mut self.rbuf[..want]);
+        // Reading TLS can queue records to write (an alert, a key update).
+        self.tls_pending = stream.wants_write();
+        match got {
             Ok(0) => {
                 self.set_read(ReadState::Eof);
                 if self.across.is_none() {
@@ -833,12 +1161,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 Ok(())
             }
             Err(e) if is_transient(&e) => Ok(()),
-            Err(e) => Err(self.fail(Phase::Read, &e)),
+            Err(e) => Err(self.fail(phase_of(&e, Phase::Read), &e)),
         }
     }
 
     /// The connected loop. Returns why it stopped.
-    fn serve(&mut self, stream: &TcpStream) -> Reason {
+    fn serve(&mut self, stream: &mut Transport) -> Reason {
         self.heard_at = Instant::now();
         self.idle_paused = false;
         loop {
@@ -889,7 +1217,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Step 2: takes what the inbox holds and writes while the socket
     /// takes it.
-    fn flush(&mut self, stream: &TcpStream) -> Result<Flushed, Reason> {
+    fn flush(&mut self, stream: &mut Transport) -> Result<Flushed, Reason> {
         if !self.state.writing() {
             return Ok(Flushed::Look);
         }
@@ -910,7 +1238,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             return Ok(Flushed::Look);
         }
         if let Err(e) = self.write_some(stream, now) {
-            return Err(self.fail(Phase::Write, &e));
+            return Err(self.fail(phase_of(&e, Phase::Write), &e));
         }
         self.sample_acked_if_due(stream, now);
         if !self.has_pending() {
@@ -933,11 +1261,15 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Step 3: the half-close once a drain is complete, and the ends of the
     /// connection: the server closed and everything is written, or the
     /// linger ran out.
-    fn check_end(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
+    fn check_end(&mut self, stream: &mut Transport, now: Instant) -> Result<(), Reason> {
         let drained = self.drained();
         if drained && self.state.write == WriteState::Draining {
-            if let Err(e) = stream.shutdown(Shutdown::Write) {
-                return Err(self.fail(Phase::Shutdown, &e));
+            let limit = self
+                .config
+                .write_timeout
+                .unwrap_or(Config::DEFAULT_WRITE_TIMEOUT);
+            if let Err(e) = stream.shutdown_write(limit) {
+                return Err(self.fail(phase_of(&e, Phase::Shutdown), &e));
             }
             log::debug!("write side closed; the linger (idle limit) starts");
             self.set_write(WriteState::HalfClosed);
@@ -976,7 +1308,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// the finished transfer (or, with something still not delivered, a
     /// connection to give up on); after the server closed first, the
     /// component reconnects unless everything is delivered.
-    fn check_end_kept(&mut self, stream: &TcpStream, now: Instant) -> Result<(), Reason> {
+    fn check_end_kept(&mut self, stream: &mut Transport, now: Instant) -> Result<(), Reason> {
         let until = match self.state.write {
             WriteState::HalfClosed => self.linger_idle_deadline(),
             WriteState::Settling { until } => until,
@@ -1111,13 +1443,16 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// happens or `deadline`; then reads if the socket has data.
     fn park_and_poll(
         &mut self,
-        stream: &TcpStream,
+        stream: &mut Transport,
         now: Instant,
         deadline: Option<Instant>,
     ) -> Result<(), Reason> {
         let core = &*self.boxes.core;
         let want_read = self.state.reading() && self.boxes.outbox.room() >= read_room::<O>();
         let want_write = self.state.writing() && self.has_pending();
+        // Decrypted bytes (or an end) wait in the transport: deliver them
+        // before asking the socket for more, and do not sleep meanwhile.
+        let buffered = want_read && stream.wants_read();
         core.park();
         // Re-check every box after marking ourselves parked (see
         // `Core::wake_worker`): anything that arrived before the mark is
@@ -1132,9 +1467,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             None => false,
         };
         let write_now = want_write && self.writable;
-        let busy = more_input || room_again || control_now || write_now || self.confirm_pending();
+        let busy = more_input
+            || room_again
+            || control_now
+            || write_now
+            || buffered
+            || self.confirm_pending();
         if busy {
             core.unpark();
+            if buffered {
+                return self.read_some(stream);
+            }
             if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
                 return Ok(());
             }
@@ -1152,7 +1495,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             deadline.map(|d| d.saturating_duration_since(now))
         };
         let ready = sys::poll(
-            stream.as_raw_fd(),
+            stream.socket().as_raw_fd(),
             want_read,
             want_write,
             core.wake_fd(),
@@ -1177,8 +1520,20 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// Closes the socket; for an abort, with `SO_LINGER` 0 so the server
-    /// sees a reset.
-    fn close(&self, stream: TcpStream, reason: Reason) {
+    /// sees a reset. With TLS, a `close_notify` goes first when the
+    /// connection ends without loss (the server closed, or `Shutdown` with
+    /// nothing queued) and was not half-closed already; the bytes of
+    /// records never written are taken back ([`Worker::take_back`]).
+    fn close(&mut self, stream: Transport, reason: Reason) {
+        let clean = stream.is_tls()
+            && matches!(reason, Reason::PeerClosed | Reason::Shutdown)
+            && self.state.write != WriteState::HalfClosed
+            && self.report.error.is_none()
+            && !self.has_pending()
+            && self.boxes.inbox.is_empty();
+        self.take_back(stream.unflushed());
+        let flush = clean || reason == Reason::Error;
+        let stream = stream.close(clean, flush);
         if reason == Reason::Aborted {
             if let Err(e) = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
                 log::warn!("could not set SO_LINGER 0 for abort: {e}");
@@ -1197,7 +1552,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         });
         let report = match self.across.take() {
             None => {
-                self.report.unsent = (self.initial_left() + self.out.unwritten()) as u64 + queued;
+                self.report.unsent =
+                    (self.initial_left() + self.out.unwritten()) as u64 + self.unflushed + queued;
                 self.report.acked = self.acks.acked.min(self.report.sent);
                 self.report.connections = self.connections;
                 self.report.reason = reason;
@@ -1218,6 +1574,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         r.resent = a.resent;
         r.connections = self.connections;
         r.attempts = self.report.attempts;
+        #[cfg(feature = "tls")]
+        {
+            // What the last connection's handshake negotiated.
+            r.tls = self.report.tls;
+        }
         let initial = self.config.initial.len() as u64;
         let taken_unwritten = match &self.out {
             Outgoing::Kept(k) => k.end() - a.written_max,
@@ -1359,6 +1720,17 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The phase of an error from the transport: `Tls` for a failure of TLS
+/// itself, `default` for the socket's own.
+fn phase_of(e: &io::Error, default: Phase) -> Phase {
+    #[cfg(feature = "tls")]
+    if crate::tls::is_tls_failure(e) {
+        return Phase::Tls;
+    }
+    let _ = e;
+    default
 }
 
 /// Errors that mean "no progress this time", not a failed connection: the

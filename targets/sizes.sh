@@ -2,6 +2,7 @@
 # Release binary sizes, as Markdown tables.
 #
 #   bash targets/sizes.sh [--check] [--compare] [TRIPLE...]
+#   bash targets/sizes.sh --tls [TRIPLE...]
 #   bash targets/sizes.sh --deploy [--build]
 #
 # Builds the release `ttc` binary per target and prints its stripped size
@@ -26,6 +27,10 @@
 # prints a second table of them next to the `ttc` CLI and writes it to
 # target/bench/sizes.json.
 #
+# --tls builds with the tls feature (rustls + ring) instead; its rows say
+# "(tls)". No goal applies to it, so it does not go with --check or
+# --compare.
+#
 # --deploy measures the deploy artifacts instead (what is in
 # target/deploy/dist, see targets/deploy/): bytes, and what each needs to
 # run. With --build it builds them first (musl, glibc 2.28, .debs).
@@ -34,7 +39,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TTC_ROOT"
 
-check=false compare=false deploy=false build=false
+check=false compare=false deploy=false build=false tls=false
 triples=()
 for a in "$@"; do
     case $a in
@@ -42,6 +47,7 @@ for a in "$@"; do
         --compare) compare=true ;;
         --deploy) deploy=true ;;
         --build) build=true ;;
+        --tls) tls=true ;;
         -h | --help) ttc_header_help; exit 0 ;;
         -*) ttc_die "unknown option: $a (try --help)" ;;
         *) triples+=("$a") ;;
@@ -80,6 +86,19 @@ if $deploy; then
     exit 0
 fi
 $build && ttc_die "--build goes with --deploy"
+if $tls && { $check || $compare; }; then
+    ttc_die "--tls goes with neither --check nor --compare"
+fi
+features=()
+label=""
+if $tls; then
+    features=(--features tls)
+    label=" (tls)"
+    # ring compiles C: cc-rs wants aarch64-linux-musl-gcc, which Debian
+    # does not have; its aarch64 gcc does (as in deploy/build-tls.sh).
+    export CC_aarch64_unknown_linux_musl=${CC_aarch64_unknown_linux_musl:-aarch64-linux-gnu-gcc}
+    export AR_aarch64_unknown_linux_musl=${AR_aarch64_unknown_linux_musl:-aarch64-linux-gnu-ar}
+fi
 
 # --- release builds per target -----------------------------------------------
 if [ ${#triples[@]} -eq 0 ]; then
@@ -100,7 +119,7 @@ trap 'rm -rf "$tmp"' EXIT
 # .cargo/config.toml's linkers apply to benches/tokio-size too.
 build() {
     local exe
-    exe=$(cargo build -q --release --manifest-path "$1" --target "$2" --bin "$3" \
+    exe=$(cargo build -q --release --manifest-path "$1" --target "$2" --bin "$3" "${@:4}" \
         --message-format=json-render-diagnostics |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
     if [ -z "$exe" ] || [ ! -f "$exe" ]; then
@@ -125,7 +144,7 @@ json_rows=()
 goal_bytes=
 armv7_bytes=
 for t in "${triples[@]}"; do
-    exe=$(build Cargo.toml "$t" ttc)
+    exe=$(build Cargo.toml "$t" ttc "${features[@]}")
     bytes=$(stripped "$exe" "$t")
     glibc=$(ttc_glibc_needed "$tmp/bin")
     if [ -n "$glibc" ]; then
@@ -135,7 +154,7 @@ for t in "${triples[@]}"; do
     else
         glibc="none (static)"
     fi
-    rows+=("| \`$t\` | $bytes | $(kib "$bytes") | $glibc |")
+    rows+=("| \`$t\`$label | $bytes | $(kib "$bytes") | $glibc |")
     [ "$t" = "$goal_target" ] && goal_bytes=$bytes
     [ "$t" = "$guard_target" ] && armv7_bytes=$bytes
 

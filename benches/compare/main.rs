@@ -8,6 +8,7 @@
 //! cargo bench --bench compare --target aarch64-unknown-linux-gnu -- --quick   # under QEMU
 //! cargo bench --bench compare -- --peer raw,ttc --workload upload,pingpong
 //! cargo test --bench compare                   # smoke run: checks, no figures
+//! cargo bench --features tls --bench compare -- tls [--quick]   # TLS: see tls.rs
 //! ```
 //!
 //! Peers: `raw` (the benchmark thread on a `std::net::TcpStream`), `diy`
@@ -31,6 +32,8 @@ mod scale;
 mod servers;
 mod smoke;
 mod stats;
+#[cfg(feature = "tls")]
+mod tls;
 mod tokio_client;
 mod ttc_client;
 mod workloads;
@@ -216,6 +219,16 @@ fn main() {
     }
     if !bench {
         smoke::main(&args);
+    }
+    // The TLS section runs on its own: `-- tls [--quick]`.
+    if args.iter().any(|a| a == "tls") {
+        #[cfg(feature = "tls")]
+        tls::main(args.iter().any(|a| a == "--quick"));
+        #[cfg(not(feature = "tls"))]
+        {
+            eprintln!("compare: the tls section needs --features tls");
+            std::process::exit(2);
+        }
     }
     let a = match parse_args(&args) {
         Ok(a) => a,

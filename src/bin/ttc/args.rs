@@ -13,8 +13,57 @@ use lexopt::prelude::*;
 use ttc::peers::Peer;
 use ttc::IpFamily;
 
+/// The TLS lines of `--help`: the options with the `tls` feature, one
+/// line without it.
+#[cfg(feature = "tls")]
+macro_rules! tls_help {
+    () => {
+        "      --tls                   speak TLS, verifying the server against the system's
+                              CA certificates
+      --ca FILE               trust the CA certificates in FILE (PEM) instead
+      --cert FILE --key FILE  client certificate and key (PEM), for mutual TLS
+      --pin sha256//BASE64    also require this SHA-256 of the server's public key
+                              (as curl's pinnedpubkey; repeatable)
+      --alpn PROTO            offer this ALPN protocol (repeatable, in order)
+      --servername NAME       name to send and verify (default: HOST)
+      --insecure              TEST AID: do not verify the server's certificate
+                              (prints a warning on every use)
+                              Each of these implies --tls.
+"
+    };
+}
+#[cfg(not(feature = "tls"))]
+macro_rules! tls_help {
+    () => {
+        "      --tls ...               not in this build (it needs the tls feature)\n"
+    };
+}
+
+/// The `serve` TLS lines of `--help` (only with the `tls` feature).
+#[cfg(feature = "tls")]
+macro_rules! tls_serve_help {
+    (usage) => {
+        "            [--tls-cert FILE --tls-key FILE]\n"
+    };
+    (options) => {
+        "      --tls-cert FILE --tls-key FILE
+                              serve TLS with this certificate chain and key (PEM)
+"
+    };
+    (signal) => {
+        "       (with TLS also tls_version=TLSv1.3 cipher=NAME)\n"
+    };
+}
+#[cfg(not(feature = "tls"))]
+macro_rules! tls_serve_help {
+    ($_:ident) => {
+        ""
+    };
+}
+
 /// `ttc --help`.
-pub const HELP: &str = "\
+pub const HELP: &str = concat!(
+    "\
 ttc: a threaded TCP client (netcat-style pipe, rate-controlled send) and test peers
 
 Usage:
@@ -23,7 +72,9 @@ Usage:
   ttc [OPTIONS] --send FILE HOST PORT [--rate BYTES_PER_SEC]
   ttc demo [--json]                  fortune server on loopback + client, no setup
   ttc serve echo|sink|fortune|burst[:N] [--port P] [--bind ADDR] [--json]
-
+",
+    tls_serve_help!(usage),
+    "
 Client options:
       --initial TEXT          send TEXT first, right after connecting
       --initial-file FILE     send the contents of FILE first
@@ -69,7 +120,9 @@ Client options:
   -4 / -6                     IPv4 only / IPv6 only (not both)
   -q, --quiet                 no signal lines but errors and the final line
   -v                          debug log lines (as TTC_LOG=debug)
-  -h, --help                  this text
+",
+    tls_help!(),
+    "  -h, --help                  this text
   -V, --version               the version
 SECS may be fractional or end in ms (250ms).
 
@@ -77,7 +130,9 @@ Serve options:
       --port P                port to listen on (default 0: any free port)
       --bind ADDR             IP address to listen on (default 127.0.0.1;
                               0.0.0.0 or :: for every interface)
-
+",
+    tls_serve_help!(options),
+    "
 Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: connected PEER
   ttc: peer_closed
@@ -86,7 +141,9 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: reconnecting attempt=N delay=SECS        (--reconnect: waiting, then attempt N)
   ttc: socket_shutdown reason=REASON sent=N acked=N received=N unsent=N
       attempts=N [connections=N resent=N lost=N] [input_left=N]
-REASON: finished, linger, peer_closed, shutdown, aborted or error.
+",
+    tls_serve_help!(signal),
+    "REASON: finished, linger, peer_closed, shutdown, aborted or error.
 input_left (if the server closed first or the input was not all taken):
 bytes of the input never taken; for stdin, unknown unless it had ended.
 With --json: one object per line, the name under \"signal\", the same keys
@@ -123,7 +180,8 @@ Exit status:
        stdout
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
-";
+",
+);
 
 /// A command-line mistake: printed as one line, exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,7 +288,28 @@ pub struct Connect {
     pub idle_timeout: Option<Duration>,
     /// `--reconnect`, with `--backoff` and `--max-attempts` applied.
     pub reconnect: Option<ttc::Backoff>,
+    /// `Some` when `--tls` or any TLS option was given.
+    #[cfg(feature = "tls")]
+    pub tls: Option<Box<TlsArgs>>,
 }
+
+/// `--tls` and the options that go with it, as given (the files are read
+/// and the pins checked when the session starts).
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsArgs {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub pins: Vec<String>,
+    pub alpn: Vec<String>,
+    pub servername: Option<String>,
+    pub insecure: bool,
+}
+
+/// What a TLS option gives without the `tls` feature.
+#[cfg_attr(feature = "tls", allow(dead_code))]
+pub const NO_TLS: &str = "this ttc was built without TLS; build with --features tls";
 
 impl Connect {
     /// The library configuration these options ask for.
@@ -286,6 +365,9 @@ pub struct Serve {
     pub bind: IpAddr,
     pub port: u16,
     pub json: bool,
+    /// `--tls-cert FILE --tls-key FILE`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Parses the arguments after the program name.
@@ -323,8 +405,16 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let mut bind = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port = 0;
     let mut json = false;
+    #[cfg(feature = "tls")]
+    let (mut tls_cert, mut tls_key): (Option<PathBuf>, Option<PathBuf>) = (None, None);
     while let Some(arg) = p.next()? {
         match arg {
+            #[cfg(feature = "tls")]
+            Long("tls-cert") => tls_cert = Some(p.value()?.into()),
+            #[cfg(feature = "tls")]
+            Long("tls-key") => tls_key = Some(p.value()?.into()),
+            #[cfg(not(feature = "tls"))]
+            Long("tls-cert" | "tls-key") => return usage(NO_TLS),
             Long("port") => port = p.value()?.parse_with(|s| parse_port(s, true))?,
             Long("bind") => bind = p.value()?.parse_with(parse_bind)?,
             Long("json") => json = true,
@@ -347,11 +437,19 @@ fn parse_serve(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let Some(peer) = peer else {
         return usage("serve needs a peer: echo, sink, fortune or burst");
     };
+    #[cfg(feature = "tls")]
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return usage("--tls-cert and --tls-key go together"),
+    };
     Ok(Command::Serve(Serve {
         peer,
         bind,
         port,
         json,
+        #[cfg(feature = "tls")]
+        tls,
     }))
 }
 
@@ -383,6 +481,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         user_timeout: None,
         idle_timeout: None,
         reconnect: None,
+        #[cfg(feature = "tls")]
+        tls: None,
     };
     let (mut v4_only, mut v6_only) = (false, false);
     // The last option that took a free-form value ("--send FILE"): if it
@@ -391,6 +491,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
     let mut reconnect = false;
     let mut backoff: Option<(Duration, Duration)> = None;
     let mut max_attempts: Option<u32> = None;
+    #[cfg(feature = "tls")]
+    let mut tls: Option<TlsArgs> = None;
     let mut set_initial = |i: Initial| {
         if initial.replace(i).is_some() {
             return usage("give --initial or --initial-file once");
@@ -449,6 +551,26 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("attempt-delay") => way_out(&mut c, WayOut::AttemptDelay, p.value()?)?,
             Long("interface") => way_out(&mut c, WayOut::Interface, p.value()?)?,
             Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
+            #[cfg(feature = "tls")]
+            Long(
+                o @ ("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure"),
+            ) => {
+                let t = tls.get_or_insert_default();
+                match o {
+                    "ca" => t.ca = Some(p.value()?.into()),
+                    "cert" => t.cert = Some(p.value()?.into()),
+                    "key" => t.key = Some(p.value()?.into()),
+                    "pin" => t.pins.push(p.value()?.string()?),
+                    "alpn" => t.alpn.push(p.value()?.string()?),
+                    "servername" => t.servername = Some(p.value()?.string()?),
+                    "insecure" => t.insecure = true,
+                    _ => {}
+                }
+            }
+            #[cfg(not(feature = "tls"))]
+            Long("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure") => {
+                return usage(NO_TLS)
+            }
             Short('4') => v4_only = true,
             Short('6') => v6_only = true,
             Short('q') | Long("quiet") => c.quiet = true,
@@ -480,6 +602,19 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         }
         None => e,
     };
+    #[cfg(feature = "tls")]
+    if let Some(t) = &tls {
+        if t.cert.is_some() != t.key.is_some() {
+            return usage("--cert and --key go together");
+        }
+        if t.alpn.iter().any(|a| a.is_empty() || a.len() > 255) {
+            return usage("an --alpn protocol is 1 to 255 bytes");
+        }
+    }
+    #[cfg(feature = "tls")]
+    {
+        c.tls = tls.map(Box::new);
+    }
     let (host, port) = host_and_port(&positional).map_err(|e| hint(e, &positional))?;
     c.host = host;
     c.port = port;
@@ -533,10 +668,34 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "reconnect",
     "backoff",
     "max-attempts",
+    "tls",
+    #[cfg(feature = "tls")]
+    "ca",
+    #[cfg(feature = "tls")]
+    "cert",
+    #[cfg(feature = "tls")]
+    "key",
+    #[cfg(feature = "tls")]
+    "pin",
+    #[cfg(feature = "tls")]
+    "alpn",
+    #[cfg(feature = "tls")]
+    "servername",
+    #[cfg(feature = "tls")]
+    "insecure",
 ];
 
 /// The long options of `ttc serve`.
-const SERVE_OPTIONS: &[&str] = &["port", "bind", "json", "help"];
+const SERVE_OPTIONS: &[&str] = &[
+    "port",
+    "bind",
+    "json",
+    "help",
+    #[cfg(feature = "tls")]
+    "tls-cert",
+    #[cfg(feature = "tls")]
+    "tls-key",
+];
 
 /// The long options of `ttc demo`.
 const DEMO_OPTIONS: &[&str] = &["json", "help"];
@@ -555,7 +714,7 @@ fn unknown_long(name: &str, known: &[&str]) -> Usage {
 fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     // One pass: the unique option `name` is a prefix of (none if it is a
     // prefix of several), else the unique option at the smallest distance
-    // (at most 2). (Plain loops, no
+    // (at most 2, and less than its length). (Plain loops, no
     // collections: this is in the armv7 binary, whose size is guarded.)
     let (mut prefixed, mut prefixes) = (None, 0);
     let (mut best, mut best_d, mut ties) = (None, usize::MAX, 0);
@@ -577,7 +736,8 @@ fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         0 => {}
         _ => return None,
     }
-    if best_d <= 2 && ties == 1 {
+    // And not a whole short name replaced (`--x` is not `--ca`).
+    if best_d <= 2 && ties == 1 && best.is_some_and(|b| best_d < b.len()) {
         best
     } else {
         None
@@ -1347,6 +1507,59 @@ mod tests {
         ] {
             let e = error(args);
             assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn test_tls_options() {
+        let args = [
+            "--ca",
+            "ca.pem",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--pin",
+            "sha256//x",
+            "--alpn",
+            "h2",
+            "--alpn",
+            "http/1.1",
+            "--servername",
+            "example.org",
+            "--insecure",
+            "127.0.0.1",
+            "443",
+        ];
+        #[cfg(feature = "tls")]
+        {
+            let t = connect(&args).tls.unwrap();
+            assert_eq!(t.ca, Some("ca.pem".into()));
+            assert_eq!(
+                (t.cert, t.key),
+                (Some("c.pem".into()), Some("k.pem".into()))
+            );
+            assert_eq!(t.pins, ["sha256//x"]);
+            assert_eq!(t.alpn, ["h2", "http/1.1"]);
+            assert_eq!(t.servername.as_deref(), Some("example.org"));
+            assert!(t.insecure);
+            assert_eq!(connect(&["--tls", "h", "1"]).tls, Some(Box::default()));
+            assert!(error(&["--cert", "c", "h", "1"]).contains("go together"));
+            assert!(error(&["--alpn", "", "h", "1"]).contains("--alpn"));
+            match parse(["serve", "echo", "--tls-cert", "c", "--tls-key", "k"]).unwrap() {
+                Command::Serve(s) => assert_eq!(s.tls, Some(("c".into(), "k".into()))),
+                other => panic!("{other:?}"),
+            }
+            assert!(error(&["serve", "echo", "--tls-cert", "c"]).contains("go together"));
+            assert_eq!(connect(&["h", "1"]).tls, None);
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            assert!(error(&args).contains(NO_TLS));
+            assert!(error(&["--tls", "h", "1"]).contains(NO_TLS));
+            assert!(
+                error(&["serve", "echo", "--tls-cert", "c", "--tls-key", "k"]).contains(NO_TLS)
+            );
         }
     }
 

@@ -12,6 +12,8 @@ mod run;
 mod send;
 mod serve;
 mod signals;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::io::Write;
 

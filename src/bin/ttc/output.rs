@@ -290,13 +290,19 @@ pub fn final_line_with(
                         .num("attempts", u64::from(r.attempts));
                     // As the library's Display: with more than one
                     // connection, or anything sent again or lost.
-                    if reconnect || shows_totals(r) {
+                    let j = if reconnect || shows_totals(r) {
                         j.num("connections", u64::from(r.connections))
                             .num("resent", r.resent)
                             .num("lost", r.lost)
                     } else {
                         j
-                    }
+                    };
+                    #[cfg(feature = "tls")]
+                    let j = match &r.tls {
+                        Some(tls) => j.str("tls_version", tls.version).str("cipher", tls.cipher),
+                        None => j,
+                    };
+                    j
                 }
                 None => j
                     .str("reason", "error")
@@ -313,6 +319,17 @@ pub fn final_line_with(
             }
             .finish()
         }
+    }
+}
+
+/// A warning line (`--insecure`).
+#[cfg(feature = "tls")]
+pub fn warning_line(format: Format, message: &str) -> String {
+    match format {
+        Format::Text => format!("ttc: {message}"),
+        Format::Json => JsonLine::new("signal", "warning")
+            .str("message", message)
+            .finish(),
     }
 }
 

@@ -91,7 +91,19 @@ pub fn connect(c: Connect) -> i32 {
         },
         initial_len: initial.len() as u64,
     };
-    session(c.config(initial), source, &options)
+    #[allow(unused_mut)]
+    let mut config = c.config(initial);
+    #[cfg(feature = "tls")]
+    if let Some(t) = &c.tls {
+        config = match crate::tls::client_config(t) {
+            Ok(tls) => config.tls(tls),
+            Err(e) => return usage_error(&e),
+        };
+        if t.insecure {
+            CONSOLE.line(&output::warning_line(format, crate::tls::INSECURE_WARNING));
+        }
+    }
+    session(config, source, &options)
 }
 
 fn usage_error(e: &Usage) -> i32 {

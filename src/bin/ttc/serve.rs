@@ -31,14 +31,19 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-fn listening_line(json: bool, addr: SocketAddr, peer: Peer) -> String {
-    if json {
-        JsonLine::new("event", "listening")
+fn listening_line(json: bool, addr: SocketAddr, peer: Peer, tls: bool) -> String {
+    match (json, tls) {
+        (true, false) => JsonLine::new("event", "listening")
             .str("addr", &addr.to_string())
             .str("peer", &peer_name(peer))
-            .finish()
-    } else {
-        format!("listening {addr} peer={}", peer_name(peer))
+            .finish(),
+        (true, true) => JsonLine::new("event", "listening")
+            .str("addr", &addr.to_string())
+            .str("peer", &peer_name(peer))
+            .str("tls", "yes")
+            .finish(),
+        (false, false) => format!("listening {addr} peer={}", peer_name(peer)),
+        (false, true) => format!("listening {addr} peer={} tls=yes", peer_name(peer)),
     }
 }
 
@@ -84,6 +89,18 @@ pub fn report_nothing(_: SocketAddr, _: io::Result<ConnectionReport>) {}
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(s: Serve) -> i32 {
+    // The certificate and key first: a bad file is a usage error.
+    #[cfg(feature = "tls")]
+    let tls = match &s.tls {
+        Some((cert, key)) => match crate::tls::server_config(cert, key) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                CONSOLE.line(&format!("ttc: {e}"));
+                return crate::EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     // Before any thread starts (see `signals`).
     let blocked = signals::block().is_ok();
     let listener = match TcpListener::bind((s.bind, s.port)) {
@@ -104,9 +121,20 @@ pub fn run(s: Serve) -> i32 {
             return EXIT_ERROR;
         }
     };
-    say(&listening_line(json, addr, s.peer));
+    #[cfg(feature = "tls")]
+    let tls_on = tls.is_some();
+    #[cfg(not(feature = "tls"))]
+    let tls_on = false;
+    say(&listening_line(json, addr, s.peer, tls_on));
     let report: OnEnd = if json { report_json } else { report_text };
-    if let Err(e) = peers::spawn_server(listener, s.peer, report) {
+    #[cfg(feature = "tls")]
+    let started = match tls {
+        Some(tls) => peers::spawn_tls_server(listener, s.peer, tls, report),
+        None => peers::spawn_server(listener, s.peer, report),
+    };
+    #[cfg(not(feature = "tls"))]
+    let started = peers::spawn_server(listener, s.peer, report);
+    if let Err(e) = started {
         CONSOLE.line(&format!("ttc: cannot start the server: {e}"));
         return EXIT_ERROR;
     }
@@ -128,12 +156,16 @@ mod tests {
     fn test_serve_lines() {
         let a: SocketAddr = "127.0.0.1:7000".parse().unwrap();
         assert_eq!(
-            listening_line(false, a, Peer::Burst(5)),
+            listening_line(false, a, Peer::Burst(5), false),
             "listening 127.0.0.1:7000 peer=burst:5"
         );
         assert_eq!(
-            listening_line(true, a, Peer::Sink),
+            listening_line(true, a, Peer::Sink, false),
             r#"{"event":"listening","addr":"127.0.0.1:7000","peer":"sink"}"#
+        );
+        assert_eq!(
+            listening_line(false, a, Peer::Echo, true),
+            "listening 127.0.0.1:7000 peer=echo tls=yes"
         );
         let r = Ok(ConnectionReport {
             received: 3,

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The tls feature (rustls + ring): clippy and docs with it on, then its
+# tests against real servers on loopback (tests/tls.rs: the library's TLS
+# peers, openssl s_server, nginx; tests/tls_stay.rs: reconnect, acked,
+# linger and idle timeout over TLS; plus the TLS unit tests of the
+# library and the CLI) on the host and under QEMU for armv7, thumbv7neon and
+# aarch64. Only the TLS tests run here: the rest of the suite ran in the
+# main stages without the feature (a plain connection takes the same path
+# with it or without it).
+# Android: aarch64 `build --lib --features tls` with Debian's aarch64 gcc
+# standing in for the NDK's clang to compile ring's C (a compile check:
+# nothing is linked); armv7 Android needs the NDK or cross's image there
+# (Debian's armhf gcc cannot build its softfp objects). Also the
+# benchmark's TLS section in quick mode.
+# The servers come from targets/ci.d/tls.apt.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TTC_ROOT"
+start=$SECONDS
+
+ttc_run cargo clippy --all-targets --features tls -- -D warnings
+ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features tls
+# Every TLS test's name has "tls" in it.
+ttc_some_tests ttc_run cargo test --features tls --lib --bin ttc --test tls --test tls_stay -- tls
+
+for t in "${TTC_QEMU_TARGETS[@]}"; do
+    ttc_run cargo clippy --all-targets --features tls --target "$t" -- -D warnings
+    ttc_some_tests ttc_run cargo test --features tls --target "$t" --test tls --test tls_stay
+done
+
+# The benchmark's TLS section in quick mode (host only: it compares with
+# the host's openssl and socat): it fails if a transfer does not check out.
+ttc_run cargo bench --features tls --bench compare -- tls --quick
+
+ttc_run env CC_aarch64_linux_android=aarch64-linux-gnu-gcc \
+    AR_aarch64_linux_android=aarch64-linux-gnu-ar \
+    cargo build --lib --features tls --target aarch64-linux-android
+
+echo "tls: done in $((SECONDS - start)) s"

@@ -1,0 +1,451 @@
+//! Staying connected over TLS (the `tls` feature): reconnect with a new
+//! handshake per connection and the kept window sent again through the
+//! new session, byte-exact across server restarts (numbered chunks,
+//! tests/support/seq.rs); `acked` as the plaintext of the records the
+//! server's TCP acknowledged (never above it, all of `sent` after a clean
+//! close); the linger and the idle timeout on plaintext.
+//!
+//! The servers are rustls's own, on loopback, with certificates made by
+//! the openssl CLI (tests/support/tls.rs). Host and QEMU:
+//! `cargo test --features tls --test tls_stay [--target ...]`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use support::cli::unread;
+use support::faults::reset;
+use support::seq::*;
+use support::tls::Pki;
+use support::*;
+use ttc::{Backoff, Config, Control, Delivery, Phase, Reason, ShutdownReport, Signal, TlsConfig};
+
+type Tls = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+fn qemu() -> bool {
+    std::env::var_os("QEMU_LD_PREFIX").is_some()
+}
+
+fn trusting(pki: &Pki) -> TlsConfig {
+    TlsConfig::new().ca_file(pki.path("ca.pem")).unwrap()
+}
+
+/// rustls's server with the test certificate for localhost/127.0.0.1.
+fn server_config(pki: &Pki) -> Arc<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+/// Accepts one connection and completes the TLS handshake.
+fn accept_tls(listener: &TcpListener, config: &Arc<rustls::ServerConfig>) -> Tls {
+    let (s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(3 * SOON)).unwrap();
+    let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, s);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls
+}
+
+fn listen_on(port: u16) -> TcpListener {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_reuse_address(true).unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.bind(&addr.into()).unwrap();
+    sock.listen(4).unwrap();
+    sock.into()
+}
+
+fn final_of(signals: &[(Instant, Signal)]) -> ShutdownReport {
+    match signals.last() {
+        Some((_, Signal::SocketShutdown(r))) => r.clone(),
+        other => panic!("last signal is not SocketShutdown: {other:?}"),
+    }
+}
+
+fn count(signals: &[(Instant, Signal)], f: impl Fn(&Signal) -> bool) -> usize {
+    signals.iter().filter(|(_, s)| f(s)).count()
+}
+
+/// A TLS server that restarts `rounds - 1` times: each round listens on
+/// `port`, takes one connection and its handshake, processes numbered
+/// chunks (after `initial`), writes a receipt `ack N` every 16 chunks
+/// processed in order; after `per_round` chunks (but in the last round)
+/// it stops reading, resets the connection with data unread and is away
+/// for a moment. The last round reads to the client's `close_notify`,
+/// sends the last receipt and its own `close_notify`. Returns each
+/// connection's plaintext and the unread bytes at each reset.
+fn restarting_tls_server(
+    pki: &Pki,
+    port: u16,
+    rounds: usize,
+    per_round: u64,
+    initial: &'static [u8],
+) -> JoinHandle<(Vec<Vec<u8>>, Vec<u64>)> {
+    let config = server_config(pki);
+    std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        let mut unread_at_reset = Vec::new();
+        let mut processed = 0u64;
+        for round in 0..rounds {
+            let listener = listen_on(port);
+            let mut tls = accept_tls(&listener, &config);
+            drop(listener);
+            let last = round + 1 == rounds;
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut round_chunks = 0u64;
+            loop {
+                let n = match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                got.extend_from_slice(&buf[..n]);
+                let body = got.get(initial.len()..).unwrap_or(&[]);
+                let whole = (body.len() / SEQ_CHUNK) as u64;
+                while round_chunks < whole {
+                    let at = round_chunks as usize * SEQ_CHUNK;
+                    if seq_of(&body[at..at + SEQ_CHUNK]) == Some(processed) {
+                        processed += 1;
+                        if processed.is_multiple_of(16) {
+                            let _ = tls.write_all(format!("ack {processed}\n").as_bytes());
+                        }
+                    }
+                    round_chunks += 1;
+                    if !last && round_chunks == per_round {
+                        break;
+                    }
+                }
+                if !last && round_chunks >= per_round {
+                    break;
+                }
+            }
+            if last {
+                let _ = tls.write_all(format!("ack {processed}\n").as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+                streams.push(got);
+                return (streams, unread_at_reset);
+            }
+            // Pacing the peer: the client fills the receive buffer that
+            // this round will never read.
+            std::thread::sleep(Duration::from_millis(100));
+            unread_at_reset.push(unread(tls.sock.as_raw_fd()));
+            reset(tls.sock);
+            streams.push(got);
+            // Away for a moment: connection attempts are refused.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        (streams, unread_at_reset)
+    })
+}
+
+#[test]
+fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_exact() {
+    const INITIAL: &[u8] = b"HELLO\n";
+    let pki = Pki::new();
+    let total: u64 = if qemu() { 1200 } else { 3000 };
+    let per_round = total / 5;
+    let port = refused_port();
+    let server = restarting_tls_server(&pki, port, 4, per_round, INITIAL);
+    let client = Config::new("127.0.0.1", port)
+        .initial_message(INITIAL.to_vec())
+        .tls(trusting(&pki))
+        .reconnect(
+            Backoff::default()
+                .initial(Duration::from_millis(20))
+                .max(Duration::from_millis(200)),
+        )
+        .delivery(Delivery::Confirmed)
+        .spawn()
+        .unwrap();
+    let signal = client.signal().clone();
+    let signals = std::thread::spawn(move || signals_until_final(&signal, 6 * SOON));
+    // The application reads the server's receipts and confirms them.
+    let outbox = client.outbox().clone();
+    let inbox = client.inbox().clone();
+    let confirmer = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut confirmed = 0;
+        while let Ok(chunk) = outbox.recv() {
+            text.extend_from_slice(&chunk);
+            while let Some(end) = text.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = text.drain(..=end).collect();
+                let n: u64 = std::str::from_utf8(&line[4..line.len() - 1])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                confirmed = n;
+                inbox.confirm(n * SEQ_CHUNK as u64);
+            }
+        }
+        confirmed
+    });
+    let feeder = {
+        let inbox = client.inbox().clone();
+        let control = client.control().clone();
+        std::thread::spawn(move || {
+            for n in 0..total {
+                let chunk = ttc::Chunk::from_slice(&seq_chunk(n)).unwrap();
+                if inbox.send_timeout(chunk, 6 * SOON).is_err() {
+                    return n;
+                }
+            }
+            control.send(Control::ProducerFinished);
+            total
+        })
+    };
+    assert_eq!(feeder.join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let (streams, unread_at_reset) = server.join().unwrap();
+    let confirmed = confirmer.join().unwrap();
+    let report = final_of(&signals);
+
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(confirmed, total, "not every chunk confirmed");
+    assert_eq!(unread_at_reset.len(), 3);
+    let r = reassemble(&streams, INITIAL).unwrap();
+    assert_eq!(r.chunks, total, "{r:?}");
+    // Chunks went out again on a new connection: the server read them
+    // before a reset (duplicates in its streams) or had them unread in
+    // its receive queue (then only `resent` knows).
+    assert!(
+        report.resent > 3 * INITIAL.len() as u64,
+        "nothing was sent again: {report} {r:?} {unread_at_reset:?}"
+    );
+    let window_chunks = (Config::DEFAULT_RESEND_WINDOW / SEQ_CHUNK) as u64;
+    assert!(r.largest_overlap <= window_chunks, "{r:?}");
+    // A new handshake on every connection, each one reported.
+    assert_eq!(report.connections, 4, "{report}");
+    assert_eq!(count(&signals, |s| matches!(s, Signal::Connected(_))), 4);
+    let disconnected: Vec<&ShutdownReport> = signals
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Signal::Disconnected(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disconnected.len(), 4);
+    assert!(
+        disconnected.iter().all(|d| d.tls.is_some()),
+        "{disconnected:?}"
+    );
+    assert!(report
+        .to_string()
+        .contains(" tls_version=TLSv1.3 cipher=TLS_"));
+    // Plaintext accounting: everything accepted confirmed once, resent
+    // what went out again, nothing lost.
+    let accepted = INITIAL.len() as u64 + total * SEQ_CHUNK as u64;
+    assert_eq!(report.acked, accepted, "{report}");
+    assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
+    let plaintext_seen: u64 = streams.iter().map(|s| s.len() as u64).sum();
+    assert!(plaintext_seen <= report.sent, "{report}");
+    let again = 3 * INITIAL.len() as u64 + r.duplicates * SEQ_CHUNK as u64;
+    assert!(report.resent >= again, "{report} {r:?}");
+    assert_eq!(report.sent - report.resent, accepted, "{report}");
+}
+
+#[test]
+fn test_tls_acked_reaches_sent_after_a_clean_close_and_never_exceeds_it() {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let len: usize = if qemu() { 400_000 } else { 2_000_000 };
+    let server = std::thread::spawn(move || {
+        let mut tls = accept_tls(&listener, &config);
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match tls.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        got
+    });
+    let client = Config::new("127.0.0.1", port)
+        .tls(trusting(&pki))
+        .spawn()
+        .unwrap();
+    let mut payload = vec![0u8; len];
+    fill_pattern(0, &mut payload);
+    client.inbox().send_slice(&payload, 6 * SOON).unwrap();
+    client.control().send(Control::ProducerFinished);
+    let report = client.join();
+    assert_eq!(server.join().unwrap(), len);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.sent, len as u64, "{report}");
+    // Our FIN was acknowledged: every record, so all the plaintext.
+    assert_eq!(report.acked, report.sent, "{report}");
+    assert!(report.all_acked(), "{report}");
+}
+
+#[test]
+fn test_tls_acked_stays_below_what_the_server_holds_when_it_stops_reading() {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        // The handshake, then never a read: what arrives stays in the
+        // receive queue, all of it acknowledged by TCP, none decrypted.
+        let tls = accept_tls(&listener, &config);
+        let fd = tls.sock.as_raw_fd();
+        // Under QEMU the client's TLS is emulated: slow to fill the queue.
+        let settle = Duration::from_millis(if qemu() { 1500 } else { 300 });
+        let mut last = 0;
+        let mut stable_since = Instant::now();
+        let deadline = Instant::now() + 3 * SOON;
+        while Instant::now() < deadline {
+            let now = unread(fd);
+            if now != last {
+                last = now;
+                stable_since = Instant::now();
+            } else if now > 0 && stable_since.elapsed() > settle {
+                break;
+            }
+            // Polling the receive queue until it stops growing.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        held_tx.send(last).unwrap();
+        // Open (and unread) until the client has ended.
+        let _ = done_rx.recv_timeout(3 * SOON);
+    });
+    let client = Config::new("127.0.0.1", port)
+        .tls(trusting(&pki))
+        .spawn()
+        .unwrap();
+    let inbox = client.inbox().clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut payload = vec![0u8; 64 * 1024];
+        fill_pattern(0, &mut payload);
+        // Keeps the inbox full until the test is done (the server reads
+        // nothing, so the sends time out once the socket is full).
+        while !stopped.load(std::sync::atomic::Ordering::Acquire) {
+            let _ = inbox.send_slice(&payload, Duration::from_millis(100));
+        }
+    });
+    let held = held_rx
+        .recv_timeout(4 * SOON)
+        .expect("the receive queue never settled");
+    client.control().send(Control::Shutdown);
+    let report = client.join();
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    feeder.join().unwrap();
+    done_tx.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!(report.reason, Reason::Shutdown, "{report}");
+    assert!(report.sent > 0, "{report}");
+    // What TCP acknowledged is what the server's receive queue holds
+    // (ciphertext, `held`: the window is closed, nothing more gets in);
+    // the plaintext of the records wholly in it is less.
+    assert!(
+        report.acked <= held,
+        "acked {} > held {held}: {report}",
+        report.acked
+    );
+    assert!(report.acked < report.sent, "{report}");
+    assert!(report.acked > 0, "{report}");
+}
+
+#[test]
+fn test_tls_linger_ends_a_quiet_server_after_close_notify_with_everything_acked() {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let mut tls = accept_tls(&listener, &config);
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match tls.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        // Quiet, and open, until the test is done.
+        let _ = done_rx.recv_timeout(3 * SOON);
+        got
+    });
+    let linger = Duration::from_millis(300);
+    let client = Config::new("127.0.0.1", port)
+        .tls(trusting(&pki))
+        .linger(Some(linger))
+        .keepalive(Some(ttc::Keepalive::idle(Duration::from_secs(5))))
+        .spawn()
+        .unwrap();
+    let payload = vec![7u8; 100_000];
+    client.inbox().send_slice(&payload, SOON).unwrap();
+    let t0 = Instant::now();
+    client.control().send(Control::ProducerFinished);
+    let report = client.join();
+    let took = t0.elapsed();
+    done_tx.send(()).unwrap();
+    assert_eq!(server.join().unwrap(), payload.len());
+    assert_eq!(report.reason, Reason::Linger, "{report}");
+    assert!(took >= linger, "{took:?}");
+    assert!(took < linger + SOON, "{took:?}");
+    assert_eq!(report.sent, payload.len() as u64, "{report}");
+    assert_eq!(report.acked, report.sent, "{report}");
+    assert!(report.tls.is_some(), "{report}");
+}
+
+#[test]
+fn test_tls_idle_timeout_ends_a_silent_session() {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        // The handshake (a session ticket follows it: records that carry
+        // no plaintext), then silence.
+        let _tls = accept_tls(&listener, &config);
+        let _ = done_rx.recv_timeout(3 * SOON);
+    });
+    let idle = Duration::from_millis(400);
+    let t0 = Instant::now();
+    let client = Config::new("127.0.0.1", port)
+        .tls(trusting(&pki))
+        .idle_timeout(Some(idle))
+        .spawn()
+        .unwrap();
+    let report = client.join();
+    let took = t0.elapsed();
+    done_tx.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    let e = report.error.as_ref().unwrap();
+    assert_eq!(e.phase, Phase::Read, "{report}");
+    assert_eq!(e.kind, std::io::ErrorKind::TimedOut, "{report}");
+    assert!(took >= idle, "{took:?}");
+    assert!(took < idle + SOON, "{took:?}");
+}
