@@ -397,7 +397,9 @@ impl Config {
     /// transfer (after `ProducerFinished`, everything accepted delivered),
     /// the worker waits as `backoff` says, then connects again the same
     /// way as the first time. A `Shutdown` or `Abort` during the wait ends
-    /// the component at once.
+    /// the component at once. With TLS, a refused certificate (the
+    /// server's, or ours by the server: unknown issuer, expired, name or
+    /// pin mismatch) ends it too: another attempt would be refused again.
     ///
     /// The boxes live across connections: the inbox keeps taking chunks
     /// while disconnected (with backpressure once it is full) and is not

@@ -547,6 +547,24 @@ pub(crate) fn is_tls_failure(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<TlsFailure>())
 }
 
+/// Whether `e` says the server's certificate (or the client's, by the
+/// server) was refused: a failure that trying again cannot mend.
+pub(crate) fn is_verification_failure(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsFailure>())
+        .is_some_and(|f| {
+            matches!(
+                f.reason,
+                "unknown_issuer"
+                    | "expired"
+                    | "not_yet_valid"
+                    | "name_mismatch"
+                    | "pin_mismatch"
+                    | "bad_certificate"
+            )
+        })
+}
+
 /// The short reason for a rustls error (see [`Phase::Tls`]).
 pub(crate) fn reason(e: &rustls::Error) -> &'static str {
     use rustls::Error as E;

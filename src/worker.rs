@@ -706,7 +706,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     (reason, true)
                 }
                 Err(Failure::Stopped(reason)) => break reason,
-                Err(Failure::Failed(phase, e)) => (self.fail(phase, &e), false),
+                Err(Failure::Failed(phase, e)) => {
+                    // A refused certificate is refused again on every
+                    // attempt: reconnecting would only hammer the server.
+                    #[cfg(feature = "tls")]
+                    if crate::tls::is_verification_failure(&e) {
+                        let reason = self.fail(phase, &e);
+                        log::debug!("not reconnecting: the server's certificate was refused");
+                        break reason;
+                    }
+                    (self.fail(phase, &e), false)
+                }
                 Err(Failure::Error(e)) => (self.fail_with(e), false),
             };
             match self.after_connection(ended, connected) {

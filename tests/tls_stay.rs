@@ -449,3 +449,55 @@ fn test_tls_idle_timeout_ends_a_silent_session() {
     assert!(took >= idle, "{took:?}");
     assert!(took < idle + SOON, "{took:?}");
 }
+
+#[test]
+fn test_tls_reconnect_stops_at_a_refused_certificate() {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Counts the TLS clients it serves until a plaintext "Q" says stop.
+    let server = std::thread::spawn(move || {
+        let mut handshakes = 0;
+        loop {
+            let (s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(3 * SOON)).unwrap();
+            let mut first = [0u8; 1];
+            if s.peek(&mut first).unwrap_or(0) == 0 || first[0] == b'Q' {
+                return handshakes;
+            }
+            handshakes += 1;
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, s);
+            // The client refuses the certificate: its alert ends this.
+            while tls.conn.is_handshaking() {
+                if tls.conn.complete_io(&mut tls.sock).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    // Trusts another CA than the one that signed the server's certificate.
+    let client = Config::new("127.0.0.1", port)
+        .tls(TlsConfig::new().ca_file(pki.path("other_ca.pem")).unwrap())
+        .reconnect(
+            Backoff::default()
+                .initial(Duration::from_millis(10))
+                .max(Duration::from_millis(20))
+                // Bounds the test if the refusal were retried.
+                .max_attempts(Some(5)),
+        )
+        .spawn()
+        .unwrap();
+    let report = client.join();
+    TcpStream::connect(("127.0.0.1", port))
+        .unwrap()
+        .write_all(b"Q")
+        .unwrap();
+    assert_eq!(server.join().unwrap(), 1, "one handshake, no retry");
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    let error = report.error.as_ref().expect("an error");
+    assert_eq!(error.phase, Phase::Tls, "{report}");
+    assert!(error.message().contains("unknown_issuer"), "{report}");
+    assert_eq!(report.attempts, 1, "{report}");
+}

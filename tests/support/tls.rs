@@ -249,17 +249,24 @@ pub struct Process {
 }
 
 impl Process {
-    fn start(name: &'static str, cmd: &mut Command, port: u16) -> Process {
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (targets/setup.sh installs it)"));
-        let mut p = Process { child, name };
-        let up = eventually(SOON, || listening(port) || p.exited());
-        assert!(
-            up && !p.exited(),
-            "{name} did not start listening on {port}"
-        );
-        p
+    /// Starts the server `command(port)` makes on a free port and waits
+    /// until it listens. A port taken between `free_port` and the server's
+    /// bind (by another test) makes the server exit: then another port, at
+    /// most three in all.
+    fn start_on_free_port(name: &'static str, command: impl Fn(u16) -> Command) -> (Process, u16) {
+        for _ in 0..3 {
+            let port = free_port();
+            let child = command(port).spawn().unwrap_or_else(|e| {
+                panic!("cannot start {name}: {e} (targets/setup.sh installs it)")
+            });
+            let mut p = Process { child, name };
+            let up = eventually(SOON, || listening(port) || p.exited());
+            if up && !p.exited() {
+                return (p, port);
+            }
+            assert!(p.exited(), "{name} did not start listening on {port}");
+        }
+        panic!("{name} exited before listening, on three ports");
     }
 
     fn exited(&mut self) -> bool {
@@ -294,24 +301,26 @@ impl SServer {
     /// With the server certificate `cert` (`"server"`, `"expired"`, ...)
     /// and more s_server options (`-tls1_2`, `-Verify 1 -CAfile ...`).
     pub fn start(pki: &Pki, cert: &str, extra: &[&str]) -> SServer {
-        let port = free_port();
-        let mut cmd = Command::new("openssl");
-        cmd.args([
-            "s_server",
-            "-quiet",
-            // With a blocking socket s_server can sit in a read for client
-            // data that never comes while it has data to send.
-            "-nbio",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["-cert", &pki.path(&format!("{cert}.pem"))])
-        .args(["-key", &pki.path(&format!("{cert}.key"))])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-        let mut process = Process::start("openssl s_server", &mut cmd, port);
+        let command = |port: u16| {
+            let mut cmd = Command::new("openssl");
+            cmd.args([
+                "s_server",
+                "-quiet",
+                // With a blocking socket s_server can sit in a read for client
+                // data that never comes while it has data to send.
+                "-nbio",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["-cert", &pki.path(&format!("{cert}.pem"))])
+            .args(["-key", &pki.path(&format!("{cert}.key"))])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+            cmd
+        };
+        let (mut process, port) = Process::start_on_free_port("openssl s_server", command);
         let stdin = process.child.stdin.take();
         let mut stdout = process.child.stdout.take().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -371,41 +380,43 @@ pub struct Nginx {
 impl Nginx {
     pub fn start(pki: &Pki, root: &Path) -> Nginx {
         let dir = TempDir::new("nginx");
-        let port = free_port();
         let d = dir.path().display();
-        let conf = format!(
-            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-             error_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
-               proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-               uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n\
-                 ssl_protocols TLSv1.2 TLSv1.3;\n\
-                 ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
-                 root {root};\n  }}\n}}\n",
-            cert = pki.path("server.pem"),
-            key = pki.path("server.key"),
-            root = root.display(),
-        );
         let conf_path = dir.file("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
         let nginx = ["/usr/sbin/nginx", "nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists() || *p == "nginx")
             .unwrap();
-        let mut cmd = Command::new(nginx);
-        cmd.args([
-            "-p",
-            &dir.file(""),
-            "-e",
-            &dir.file("error.log"),
-            "-c",
-            &conf_path,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let process = Process::start("nginx", &mut cmd, port);
+        let command = |port: u16| {
+            let conf = format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                 error_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+                   proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+                   uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+                   server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n\
+                     ssl_protocols TLSv1.2 TLSv1.3;\n\
+                     ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
+                     root {root};\n  }}\n}}\n",
+                cert = pki.path("server.pem"),
+                key = pki.path("server.key"),
+                root = root.display(),
+            );
+            std::fs::write(&conf_path, conf).unwrap();
+            let mut cmd = Command::new(nginx);
+            cmd.args([
+                "-p",
+                &dir.file(""),
+                "-e",
+                &dir.file("error.log"),
+                "-c",
+                &conf_path,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            cmd
+        };
+        let (process, port) = Process::start_on_free_port("nginx", command);
         Nginx {
             port,
             _process: process,
