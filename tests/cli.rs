@@ -582,6 +582,10 @@ fn stuck_on_stdout() -> (support::Server, Ttc) {
     // blocks.
     let full = support::eventually(SOON, || t.stdout_backlog() >= 64 * 1024);
     assert!(full, "stdout never filled: {} bytes", t.stdout_backlog());
+    // Full is not enough: between two writes the main thread could still
+    // see the end of the outbox.
+    let stuck = support::eventually(SOON, || t.blocked_in_pipe_write());
+    assert!(stuck, "ttc's main thread is not blocked writing to stdout");
     (server, t)
 }
 

@@ -372,6 +372,16 @@ impl Ttc {
         usize::try_from(n).unwrap_or(0)
     }
 
+    /// Whether the child's main thread sleeps in a write to a full pipe
+    /// (its kernel wait channel, /proc/PID/wchan: `pipe_write`,
+    /// `anon_pipe_write` or `pipe_wait_writable`, by kernel version). Under
+    /// QEMU user-mode the guest's main thread is the emulator's, so the
+    /// same holds there.
+    pub fn blocked_in_pipe_write(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/wchan", self.pid()))
+            .is_ok_and(|w| w.contains("pipe_write") || w.contains("pipe_wait_writable"))
+    }
+
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) takes plain integers and touches no memory. The
         // child is ours and not yet reaped, so its pid cannot have been

@@ -253,6 +253,9 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     let _ = printer.join();
     let report = client.join();
     done.store(true, Ordering::Relaxed);
+    if report.reason == Reason::PeerClosed && size.is_some() {
+        settle_input(&input);
+    }
     let left = input_left(Some(&report));
     CONSOLE.final_line(&output::final_line_with(
         format,
@@ -273,6 +276,21 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     }
     status
 }
+
+/// The server closed first: gives the feeder a moment to reach the end of
+/// an input that has none left (an empty or used-up stdin whose end it
+/// had not read yet when the close came), so that `input_left` says 0
+/// rather than unknown. Returns at once when the feeder is done, at most
+/// after [`INPUT_SETTLE`] when it is still waiting for input (a terminal).
+fn settle_input(input: &AtomicU8) {
+    let until = Instant::now() + INPUT_SETTLE;
+    while input.load(Ordering::Acquire) == INPUT_READING && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// How long [`settle_input`] waits at most.
+const INPUT_SETTLE: Duration = Duration::from_millis(200);
 
 /// How a session ended, for its exit status.
 struct Ending<'a> {

@@ -126,6 +126,9 @@ pub const INPUT_READING: u8 = 0;
 pub const INPUT_ENDED: u8 = 1;
 /// [`Feeder::state`]: reading the input failed.
 pub const INPUT_FAILED: u8 = 2;
+/// [`Feeder::state`]: the connection ended before the input did (the rest
+/// of it was not taken).
+pub const INPUT_CUT: u8 = 3;
 
 /// Where a feeder takes its bytes from and what it reports.
 pub struct Feeder {
@@ -133,8 +136,9 @@ pub struct Feeder {
     pub control: ControlInbox,
     /// Bytes accepted by the inbox so far (for the progress line).
     pub accepted: Arc<AtomicU64>,
-    /// How far it got: [`INPUT_READING`], [`INPUT_ENDED`] or
-    /// [`INPUT_FAILED`], set before `ProducerFinished` is sent.
+    /// How far it got: [`INPUT_READING`], [`INPUT_ENDED`],
+    /// [`INPUT_FAILED`] (set before `ProducerFinished` is sent) or
+    /// [`INPUT_CUT`].
     pub state: Arc<AtomicU8>,
     pub gate: Arc<Gate>,
     pub format: Format,
@@ -195,6 +199,7 @@ impl Feeder {
                     // or a shutdown): nothing more can be sent.
                     self.accepted
                         .store(total + e.accepted as u64, Ordering::Relaxed);
+                    self.state.store(INPUT_CUT, Ordering::Release);
                     return;
                 }
             }
