@@ -23,7 +23,7 @@ use support::faults::reset;
 use support::netns::*;
 use support::seq::*;
 use support::*;
-use ttc::{Backoff, Config, Control, Delivery, Jitter, Phase, Reason, ShutdownReport, Signal};
+use ttc::{Backoff, Config, Control, Delivery, Jitter, Phase, Reason, Signal};
 
 fn qemu() -> bool {
     std::env::var_os("QEMU_LD_PREFIX").is_some()
@@ -44,17 +44,6 @@ fn collect_signals(
     limit: Duration,
 ) -> JoinHandle<Vec<(Instant, Signal)>> {
     std::thread::spawn(move || support::signals_until_final(&signal, limit))
-}
-
-fn final_of(signals: &[(Instant, Signal)]) -> ShutdownReport {
-    match signals.last() {
-        Some((_, Signal::SocketShutdown(r))) => r.clone(),
-        other => panic!("last signal is not SocketShutdown: {other:?}"),
-    }
-}
-
-fn count(signals: &[(Instant, Signal)], f: impl Fn(&Signal) -> bool) -> usize {
-    signals.iter().filter(|(_, s)| f(s)).count()
 }
 
 /// Feeds numbered chunks `0..total` into the inbox, one chunk each,
@@ -109,9 +98,12 @@ fn test_finished_transfer_with_reconnect_on_is_one_connection_all_acknowledged()
         (accepted, accepted, 0)
     );
     assert_eq!((report.resent, report.lost, report.unacked()), (0, 0, 0));
-    assert_eq!(count(&signals, |s| matches!(s, Signal::Disconnected(_))), 1);
     assert_eq!(
-        count(&signals, |s| matches!(s, Signal::Reconnecting { .. })),
+        count_signals(&signals, |s| matches!(s, Signal::Disconnected(_))),
+        1
+    );
+    assert_eq!(
+        count_signals(&signals, |s| matches!(s, Signal::Reconnecting { .. })),
         0
     );
     assert_eq!(server.next_report().received, accepted);
@@ -252,8 +244,14 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
     let window_chunks = (Config::DEFAULT_RESEND_WINDOW / SEQ_CHUNK) as u64;
     assert!(r.largest_overlap <= window_chunks, "{r:?}");
     assert_eq!(report.connections, 4, "{report}");
-    assert_eq!(count(&signals, |s| matches!(s, Signal::Connected(_))), 4);
-    assert_eq!(count(&signals, |s| matches!(s, Signal::Disconnected(_))), 4);
+    assert_eq!(
+        count_signals(&signals, |s| matches!(s, Signal::Connected(_))),
+        4
+    );
+    assert_eq!(
+        count_signals(&signals, |s| matches!(s, Signal::Disconnected(_))),
+        4
+    );
     let accepted = INITIAL.len() as u64 + total * SEQ_CHUNK as u64;
     assert_eq!(report.acked, accepted, "{report}");
     assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
@@ -462,7 +460,10 @@ fn test_max_attempts_gives_up_with_the_last_error() {
         })
         .collect();
     assert_eq!(attempts, [1, 2, 3]);
-    assert_eq!(count(&signals, |s| matches!(s, Signal::Error(_))), 4);
+    assert_eq!(
+        count_signals(&signals, |s| matches!(s, Signal::Error(_))),
+        4
+    );
     // The initial message was accepted once (for the connection that never
     // came) and never sent.
     assert_eq!((report.sent, report.unsent, report.acked), (0, 5, 0));
@@ -483,7 +484,7 @@ fn test_max_elapsed_gives_up_in_time() {
     let took = t0.elapsed();
     let report = final_of(&signals);
     assert_eq!(report.reason, Reason::Error);
-    let waits = count(&signals, |s| matches!(s, Signal::Reconnecting { .. }));
+    let waits = count_signals(&signals, |s| matches!(s, Signal::Reconnecting { .. }));
     // About 600 / 50 waits; fewer on a slow machine, never more.
     assert!((3..=12).contains(&waits), "{waits} waits");
     let slack = if qemu() {

@@ -75,17 +75,6 @@ fn listen_on(port: u16) -> TcpListener {
     sock.into()
 }
 
-fn final_of(signals: &[(Instant, Signal)]) -> ShutdownReport {
-    match signals.last() {
-        Some((_, Signal::SocketShutdown(r))) => r.clone(),
-        other => panic!("last signal is not SocketShutdown: {other:?}"),
-    }
-}
-
-fn count(signals: &[(Instant, Signal)], f: impl Fn(&Signal) -> bool) -> usize {
-    signals.iter().filter(|(_, s)| f(s)).count()
-}
-
 /// A TLS server that restarts `rounds - 1` times: each round listens on
 /// `port`, takes one connection and its handshake, processes numbered
 /// chunks (after `initial`), writes a receipt `ack N` every 16 chunks
@@ -236,7 +225,10 @@ fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_e
     assert!(r.largest_overlap <= window_chunks, "{r:?}");
     // A new handshake on every connection, each one reported.
     assert_eq!(report.connections, 4, "{report}");
-    assert_eq!(count(&signals, |s| matches!(s, Signal::Connected(_))), 4);
+    assert_eq!(
+        count_signals(&signals, |s| matches!(s, Signal::Connected(_))),
+        4
+    );
     let disconnected: Vec<&ShutdownReport> = signals
         .iter()
         .filter_map(|(_, s)| match s {

@@ -347,6 +347,22 @@ pub fn signals_until_final(
     }
 }
 
+/// The final report of signals from [`signals_until_final`].
+pub fn final_of(signals: &[(Instant, ttc::Signal)]) -> ttc::ShutdownReport {
+    match signals.last() {
+        Some((_, ttc::Signal::SocketShutdown(r))) => r.clone(),
+        other => panic!("last signal is not SocketShutdown: {other:?}"),
+    }
+}
+
+/// How many of the signals from [`signals_until_final`] `f` picks.
+pub fn count_signals(
+    signals: &[(Instant, ttc::Signal)],
+    f: impl Fn(&ttc::Signal) -> bool,
+) -> usize {
+    signals.iter().filter(|(_, s)| f(s)).count()
+}
+
 /// Collects every signal up to and including the final one, at most
 /// `SOON` in all; asserts there is exactly one `SocketShutdown`, last, and
 /// nothing after it.
