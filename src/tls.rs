@@ -848,22 +848,6 @@ impl TlsStream {
         self.took(n)
     }
 
-    /// [`TlsStream::write`] from several buffers (rustls makes records of
-    /// each in turn).
-    pub(crate) fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        if self.conn.wants_write() {
-            self.flush_once()?;
-            if self.conn.wants_write() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-        }
-        if bufs.iter().all(|b| b.is_empty()) {
-            return Ok(0);
-        }
-        let n = self.conn.writer().write_vectored(bufs)?;
-        self.took(n)
-    }
-
     /// `n` plaintext bytes became records: one try at writing them.
     fn took(&mut self, n: usize) -> io::Result<usize> {
         if n == 0 {
@@ -878,26 +862,6 @@ impl TlsStream {
             return Err(e);
         }
         Ok(n)
-    }
-
-    /// [`TlsStream::read`] into several buffers, in turn, while each is
-    /// filled; the socket is read at most once per buffer.
-    pub(crate) fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        let mut total = 0;
-        for buf in bufs.iter_mut().filter(|b| !b.is_empty()) {
-            match self.read(buf) {
-                Ok(n) => {
-                    total += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                // What was read is delivered; the error comes again.
-                Err(_) if total > 0 => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(total)
     }
 
     /// `close_notify`, written out (trying for at most `limit`), then the

@@ -9,7 +9,7 @@
 //! ([`crate::reconnect`]) a lost connection is followed by a backoff wait
 //! and the connect phase again, with the same boxes. See ARCHITECTURE.md.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -68,45 +68,12 @@ impl Transport {
         }
     }
 
-    /// [`Transport::read`] into several buffers in turn.
-    #[allow(dead_code)]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => (&*s).read_vectored(bufs),
-            #[cfg(feature = "tls")]
-            Transport::Tls(t) => t.read_vectored(bufs),
-        }
-    }
-
     /// Writes from `buf`; returns how many bytes of it were taken.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => (&*s).write(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(t) => t.write(&buf[..buf.len().min(TLS_BATCH)]),
-        }
-    }
-
-    /// [`Transport::write`] from several buffers in turn (with TLS, at most
-    /// one batch of them).
-    #[allow(dead_code)]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => (&*s).write_vectored(bufs),
-            #[cfg(feature = "tls")]
-            Transport::Tls(t) => {
-                // At most TLS_BATCH bytes, in whole buffers but the last.
-                let mut cut: heapless::Vec<IoSlice<'_>, 16> = heapless::Vec::new();
-                let mut room = TLS_BATCH;
-                for b in bufs.iter().filter(|b| !b.is_empty()) {
-                    let n = b.len().min(room);
-                    if n == 0 || cut.push(IoSlice::new(&b[..n])).is_err() {
-                        break;
-                    }
-                    room -= n;
-                }
-                t.write_vectored(&cut)
-            }
         }
     }
 
