@@ -50,9 +50,13 @@ TTC_EXIT_REFUSED=3
 
 # TTC_DRY_RUN=1 makes ttc_run print commands instead of running them (the
 # deploy scripts' --dry-run); TTC_RUN_TIMEOUT (seconds, 0 for none) bounds
-# each command ttc_run runs. A script sets them; the environment does not.
+# each command ttc_run runs, with everything it started (its process
+# group), or with TTC_RUN_FOREGROUND=1 only the command itself, which then
+# stays in the terminal's foreground so Ctrl-C reaches it. A script sets
+# them; the environment does not.
 TTC_DRY_RUN=0
 TTC_RUN_TIMEOUT=0
+TTC_RUN_FOREGROUND=0
 
 # The deploy scripts build into a target dir of their own, so they never
 # race the test steps' builds: $TTC_DEPLOY_TARGET_DIR, default
@@ -130,7 +134,9 @@ ttc_run() {
         return 0
     fi
     printf '$ %s\n' "$(ttc_show_cmd "$@")" >&2
-    if [ "$TTC_RUN_TIMEOUT" -gt 0 ]; then
+    if [ "$TTC_RUN_TIMEOUT" -gt 0 ] && [ "$TTC_RUN_FOREGROUND" = 1 ]; then
+        timeout --foreground -k 10 "$TTC_RUN_TIMEOUT" "$@"
+    elif [ "$TTC_RUN_TIMEOUT" -gt 0 ]; then
         timeout -k 10 "$TTC_RUN_TIMEOUT" "$@"
     else
         "$@"

@@ -15,9 +15,11 @@
 #
 # It stops at the first failing stage; TTC_KEEP_GOING=1 runs every stage
 # and fails at the end instead (to see all failures in one run).
-# Without a terminal (CI), TTC_STAGE_TIMEOUT (seconds, default 900; 0 for
-# none) bounds each cargo command, so a hung test fails its stage instead
-# of eating CI's time. On a terminal, Ctrl-C is the timeout.
+# TTC_STAGE_TIMEOUT (seconds, default 900; 0 for none) bounds each stage's
+# command, so a hung test fails its stage instead of eating CI's time: in
+# CI (CI set) or without a terminal it kills everything the stage started;
+# on a terminal outside CI the stage stays in the foreground, so Ctrl-C
+# reaches it, and the timeout kills only the stage's own command.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +28,9 @@ cd "$TTC_ROOT"
 # Bounds every command ttc_run runs here (timeout kills the command's
 # whole process group: cargo, test binaries, QEMU).
 TTC_RUN_TIMEOUT=${TTC_STAGE_TIMEOUT:-900}
-[ -t 0 ] && TTC_RUN_TIMEOUT=0
+if [ -t 0 ] && [ -z "${CI:-}" ]; then
+    TTC_RUN_FOREGROUND=1
+fi
 keep_going=${TTC_KEEP_GOING:-0}
 logs=$(mktemp -d)
 names=()

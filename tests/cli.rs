@@ -21,6 +21,37 @@ use support::cli::*;
 use support::{fnv1a, OneShot, Peer, SOON};
 
 #[test]
+fn test_a_child_stuck_before_its_exec_is_found_and_killed() {
+    // A fork that never execs stands for a start QEMU left stuck.
+    // SAFETY: the child only calls pause(2), which is async-signal-safe,
+    // until the SIGKILL ends it; the parent touches no shared state.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        loop {
+            // SAFETY: pause takes nothing and returns only on a signal.
+            unsafe { libc::pause() };
+        }
+    }
+    assert!(support::spawn::before_exec(pid as u32));
+    assert!(support::spawn::kill_stuck_children() >= 1);
+    let mut status = 0;
+    // SAFETY: waitpid writes one int into `status`, a valid place for it.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(r, pid);
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+}
+
+#[test]
+fn test_a_started_child_has_exec_d() {
+    let mut cmd = ttc_command();
+    cmd.arg("--version").stdout(std::process::Stdio::null());
+    let mut child = support::spawn::spawn(&mut cmd).expect("start ttc");
+    assert!(!support::spawn::before_exec(child.id()));
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
 fn test_json_reader_reads_escapes() {
     let o = json_line(r#"{"a":"x\"y\\z\n\u0001","n":42}"#);
     assert_eq!(text(&o, "a"), "x\"y\\z\n\u{1}");

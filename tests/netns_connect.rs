@@ -347,11 +347,7 @@ fn test_local_addr_picks_the_source_and_its_family() {
 /// Runs `ttc ARGS` in namespace `b` with stdin empty; returns its output.
 fn ttc_in_b(pair: &NetPair, args: Vec<String>) -> Output {
     NetPair::run_in(&pair.b, move || {
-        support::cli::ttc_command()
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("start ttc")
+        support::spawn::output(support::cli::ttc_command().args(&args)).expect("start ttc")
     })
 }
 
@@ -467,13 +463,12 @@ fn test_cli_sigint_during_a_pending_connect_ends_at_once() {
         port.to_string(),
     ];
     let mut child = NetPair::run_in(&pair.b, move || {
-        support::cli::ttc_command()
-            .args(args)
+        let mut cmd = support::cli::ttc_command();
+        cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ttc")
+            .stderr(Stdio::piped());
+        support::spawn::spawn(&mut cmd).expect("start ttc")
     });
     assert!(
         eventually(SOON, || pair.dropped_packets() > 0),

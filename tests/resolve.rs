@@ -167,31 +167,30 @@ fn free_port() -> u16 {
 fn dnsmasq() -> Dnsmasq {
     for _ in 0..5 {
         let port = free_port();
-        let child = Command::new("dnsmasq")
-            .args([
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--no-resolv",
-                "--no-hosts",
-                "--no-poll",
-                "--pid-file=",
-                "--log-facility=/dev/null",
-                "--listen-address=127.0.0.1",
-                "--bind-interfaces",
-                "--local=/test/",
-                "--host-record=v4only.test,127.0.0.1",
-                "--host-record=v6only.test,::1",
-                "--host-record=both.test,127.0.0.1,::1",
-                "--cname=alias.test,both.test",
-            ])
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "dnsmasq (Debian package dnsmasq-base) must be installed: bash targets/setup.sh",
-            );
+        let mut cmd = Command::new("dnsmasq");
+        cmd.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--pid-file=",
+            "--log-facility=/dev/null",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--local=/test/",
+            "--host-record=v4only.test,127.0.0.1",
+            "--host-record=v6only.test,::1",
+            "--host-record=both.test,127.0.0.1,::1",
+            "--cname=alias.test,both.test",
+        ])
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = support::spawn::spawn(&mut cmd).expect(
+            "dnsmasq (Debian package dnsmasq-base) must be installed: bash targets/setup.sh",
+        );
         let mut d = Dnsmasq {
             child,
             addr: SocketAddr::new(v4(), port),

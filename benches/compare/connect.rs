@@ -36,6 +36,7 @@ use crate::stats::percentile_us;
 use crate::workloads::{Better, Metric, Outcome, Sizes};
 
 // The test hosts of the suites; the bench uses only part of them.
+use crate::spawn;
 #[allow(dead_code)]
 #[path = "../../tests/support/netns.rs"]
 mod netns;

@@ -31,6 +31,9 @@ mod report;
 mod scale;
 mod servers;
 mod smoke;
+// Starting a child with the start bounded (a fork under QEMU can stick).
+#[path = "../../tests/support/spawn.rs"]
+mod spawn;
 mod stats;
 #[cfg(feature = "tls")]
 mod tls;

@@ -39,17 +39,19 @@ pub fn scale(kind: PeerKind, sz: &Sizes) -> Outcome {
     let mut out = Vec::new();
     let mut levels = Vec::new();
     for &n in &sz.scale {
-        let output = self_command()?
-            .args([
-                "--scale-child",
-                kind.name(),
-                &n.to_string(),
-                &addr.port().to_string(),
-                &sz.scale_rounds.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
+        let mut cmd = self_command()?;
+        cmd.args([
+            "--scale-child",
+            kind.name(),
+            &n.to_string(),
+            &addr.port().to_string(),
+            &sz.scale_rounds.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        let output = crate::spawn::spawn(&mut cmd)
+            .and_then(|c| c.wait_with_output())
             .map_err(|e| format!("start scale child: {e}"))?;
         let text = String::from_utf8_lossy(&output.stdout);
         let line = text

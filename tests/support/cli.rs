@@ -189,7 +189,7 @@ impl TtcCommand {
             }
             _ => cmd.stdout(Stdio::piped()),
         };
-        let mut child = cmd.spawn().expect("start ttc");
+        let mut child = super::spawn::spawn(&mut cmd).expect("start ttc");
         let stderr = child.stderr.take().unwrap();
         let lines = line_reader(stderr);
         let (mut stdout, mut stdout_lines, mut stalled) = (None, None, None);

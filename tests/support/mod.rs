@@ -13,6 +13,7 @@
 //! - [`rng`]: the seedable generator of runs that replay from a seed;
 //! - [`seq`]: numbered chunks, and putting a server's connections back
 //!   together (the reconnect tests).
+//! - [`spawn`]: starting a child process with the start bounded (QEMU).
 //! - [`tls`]: certificates (openssl CLI), `openssl s_server` and nginx.
 //!
 //! Only 127.0.0.1 / ::1 and port 0 are used, and the namespaces' own
@@ -27,6 +28,7 @@ pub mod faults;
 pub mod netns;
 pub mod rng;
 pub mod seq;
+pub mod spawn;
 pub mod tls;
 
 use std::io::{self, Read, Write};

@@ -40,16 +40,13 @@ pub struct NetPair {
 
 /// Runs a command and panics, with its output, if it fails.
 pub fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run `{}` ({e}): the namespace tests need root, iproute2 and nftables \
+    let out = super::spawn::output(Command::new(args[0]).args(&args[1..])).unwrap_or_else(|e| {
+        panic!(
+            "cannot run `{}` ({e}): the namespace tests need root, iproute2 and nftables \
                  (bash targets/setup.sh installs them)",
-                args.join(" ")
-            )
-        });
+            args.join(" ")
+        )
+    });
     assert!(
         out.status.success(),
         "`{}` failed ({}): {}{}",
@@ -64,12 +61,12 @@ pub fn run(args: &[&str]) -> String {
 /// Runs `nft -f -` inside namespace `ns` with `rules` on its standard input.
 fn nft(ns: &str, rules: &str) {
     use std::io::Write;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .stderr(std::process::Stdio::piped());
+    let mut child = super::spawn::spawn(&mut cmd)
         .expect("cannot run `ip netns exec ... nft`: install nftables (targets/setup.sh)");
     child
         .stdin
@@ -294,7 +291,8 @@ impl Drop for NetPair {
         // Deleting a namespace removes its end of the veth pair, and the
         // other end with it.
         for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = super::spawn::spawn(Command::new("ip").args(["netns", "del", ns]))
+                .and_then(|mut c| c.wait());
         }
     }
 }

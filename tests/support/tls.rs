@@ -18,10 +18,7 @@ use super::{eventually, SOON};
 
 /// Runs a command to success, or panics with its stderr.
 fn run(cmd: &mut Command) {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = super::spawn::output(cmd).unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -191,16 +188,15 @@ impl Pki {
     /// The curl-style pin of a certificate's public key:
     /// `sha256//BASE64(SHA-256(SubjectPublicKeyInfo DER))`.
     pub fn pin(&self, cert: &str) -> String {
-        let out = Command::new("sh")
-            .arg("-c")
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
             .arg(
                 "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
                  | openssl dgst -sha256 -binary | base64",
             )
             .arg("sh")
-            .arg(self.path(cert))
-            .output()
-            .unwrap();
+            .arg(self.path(cert));
+        let out = super::spawn::output(&mut cmd).unwrap();
         assert!(out.status.success());
         format!("sha256//{}", String::from_utf8(out.stdout).unwrap().trim())
     }
@@ -256,7 +252,7 @@ impl Process {
     fn start_on_free_port(name: &'static str, command: impl Fn(u16) -> Command) -> (Process, u16) {
         for _ in 0..3 {
             let port = free_port();
-            let child = command(port).spawn().unwrap_or_else(|e| {
+            let child = super::spawn::spawn(&mut command(port)).unwrap_or_else(|e| {
                 panic!("cannot start {name}: {e} (targets/setup.sh installs it)")
             });
             let mut p = Process { child, name };
