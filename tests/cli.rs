@@ -673,20 +673,29 @@ fn interrupt_after() -> &'static str {
     }
 }
 
-/// Runs `args` under `timeout -s INT` 20 times; each run must end with
-/// its final line and exit 130. Returns the final lines.
+/// Runs `args` under `timeout -s INT` 20 times, 4 at a time (the runs are
+/// independent, and each spends most of its time waiting for its signal);
+/// each run must end with its final line and exit 130. Returns the final
+/// lines.
 fn interrupted_by_timeout(args: &[&str]) -> Vec<String> {
-    (0..20)
-        .map(|run| {
-            let mut t = ttc(args)
-                .wrapped(&[
-                    "timeout",
-                    "--preserve-status",
-                    "-s",
-                    "INT",
-                    interrupt_after(),
-                ])
-                .spawn();
+    const LANES: usize = 4;
+    let mut lines = Vec::new();
+    for batch in 0..20 / LANES {
+        let started: Vec<Ttc> = (0..LANES)
+            .map(|_| {
+                ttc(args)
+                    .wrapped(&[
+                        "timeout",
+                        "--preserve-status",
+                        "-s",
+                        "INT",
+                        interrupt_after(),
+                    ])
+                    .spawn()
+            })
+            .collect();
+        for (lane, mut t) in started.into_iter().enumerate() {
+            let run = batch * LANES + lane;
             // Stdin stays open until the end: an end of input would race
             // a ProducerFinished against the signal.
             t.wait_line("ttc: socket_shutdown");
@@ -705,9 +714,11 @@ fn interrupted_by_timeout(args: &[&str]) -> Vec<String> {
                     .starts_with("ttc: socket_shutdown reason=shutdown "),
                 "run {run}: {o:?}"
             );
-            o.last_line().to_owned()
-        })
-        .collect()
+            lines.push(o.last_line().to_owned());
+        }
+    }
+    assert_eq!(lines.len(), 20);
+    lines
 }
 
 #[test]
