@@ -12,7 +12,7 @@
 
 mod support;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
@@ -44,32 +44,6 @@ fn collect_signals(
     limit: Duration,
 ) -> JoinHandle<Vec<(Instant, Signal)>> {
     std::thread::spawn(move || support::signals_until_final(&signal, limit))
-}
-
-/// Feeds numbered chunks `0..total` into the inbox, one chunk each,
-/// optionally paced to `rate` chunks per second; then `ProducerFinished`.
-fn feed_chunks(client: &ttc::Client, total: u64, rate: Option<u64>) -> JoinHandle<u64> {
-    let inbox = client.inbox().clone();
-    let control = client.control().clone();
-    std::thread::spawn(move || {
-        let t0 = Instant::now();
-        for n in 0..total {
-            if let Some(rate) = rate {
-                let due = t0 + Duration::from_nanos(n * 1_000_000_000 / rate);
-                let now = Instant::now();
-                if due > now {
-                    // Pacing the producer, not synchronising.
-                    std::thread::sleep(due - now);
-                }
-            }
-            let chunk = ttc::Chunk::from_slice(&seq_chunk(n)).unwrap();
-            if inbox.send_timeout(chunk, 6 * SOON).is_err() {
-                return n;
-            }
-        }
-        control.send(Control::ProducerFinished);
-        total
-    })
 }
 
 #[test]
@@ -139,40 +113,8 @@ fn restarting_server(
             drop(listener);
             s.set_read_timeout(Some(3 * SOON)).unwrap();
             let last = round + 1 == rounds;
-            let mut got = Vec::new();
-            let mut buf = vec![0u8; 16 * 1024];
-            let mut round_chunks = 0u64;
-            loop {
-                let n = match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                got.extend_from_slice(&buf[..n]);
-                // Process whole chunks after the initial message: a chunk
-                // numbered `processed` moves the count on (a repeated
-                // earlier one is a duplicate, ignored).
-                let body = got.get(initial.len()..).unwrap_or(&[]);
-                let whole = (body.len() / SEQ_CHUNK) as u64;
-                while round_chunks < whole {
-                    let at = round_chunks as usize * SEQ_CHUNK;
-                    let chunk = &body[at..at + SEQ_CHUNK];
-                    if seq_of(chunk) == Some(processed) {
-                        processed += 1;
-                        if processed.is_multiple_of(16) {
-                            let _ = s.write_all(format!("ack {processed}\n").as_bytes());
-                        }
-                    }
-                    round_chunks += 1;
-                    if !last && round_chunks == per_round {
-                        break;
-                    }
-                }
-                if !last && round_chunks >= per_round {
-                    break;
-                }
-            }
+            let got = receipt_round(&mut s, initial, per_round, last, &mut processed);
             if last {
-                let _ = s.write_all(format!("ack {processed}\n").as_bytes());
                 streams.push(got);
                 return (streams, unread_at_reset);
             }
@@ -204,25 +146,7 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
         .unwrap();
     let signals = collect_signals(client.signal().clone(), 6 * SOON);
     // The application reads the server's receipts and confirms them.
-    let outbox = client.outbox().clone();
-    let inbox = client.inbox().clone();
-    let confirmer = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let mut confirmed = 0;
-        while let Ok(chunk) = outbox.recv() {
-            text.extend_from_slice(&chunk);
-            while let Some(end) = text.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = text.drain(..=end).collect();
-                let n: u64 = std::str::from_utf8(&line[4..line.len() - 1])
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                confirmed = n;
-                inbox.confirm(n * SEQ_CHUNK as u64);
-            }
-        }
-        confirmed
-    });
+    let confirmer = confirm_receipts(&client);
     assert_eq!(feed_chunks(&client, total, None).join().unwrap(), total);
     let signals = signals.join().unwrap();
     let (streams, unread_at_reset) = server.join().unwrap();
@@ -252,18 +176,7 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
         count_signals(&signals, |s| matches!(s, Signal::Disconnected(_))),
         4
     );
-    let accepted = INITIAL.len() as u64 + total * SEQ_CHUNK as u64;
-    assert_eq!(report.acked, accepted, "{report}");
-    assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
-    // Every byte sent is either in a server's stream or was lost with a
-    // reset connection; resent counts what went out again.
-    let sent_total: u64 = streams.iter().map(|s| s.len() as u64).sum();
-    assert!(sent_total <= report.sent, "{report}");
-    // Resent: the initial message again on each of the three new
-    // connections, and the chunks sent again.
-    let again = 3 * INITIAL.len() as u64 + r.duplicates * SEQ_CHUNK as u64;
-    assert!(report.resent >= again, "{report} {r:?}");
-    assert_eq!(report.sent - report.resent, accepted, "{report}");
+    assert_restart_accounting(&report, &streams, &r, INITIAL, total);
 }
 
 #[test]

@@ -66,6 +66,19 @@ fn accept_tls(listener: &TcpListener, config: &Arc<rustls::ServerConfig>) -> Tls
     tls
 }
 
+/// Reads until the client's close_notify, a reset or the read timeout;
+/// returns how many plaintext bytes came.
+fn read_to_end(tls: &mut Tls) -> usize {
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return got,
+            Ok(n) => got += n,
+        }
+    }
+}
+
 fn listen_on(port: u16) -> TcpListener {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.set_reuse_address(true).unwrap();
@@ -100,36 +113,8 @@ fn restarting_tls_server(
             let mut tls = accept_tls(&listener, &config);
             drop(listener);
             let last = round + 1 == rounds;
-            let mut got = Vec::new();
-            let mut buf = vec![0u8; 16 * 1024];
-            let mut round_chunks = 0u64;
-            loop {
-                let n = match tls.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                got.extend_from_slice(&buf[..n]);
-                let body = got.get(initial.len()..).unwrap_or(&[]);
-                let whole = (body.len() / SEQ_CHUNK) as u64;
-                while round_chunks < whole {
-                    let at = round_chunks as usize * SEQ_CHUNK;
-                    if seq_of(&body[at..at + SEQ_CHUNK]) == Some(processed) {
-                        processed += 1;
-                        if processed.is_multiple_of(16) {
-                            let _ = tls.write_all(format!("ack {processed}\n").as_bytes());
-                        }
-                    }
-                    round_chunks += 1;
-                    if !last && round_chunks == per_round {
-                        break;
-                    }
-                }
-                if !last && round_chunks >= per_round {
-                    break;
-                }
-            }
+            let got = receipt_round(&mut tls, initial, per_round, last, &mut processed);
             if last {
-                let _ = tls.write_all(format!("ack {processed}\n").as_bytes());
                 tls.conn.send_close_notify();
                 let _ = tls.flush();
                 streams.push(got);
@@ -170,39 +155,8 @@ fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_e
     let signal = client.signal().clone();
     let signals = std::thread::spawn(move || signals_until_final(&signal, 6 * SOON));
     // The application reads the server's receipts and confirms them.
-    let outbox = client.outbox().clone();
-    let inbox = client.inbox().clone();
-    let confirmer = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let mut confirmed = 0;
-        while let Ok(chunk) = outbox.recv() {
-            text.extend_from_slice(&chunk);
-            while let Some(end) = text.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = text.drain(..=end).collect();
-                let n: u64 = std::str::from_utf8(&line[4..line.len() - 1])
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                confirmed = n;
-                inbox.confirm(n * SEQ_CHUNK as u64);
-            }
-        }
-        confirmed
-    });
-    let feeder = {
-        let inbox = client.inbox().clone();
-        let control = client.control().clone();
-        std::thread::spawn(move || {
-            for n in 0..total {
-                let chunk = ttc::Chunk::from_slice(&seq_chunk(n)).unwrap();
-                if inbox.send_timeout(chunk, 6 * SOON).is_err() {
-                    return n;
-                }
-            }
-            control.send(Control::ProducerFinished);
-            total
-        })
-    };
+    let confirmer = confirm_receipts(&client);
+    let feeder = feed_chunks(&client, total, None);
     assert_eq!(feeder.join().unwrap(), total);
     let signals = signals.join().unwrap();
     let (streams, unread_at_reset) = server.join().unwrap();
@@ -244,16 +198,8 @@ fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_e
     assert!(report
         .to_string()
         .contains(" tls_version=TLSv1.3 cipher=TLS_"));
-    // Plaintext accounting: everything accepted confirmed once, resent
-    // what went out again, nothing lost.
-    let accepted = INITIAL.len() as u64 + total * SEQ_CHUNK as u64;
-    assert_eq!(report.acked, accepted, "{report}");
-    assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
-    let plaintext_seen: u64 = streams.iter().map(|s| s.len() as u64).sum();
-    assert!(plaintext_seen <= report.sent, "{report}");
-    let again = 3 * INITIAL.len() as u64 + r.duplicates * SEQ_CHUNK as u64;
-    assert!(report.resent >= again, "{report} {r:?}");
-    assert_eq!(report.sent - report.resent, accepted, "{report}");
+    // Plaintext accounting, as without TLS.
+    assert_restart_accounting(&report, &streams, &r, INITIAL, total);
 }
 
 #[test]
@@ -265,14 +211,7 @@ fn test_tls_acked_reaches_sent_after_a_clean_close_and_never_exceeds_it() {
     let len: usize = if qemu() { 400_000 } else { 2_000_000 };
     let server = std::thread::spawn(move || {
         let mut tls = accept_tls(&listener, &config);
-        let mut got = 0usize;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match tls.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got += n,
-            }
-        }
+        let got = read_to_end(&mut tls);
         tls.conn.send_close_notify();
         let _ = tls.flush();
         got
@@ -375,14 +314,7 @@ fn test_tls_linger_ends_a_quiet_server_after_close_notify_with_everything_acked(
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
         let mut tls = accept_tls(&listener, &config);
-        let mut got = 0usize;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match tls.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got += n,
-            }
-        }
+        let got = read_to_end(&mut tls);
         // Quiet, and open, until the test is done.
         let _ = done_rx.recv_timeout(3 * SOON);
         got

@@ -3,11 +3,16 @@
 //! server saw can be put back together (overlaps removed) and checked for
 //! gaps, damage and order.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ttc::Control;
+
+use super::SOON;
 
 /// Bytes in one numbered chunk.
 pub const SEQ_CHUNK: usize = 1024;
@@ -186,4 +191,129 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
     }
+}
+
+/// Feeds chunks `0..total` into the client's inbox on a thread (at most
+/// `rate` chunks a second), then `ProducerFinished`; returns how many went
+/// in (fewer when a send found the inbox closed or full for `6 * SOON`).
+pub fn feed_chunks(client: &ttc::Client, total: u64, rate: Option<u64>) -> JoinHandle<u64> {
+    let inbox = client.inbox().clone();
+    let control = client.control().clone();
+    std::thread::spawn(move || {
+        let t0 = Instant::now();
+        for n in 0..total {
+            if let Some(rate) = rate {
+                let due = t0 + Duration::from_nanos(n * 1_000_000_000 / rate);
+                let now = Instant::now();
+                if due > now {
+                    // Pacing the producer, not synchronising.
+                    std::thread::sleep(due - now);
+                }
+            }
+            let chunk = ttc::Chunk::from_slice(&seq_chunk(n)).unwrap();
+            if inbox.send_timeout(chunk, 6 * SOON).is_err() {
+                return n;
+            }
+        }
+        control.send(Control::ProducerFinished);
+        total
+    })
+}
+
+/// The application's side of `Delivery::Confirmed` against a server that
+/// answers with receipts (`"ack N\n"`, N chunks in order): reads them
+/// from the outbox on a thread and confirms `N * SEQ_CHUNK` bytes each
+/// time; returns the last N once the outbox closes.
+pub fn confirm_receipts(client: &ttc::Client) -> JoinHandle<u64> {
+    let outbox = client.outbox().clone();
+    let inbox = client.inbox().clone();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut confirmed = 0;
+        while let Ok(chunk) = outbox.recv() {
+            text.extend_from_slice(&chunk);
+            while let Some(end) = text.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = text.drain(..=end).collect();
+                let n: u64 = std::str::from_utf8(&line[4..line.len() - 1])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                confirmed = n;
+                inbox.confirm(n * SEQ_CHUNK as u64);
+            }
+        }
+        confirmed
+    })
+}
+
+/// One connection of a server that answers with receipts: reads what the
+/// client sends (`initial`, then numbered chunks), counts the chunks that
+/// come in order in `processed` (a repeated earlier one is a duplicate,
+/// ignored) and writes `"ack N\n"` every 16 of them. It stops after
+/// `per_round` chunks, or with `last` at the end of the stream (and then
+/// writes a final receipt). Returns every byte it read.
+pub fn receipt_round(
+    s: &mut (impl Read + Write),
+    initial: &[u8],
+    per_round: u64,
+    last: bool,
+    processed: &mut u64,
+) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut round_chunks = 0u64;
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        got.extend_from_slice(&buf[..n]);
+        // Whole chunks after the initial message.
+        let body = got.get(initial.len()..).unwrap_or(&[]);
+        let whole = (body.len() / SEQ_CHUNK) as u64;
+        while round_chunks < whole {
+            let at = round_chunks as usize * SEQ_CHUNK;
+            if seq_of(&body[at..at + SEQ_CHUNK]) == Some(*processed) {
+                *processed += 1;
+                if processed.is_multiple_of(16) {
+                    let _ = s.write_all(format!("ack {processed}\n").as_bytes());
+                }
+            }
+            round_chunks += 1;
+            if !last && round_chunks == per_round {
+                break;
+            }
+        }
+        if !last && round_chunks >= per_round {
+            break;
+        }
+    }
+    if last {
+        let _ = s.write_all(format!("ack {processed}\n").as_bytes());
+    }
+    got
+}
+
+/// The accounting after a server that restarted three times with
+/// `Delivery::Confirmed`: everything accepted (`initial` and chunks
+/// `0..total`) acknowledged once, nothing unsent or lost; every byte a
+/// server saw was sent (the rest was lost with a reset connection); resent
+/// covers the initial message on each of the three new connections and
+/// every chunk that arrived twice, and is all that `sent` has beyond what
+/// was accepted.
+pub fn assert_restart_accounting(
+    report: &ttc::ShutdownReport,
+    streams: &[Vec<u8>],
+    r: &Reassembled,
+    initial: &[u8],
+    total: u64,
+) {
+    let accepted = initial.len() as u64 + total * SEQ_CHUNK as u64;
+    assert_eq!(report.acked, accepted, "{report}");
+    assert_eq!((report.unsent, report.lost, report.unacked()), (0, 0, 0));
+    let seen: u64 = streams.iter().map(|s| s.len() as u64).sum();
+    assert!(seen <= report.sent, "{report}");
+    let again = 3 * initial.len() as u64 + r.duplicates * SEQ_CHUNK as u64;
+    assert!(report.resent >= again, "{report} {r:?}");
+    assert_eq!(report.sent - report.resent, accepted, "{report}");
 }
