@@ -31,6 +31,14 @@ TTC_RUN_TIMEOUT=${TTC_STAGE_TIMEOUT:-900}
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
     TTC_RUN_FOREGROUND=1
 fi
+# Said once, so a log shows how its stages were bounded.
+if [ "$TTC_RUN_TIMEOUT" -eq 0 ]; then
+    echo "test.sh: no stage timeout (TTC_STAGE_TIMEOUT=0)"
+elif [ "$TTC_RUN_FOREGROUND" = 1 ]; then
+    echo "test.sh: each stage's command is bounded to ${TTC_RUN_TIMEOUT} s (terminal: in the foreground)"
+else
+    echo "test.sh: each stage is bounded to ${TTC_RUN_TIMEOUT} s, with everything it starts"
+fi
 keep_going=${TTC_KEEP_GOING:-0}
 logs=$(mktemp -d)
 names=()
