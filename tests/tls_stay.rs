@@ -66,6 +66,16 @@ fn accept_tls(listener: &TcpListener, config: &Arc<rustls::ServerConfig>) -> Tls
     tls
 }
 
+/// What a test's TLS server needs: the certificates, its rustls
+/// configuration, and a loopback listener with its port.
+fn tls_peer() -> (Pki, Arc<rustls::ServerConfig>, TcpListener, u16) {
+    let pki = Pki::new();
+    let config = server_config(&pki);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (pki, config, listener, port)
+}
+
 /// Reads until the client's close_notify, a reset or the read timeout;
 /// returns how many plaintext bytes came.
 fn read_to_end(tls: &mut Tls) -> usize {
@@ -204,10 +214,7 @@ fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_e
 
 #[test]
 fn test_tls_acked_reaches_sent_after_a_clean_close_and_never_exceeds_it() {
-    let pki = Pki::new();
-    let config = server_config(&pki);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (pki, config, listener, port) = tls_peer();
     let len: usize = if qemu() { 400_000 } else { 2_000_000 };
     let server = std::thread::spawn(move || {
         let mut tls = accept_tls(&listener, &config);
@@ -235,10 +242,7 @@ fn test_tls_acked_reaches_sent_after_a_clean_close_and_never_exceeds_it() {
 
 #[test]
 fn test_tls_acked_stays_below_what_the_server_holds_when_it_stops_reading() {
-    let pki = Pki::new();
-    let config = server_config(&pki);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (pki, config, listener, port) = tls_peer();
     let (held_tx, held_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
@@ -307,10 +311,7 @@ fn test_tls_acked_stays_below_what_the_server_holds_when_it_stops_reading() {
 
 #[test]
 fn test_tls_linger_ends_a_quiet_server_after_close_notify_with_everything_acked() {
-    let pki = Pki::new();
-    let config = server_config(&pki);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (pki, config, listener, port) = tls_peer();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
         let mut tls = accept_tls(&listener, &config);
@@ -344,10 +345,7 @@ fn test_tls_linger_ends_a_quiet_server_after_close_notify_with_everything_acked(
 
 #[test]
 fn test_tls_idle_timeout_ends_a_silent_session() {
-    let pki = Pki::new();
-    let config = server_config(&pki);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (pki, config, listener, port) = tls_peer();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {
         // The handshake (a session ticket follows it: records that carry
@@ -376,10 +374,7 @@ fn test_tls_idle_timeout_ends_a_silent_session() {
 
 #[test]
 fn test_tls_reconnect_stops_at_a_refused_certificate() {
-    let pki = Pki::new();
-    let config = server_config(&pki);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (pki, config, listener, port) = tls_peer();
     // Counts the TLS clients it serves until a plaintext "Q" says stop.
     let server = std::thread::spawn(move || {
         let mut handshakes = 0;
