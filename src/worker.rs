@@ -938,12 +938,15 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// With reconnect: the input finished, a connection was made, and
-    /// everything accepted was delivered.
+    /// everything accepted was delivered: the initial message acknowledged
+    /// on some connection (it is not in the kept window: every connection
+    /// sends it again), and the kept window empty.
     fn all_delivered(&self) -> bool {
-        let Outgoing::Kept(k) = &self.out else {
+        let (Outgoing::Kept(k), Some(a)) = (&self.out, &self.across) else {
             return false;
         };
         self.connections > 0
+            && a.initial_acked_max >= self.config.initial.len() as u64
             && self.boxes.inbox.is_closed()
             && self.boxes.inbox.is_empty()
             && k.is_empty()

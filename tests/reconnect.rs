@@ -132,6 +132,49 @@ fn restarting_server(
 }
 
 #[test]
+fn test_an_initial_message_not_yet_acknowledged_is_sent_again_before_the_end() {
+    // Nothing but the initial message to deliver, and the first connection
+    // is reset at once: the component is not done until a connection has
+    // had the initial message acknowledged (it was: "finished" with it
+    // unsent or unacknowledged, which a property run found).
+    const INITIAL: &[u8] = b"HELLO\n";
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (first, _) = listener.accept().unwrap();
+        reset(first);
+        // A later connection, if the client needs one: read to its end.
+        listener.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let accepted = eventually(3 * SOON, || match listener.accept() {
+            Ok((mut s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(SOON)).unwrap();
+                let _ = s.read_to_end(&mut got);
+                true
+            }
+            Err(_) => false,
+        });
+        (accepted, got)
+    });
+    let client = Config::new("127.0.0.1", port)
+        .initial_message(INITIAL.to_vec())
+        .reconnect(quick())
+        .spawn()
+        .unwrap();
+    client.control().send(Control::ProducerFinished);
+    let report = client.join();
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert!(report.all_acked(), "{report}");
+    assert_eq!(report.acked, INITIAL.len() as u64, "{report}");
+    if report.connections > 1 {
+        let (accepted, got) = server.join().unwrap();
+        assert!(accepted, "{report}");
+        assert_eq!(got, INITIAL, "{report}");
+    }
+}
+
+#[test]
 fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
     const INITIAL: &[u8] = b"HELLO\n";
     let total: u64 = if qemu() { 1600 } else { 3000 };
