@@ -25,6 +25,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TTC_ROOT"
 
+# Debug and test builds carry line tables only (a panic's backtrace still
+# has files and lines, a debugger has no variables): on a 2-core machine
+# about 15 % less time to compile and link each target's tests (33 s to
+# 28 s for thumbv7neon, cold), and smaller binaries for QEMU to load. A
+# value already in the environment wins.
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+export CARGO_PROFILE_TEST_DEBUG=${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}
+
 # Bounds every command ttc_run runs here (timeout kills the command's
 # whole process group: cargo, test binaries, QEMU).
 TTC_RUN_TIMEOUT=${TTC_STAGE_TIMEOUT:-900}
