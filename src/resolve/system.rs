@@ -5,8 +5,10 @@
 //! worker's wake eventfd and a shared result slot; nothing of the
 //! connection. The worker sleeps in `poll` on the eventfd. When the helper
 //! is done it puts its result in the slot and, if the worker still waits,
-//! notifies the eventfd. If the worker has gone (`Shutdown`, `Abort`, the
-//! time limit) the slot says so, and the result is dropped with the thread.
+//! notifies the eventfd; the worker then joins the helper, which has only
+//! its return left. If the worker has gone (`Shutdown`, `Abort`, the time
+//! limit) the slot says so, and the result is dropped with the thread,
+//! which nobody joins.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -78,7 +80,7 @@ fn run_on_helper(
         .map_err(|e| Failure::Failed(Phase::Resolve, e))?;
     let slot: Shared = Arc::default();
     let theirs = Arc::clone(&slot);
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name("ttc-resolve".into())
         .stack_size(HELPER_STACK)
         .spawn(move || helper(job, &theirs, &wake))
@@ -95,6 +97,11 @@ fn run_on_helper(
                 s.waiting = false;
                 drop(s);
                 settle(core);
+                // All the helper has left to do is unlock and return: wait
+                // for it, so that no thread of ours outlives a lookup that
+                // was waited for to its end (an abandoned one is left to
+                // finish on its own).
+                let _ = handle.join();
                 return Ok(r);
             }
             s.waiting = true;
