@@ -129,11 +129,10 @@ fn test_idle_timeout_pauses_while_the_outbox_is_full() {
         .unwrap();
     assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
     assert!(eventually(SOON, || client.outbox().len() == 4));
-    // Not reading: pacing the application, not synchronising.
-    std::thread::sleep(idle * 4);
+    // Not reading for four idle times: no signal may come meanwhile.
     assert_eq!(
-        client.signal().try_recv(),
-        Err(ttc::TryRecvError::Empty),
+        client.signal().recv_timeout(idle * 4),
+        Err(ttc::RecvTimeoutError::Timeout),
         "the idle timeout ran while the outbox was full"
     );
     let drainer = drain(client.outbox().clone(), Pace::FULL_SPEED, SOON);
