@@ -7,28 +7,34 @@ use std::time::{Duration, Instant};
 use std::{fmt, io};
 
 use crate::config::Config;
+use crate::databox::{self, AppInbox, AppOutbox, RecvFail, SendFail};
 use crate::mailbox::{
     Mailbox, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
-use crate::wake::{read_room, Boxes, Core, SIGNAL_CAPACITY};
+use crate::wake::{Boxes, Core, SIGNAL_CAPACITY};
 use crate::worker;
 
-/// Pause instructions between two looks at an empty outbox while a
-/// receive spins (a few hundred nanoseconds to a few microseconds,
-/// depending on the CPU).
-const SPIN_PAUSES: u32 = 64;
-
 /// A deadline that has already passed: a receive that does not wait.
-fn past() -> Instant {
-    Instant::now()
+fn past() -> Option<Instant> {
+    Some(Instant::now())
+}
+
+fn recv_timeout_error(e: RecvFail) -> RecvTimeoutError {
+    match e {
+        RecvFail::Empty => RecvTimeoutError::Timeout,
+        RecvFail::Closed => RecvTimeoutError::Closed,
+    }
 }
 
 /// A running connection: Kamaelia's `ThreadedTCPClient`. Made by
 /// [`Config::spawn`]; one worker thread owns the socket.
 ///
-/// `C` is the chunk size in bytes, `I` and `O` the inbox and outbox
-/// capacities in chunks.
+/// `C` is the chunk size in bytes: the largest send the inbox takes whole
+/// and the most one [`Outbox::recv`] returns. The inbox holds `I * C`
+/// bytes and the outbox `O * C` (each rounded up to a power of two): byte
+/// rings, so small sends fill the inbox by their bytes, not by their
+/// count. The defaults are 64 KiB each way.
 ///
 /// Dropping the `Client` without [`join`](Client::join) sends
 /// [`Control::Shutdown`]: the worker stops, closes the socket and ends on
@@ -65,7 +71,7 @@ fn past() -> Instant {
 /// assert_eq!(report.reason, Reason::Finished);
 /// assert_eq!((report.sent, report.received, report.unsent), (5, 5, 0));
 /// ```
-pub struct Client<const C: usize = 1024, const I: usize = 16, const O: usize = 16> {
+pub struct Client<const C: usize = 1024, const I: usize = 64, const O: usize = 64> {
     inbox: Inbox<C, I>,
     outbox: Outbox<C, O>,
     control: ControlInbox,
@@ -77,8 +83,8 @@ impl<const C: usize, const I: usize, const O: usize> fmt::Debug for Client<C, I,
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("chunk", &C)
-            .field("inbox", &self.inbox.mailbox)
-            .field("outbox", &self.outbox.mailbox)
+            .field("inbox", &self.inbox.app)
+            .field("outbox", &self.outbox.app)
             .finish()
     }
 }
@@ -100,13 +106,21 @@ impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
             )));
         }
         let core = Arc::new(Core::new(config.recv_spin).map_err(spawn_err)?);
-        let boxes = Boxes::new(core.clone());
+        // With reconnect the inbox keeps where each send starts, for the
+        // kept window.
+        let framed = config.reconnect.is_some();
+        // Room for `I` sends of `C` bytes, with their lengths if kept.
+        let send_room = if framed { C + databox::FRAME_HEADER } else { C };
+        let (app_in, worker_in, app_out, worker_out) =
+            databox::new(I.saturating_mul(send_room), C, framed, O.saturating_mul(C))
+                .map_err(spawn_err)?;
+        let boxes = Boxes::new(core.clone(), Arc::new(app_in), Arc::new(app_out));
         let inbox = Inbox {
-            mailbox: boxes.inbox.clone(),
+            app: boxes.inbox.clone(),
             core: core.clone(),
         };
         let outbox = Outbox {
-            mailbox: boxes.outbox.clone(),
+            app: boxes.outbox.clone(),
             core: core.clone(),
         };
         let control = ControlInbox { core: core.clone() };
@@ -116,7 +130,7 @@ impl<const C: usize, const I: usize, const O: usize> Client<C, I, O> {
         let thread = std::thread::Builder::new()
             .name(config.thread_name.clone())
             .stack_size(config.stack_size)
-            .spawn(move || worker::run(config, boxes))
+            .spawn(move || worker::run::<C, I, O>(config, boxes, worker_in, worker_out))
             .map_err(spawn_err)?;
         Ok(Client {
             inbox,
@@ -219,15 +233,15 @@ impl<const C: usize, const I: usize, const O: usize> Drop for Client<C, I, O> {
 /// assert!(reader.join().unwrap().unwrap() == data);
 /// assert_eq!(client.join().reason, ttc::Reason::Finished);
 /// ```
-pub struct Inbox<const C: usize = 1024, const N: usize = 16> {
-    mailbox: Arc<Mailbox<Chunk<C>, N>>,
+pub struct Inbox<const C: usize = 1024, const N: usize = 64> {
+    app: Arc<AppInbox>,
     core: Arc<Core>,
 }
 
 impl<const C: usize, const N: usize> Clone for Inbox<C, N> {
     fn clone(&self) -> Self {
         Inbox {
-            mailbox: self.mailbox.clone(),
+            app: self.app.clone(),
             core: self.core.clone(),
         }
     }
@@ -235,7 +249,7 @@ impl<const C: usize, const N: usize> Clone for Inbox<C, N> {
 
 impl<const C: usize, const N: usize> fmt::Debug for Inbox<C, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.mailbox.fmt(f)
+        self.app.fmt(f)
     }
 }
 
@@ -272,39 +286,47 @@ impl fmt::Display for SendSliceError {
 impl std::error::Error for SendSliceError {}
 
 impl<const C: usize, const N: usize> Inbox<C, N> {
-    /// Queues `chunk` if there is room, never waiting. When the inbox is
-    /// full or closed, the chunk comes back in the error.
+    /// Queues `chunk` if there is room for all of it, never waiting. When
+    /// the inbox is full or closed, the chunk comes back in the error.
     pub fn try_send(&self, chunk: Chunk<C>) -> Result<(), TrySendError<Chunk<C>>> {
-        self.mailbox.try_send(chunk)?;
-        self.core.wake_worker();
-        Ok(())
+        match self.app.try_send(&self.core, &chunk) {
+            Ok(()) => Ok(()),
+            Err(SendFail::Full) => Err(TrySendError::Full(chunk)),
+            Err(SendFail::Closed) => Err(TrySendError::Closed(chunk)),
+        }
     }
 
-    /// Queues `chunk`, waiting up to `timeout` for room.
+    /// Queues `chunk`, waiting up to `timeout` for room for all of it.
     pub fn send_timeout(
         &self,
         chunk: Chunk<C>,
         timeout: Duration,
     ) -> Result<(), SendTimeoutError<Chunk<C>>> {
-        self.mailbox.send_timeout(chunk, timeout)?;
-        self.core.wake_worker();
-        Ok(())
+        let deadline = Instant::now().checked_add(timeout);
+        match self.app.send_until(&self.core, &chunk, deadline) {
+            Ok(()) => Ok(()),
+            Err(SendFail::Full) => Err(SendTimeoutError::Timeout(chunk)),
+            Err(SendFail::Closed) => Err(SendTimeoutError::Closed(chunk)),
+        }
     }
 
     /// Queues `chunk`, waiting for room as long as it takes; fails (handing
     /// it back) only when the inbox is closed.
     pub fn send(&self, chunk: Chunk<C>) -> Result<(), SendError<Chunk<C>>> {
-        self.mailbox.send(chunk)?;
-        self.core.wake_worker();
-        Ok(())
+        match self.app.send_until(&self.core, &chunk, None) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(SendError(chunk)),
+        }
     }
 
-    /// Queues all of `data`, split into chunks of at most `C` bytes, waiting
-    /// for room as needed. `timeout` covers the whole slice, not each
-    /// chunk: the call returns within about `timeout` however long the
-    /// slice (`Duration::MAX`: as long as it takes). On failure it says how
-    /// many bytes were queued, so the caller knows exactly what was not
-    /// taken; those are written or counted as unsent like any others.
+    /// Queues all of `data`, waiting for room as needed: as one byte
+    /// stream, or with reconnect as sends of at most `C` bytes each (the
+    /// kept window sends again from the first one not wholly delivered).
+    /// `timeout` covers the whole slice, not each piece: the call returns
+    /// within about `timeout` however long the slice (`Duration::MAX`: as
+    /// long as it takes). On failure it says how many bytes were queued,
+    /// so the caller knows exactly what was not taken; those are written
+    /// or counted as unsent like any others.
     ///
     /// ```no_run
     /// # use std::time::Duration;
@@ -317,25 +339,44 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
     /// ```
     pub fn send_slice(&self, data: &[u8], timeout: Duration) -> Result<(), SendSliceError> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut accepted = 0;
-        while accepted < data.len() {
-            // As many chunks as there is room for, copied in place under
-            // one lock, and one look at whether the worker sleeps.
-            match self.mailbox.send_copies(&data[accepted..], deadline) {
-                Ok(n) => {
-                    accepted += n;
-                    self.core.wake_worker();
-                }
-                Err(e) => {
-                    let reason = match e {
-                        SendTimeoutError::Closed(()) => SendSliceFailure::Closed,
-                        SendTimeoutError::Timeout(()) => SendSliceFailure::TimedOut,
-                    };
-                    return Err(SendSliceError { accepted, reason });
-                }
-            }
-        }
-        Ok(())
+        self.app
+            .send_slice_until(&self.core, data, C, deadline)
+            .map_err(|(accepted, why)| SendSliceError {
+                accepted,
+                reason: match why {
+                    SendFail::Closed => SendSliceFailure::Closed,
+                    SendFail::Full => SendSliceFailure::TimedOut,
+                },
+            })
+    }
+
+    /// Reads from `input` straight into the inbox (no buffer in between:
+    /// one `read` into the inbox's free space, at most `max` bytes), after
+    /// waiting for room, and queues what it read. Returns `Ok(Ok(n))` with
+    /// the bytes read and queued (`0`: the input's end), `Ok(Err(e))` with
+    /// the input's error (nothing queued), or `Err` once the inbox is
+    /// closed (what the read returned then, if anything, was not taken).
+    /// With reconnect it reads at most `C` bytes, one send.
+    ///
+    /// ```no_run
+    /// # let client = ttc::Config::new("127.0.0.1", 9).spawn().unwrap();
+    /// // Everything from stdin to the server, without a copy in between.
+    /// let mut stdin = std::io::stdin();
+    /// while let Ok(read) = client.inbox().read_from(&mut stdin, usize::MAX) {
+    ///     if read.unwrap() == 0 {
+    ///         break;
+    ///     }
+    /// }
+    /// client.control().send(ttc::Control::ProducerFinished);
+    /// ```
+    pub fn read_from(
+        &self,
+        input: &mut dyn io::Read,
+        max: usize,
+    ) -> Result<io::Result<usize>, SendSliceFailure> {
+        self.app
+            .read_from(&self.core, input, max, C)
+            .map_err(|_| SendSliceFailure::Closed)
     }
 
     /// With [`Delivery::Confirmed`](crate::Delivery) and reconnect: the
@@ -352,30 +393,34 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
         self.core.confirm(bytes);
     }
 
-    /// Capacity in chunks.
+    /// Capacity in bytes (`N * C` rounded up to a power of two; with
+    /// reconnect `N * (C + 4)`, as each send also takes 4 bytes of it for
+    /// its length).
     pub fn capacity(&self) -> usize {
-        N
+        self.app.ring().capacity()
     }
 
-    /// Chunks queued and not yet taken by the worker.
+    /// Bytes queued and not yet taken by the worker.
     pub fn len(&self) -> usize {
-        self.mailbox.len()
+        self.app.ring().len()
     }
 
-    /// True when no chunk is waiting.
+    /// True when nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.mailbox.is_empty()
+        self.len() == 0
     }
 
     /// True once the inbox takes nothing more (after `ProducerFinished`,
     /// `Shutdown`, `Abort`, the server closing, or an error).
     pub fn is_closed(&self) -> bool {
-        self.mailbox.is_closed()
+        self.app.ring().is_closed()
     }
 }
 
-/// The outbox: chunks of what the server sent, in order, each at most `C`
-/// bytes. Clone it to receive on another thread. It closes when the
+/// The outbox: the bytes the server sent, in order, as chunks of at most
+/// `C` bytes (a chunk is what was queued when it was taken, so its
+/// boundaries are not the server's writes). Clone it to receive on another
+/// thread. It closes when the
 /// connection ends; what is queued can still be received after that.
 ///
 /// `&Outbox` (and `Outbox`) is also an [`io::Read`](std::io::Read) byte
@@ -400,15 +445,15 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
 /// ```
 ///
 /// To send much while reading, see the pipelining example on [`Inbox`].
-pub struct Outbox<const C: usize = 1024, const N: usize = 16> {
-    mailbox: Arc<Mailbox<Chunk<C>, N>>,
+pub struct Outbox<const C: usize = 1024, const N: usize = 64> {
+    app: Arc<AppOutbox>,
     core: Arc<Core>,
 }
 
 impl<const C: usize, const N: usize> Clone for Outbox<C, N> {
     fn clone(&self) -> Self {
         Outbox {
-            mailbox: self.mailbox.clone(),
+            app: self.app.clone(),
             core: self.core.clone(),
         }
     }
@@ -416,76 +461,19 @@ impl<const C: usize, const N: usize> Clone for Outbox<C, N> {
 
 impl<const C: usize, const N: usize> fmt::Debug for Outbox<C, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.mailbox.fmt(f)
+        self.app.fmt(f)
     }
 }
 
 impl<const C: usize, const N: usize> Outbox<C, N> {
-    // The worker reads only when the outbox has at least
-    // `read_room::<N>()` free slots (so each read is a batch, not one chunk
-    // per wake-up); the receive that frees that much wakes it.
-    fn taken(&self, removed: usize, room: usize) {
-        let want = read_room::<N>();
-        if room >= want && room - removed < want {
-            self.core.wake_worker();
-        }
-    }
-
-    /// Runs `attempt` (a receive that does not wait) until it finds data,
-    /// without sleeping, while data may be about to arrive: the worker is
-    /// awake (reading, most likely). Gives up at the spin limit
-    /// ([`Config::recv_spin`]), at `deadline`, when the outbox is closed,
-    /// or when the worker is seen asleep twice in a row (once may be a
-    /// `poll` that returns at once).
-    fn spin<R>(
-        &self,
-        deadline: Option<Instant>,
-        mut attempt: impl FnMut() -> Result<R, RecvTimeoutError>,
-    ) -> Option<R> {
-        let limit = self.core.recv_spin();
-        if limit.is_zero() {
-            return None;
-        }
-        let end = Instant::now() + limit;
-        let end = deadline.map_or(end, |d| d.min(end));
-        let mut parked_before = false;
-        let mut first = true;
-        loop {
-            // Take the lock only when something may be there.
-            if first || self.mailbox.maybe_ready() {
-                first = false;
-                match attempt() {
-                    Ok(v) => return Some(v),
-                    // Closed: the blocking receive that follows says so.
-                    Err(RecvTimeoutError::Closed) => return None,
-                    Err(RecvTimeoutError::Timeout) => {}
-                }
-            }
-            let parked = self.core.worker_parked();
-            if parked && parked_before {
-                return None;
-            }
-            parked_before = parked;
-            if Instant::now() >= end {
-                return None;
-            }
-            for _ in 0..SPIN_PAUSES {
-                std::hint::spin_loop();
-            }
-        }
-    }
-
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Chunk<C>, RecvTimeoutError> {
-        let (chunk, room) = match self.spin(deadline, || self.mailbox.recv_until(Some(past()))) {
-            Some(v) => v,
-            None => self.mailbox.recv_until(deadline)?,
-        };
-        self.taken(1, room);
-        Ok(chunk)
+        self.app
+            .recv_chunk::<C>(&self.core, deadline)
+            .map_err(recv_timeout_error)
     }
 
-    /// Waits for the next chunk. `Err` once the connection has ended and
-    /// everything was received.
+    /// Waits for the next chunk: what is queued, up to `C` bytes. `Err`
+    /// once the connection has ended and everything was received.
     pub fn recv(&self) -> Result<Chunk<C>, RecvError> {
         self.recv_until(None).map_err(|_| RecvError)
     }
@@ -497,54 +485,20 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
 
     /// Takes the next chunk if there is one, never waiting.
     pub fn try_recv(&self) -> Result<Chunk<C>, TryRecvError> {
-        match self.mailbox.try_recv_room() {
-            Ok((chunk, room)) => {
-                self.taken(1, room);
-                Ok(chunk)
-            }
-            Err(true) => Err(TryRecvError::Closed),
-            Err(false) => Err(TryRecvError::Empty),
-        }
-    }
-
-    fn recv_into_until(
-        &self,
-        buf: &mut [u8],
-        deadline: Option<Instant>,
-    ) -> Result<usize, RecvTimeoutError> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut n = 0;
-        let mut copy = |chunk: &mut Chunk<C>| {
-            let k = chunk.len().min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&chunk[..k]);
-            n += k;
-            if k == chunk.len() {
-                return true;
-            }
-            // The rest of this chunk stays first in line.
-            chunk.copy_within(k.., 0);
-            chunk.truncate(chunk.len() - k);
-            false
-        };
-        let (removed, room) =
-            match self.spin(deadline, || self.mailbox.recv_with(Some(past()), &mut copy)) {
-                Some(v) => v,
-                None => self.mailbox.recv_with(deadline, &mut copy)?,
-            };
-        self.taken(removed, room);
-        Ok(n)
+        self.app
+            .recv_chunk::<C>(&self.core, past())
+            .map_err(|e| match e {
+                RecvFail::Empty => TryRecvError::Empty,
+                RecvFail::Closed => TryRecvError::Closed,
+            })
     }
 
     /// Waits for data, then copies as much of what is queued as fits into
-    /// `buf`, under one lock: the way to stream the outbox with one copy
-    /// of each byte and one lock per batch instead of per chunk. A chunk
-    /// that does not fit whole is split: its rest comes first next time.
-    /// Returns how many bytes were copied (at least one unless `buf` is
-    /// empty); `Err` once the connection has ended and everything was
-    /// received. `&Outbox` is also an [`io::Read`](std::io::Read) that
-    /// does this.
+    /// `buf` (one memcpy, two where the ring wraps): the way to stream the
+    /// outbox with one copy of each byte. Returns how many bytes were
+    /// copied (at least one unless `buf` is empty); `Err` once the
+    /// connection has ended and everything was received. `&Outbox` is
+    /// also an [`io::Read`](std::io::Read) that does this.
     ///
     /// ```
     /// # use std::io::Write;
@@ -564,7 +518,9 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
     /// assert_eq!(total, 5000);
     /// ```
     pub fn recv_into(&self, buf: &mut [u8]) -> Result<usize, RecvError> {
-        self.recv_into_until(buf, None).map_err(|_| RecvError)
+        self.app
+            .recv_into(&self.core, buf, None)
+            .map_err(|_| RecvError)
     }
 
     /// [`recv_into`](Self::recv_into), waiting at most `timeout` for data.
@@ -573,7 +529,37 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
         buf: &mut [u8],
         timeout: Duration,
     ) -> Result<usize, RecvTimeoutError> {
-        self.recv_into_until(buf, Instant::now().checked_add(timeout))
+        self.app
+            .recv_into(&self.core, buf, Instant::now().checked_add(timeout))
+            .map_err(recv_timeout_error)
+    }
+
+    /// Waits for data, then writes what is queued to `out` straight from
+    /// the outbox (no copy in between: one `write` per contiguous part),
+    /// and returns how many bytes `out` took. `Ok(Err(e))` is `out`'s
+    /// error (nothing was taken); `Err` once the connection has ended and
+    /// everything was received. The way to copy the server's bytes to a
+    /// file or a pipe:
+    ///
+    /// ```
+    /// # use std::io::Write;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = listener.local_addr().unwrap().port();
+    /// std::thread::spawn(move || {
+    ///     let (mut s, _) = listener.accept().unwrap();
+    ///     s.write_all(b"to a file").unwrap();
+    /// });
+    /// let client = ttc::Config::new("127.0.0.1", port).spawn().unwrap();
+    /// let mut file = Vec::new(); // any io::Write
+    /// while let Ok(written) = client.outbox().write_to(&mut file) {
+    ///     written.unwrap();
+    /// }
+    /// assert_eq!(file, b"to a file");
+    /// ```
+    pub fn write_to(&self, out: &mut dyn io::Write) -> Result<io::Result<usize>, RecvError> {
+        self.app
+            .write_to(&self.core, out, None)
+            .map_err(|_| RecvError)
     }
 
     /// Iterates over the chunks as they arrive, ending when the connection
@@ -582,19 +568,19 @@ impl<const C: usize, const N: usize> Outbox<C, N> {
         core::iter::from_fn(move || self.recv().ok())
     }
 
-    /// Capacity in chunks.
+    /// Capacity in bytes (`N * C` rounded up to a power of two).
     pub fn capacity(&self) -> usize {
-        N
+        self.app.ring().capacity()
     }
 
-    /// Chunks waiting to be received.
+    /// Bytes waiting to be received.
     pub fn len(&self) -> usize {
-        self.mailbox.len()
+        self.app.ring().len()
     }
 
-    /// True when no chunk is waiting.
+    /// True when nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.mailbox.is_empty()
+        self.len() == 0
     }
 }
 

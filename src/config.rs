@@ -122,9 +122,11 @@ impl Config {
     /// Default chunk capacity in bytes, used by [`Config::spawn`]: the
     /// original's `recv(1024)`.
     pub const DEFAULT_CHUNK: usize = DEFAULT_CHUNK;
-    /// Default inbox capacity in chunks, used by [`Config::spawn`].
+    /// Default inbox capacity in chunks, used by [`Config::spawn`] (64 KiB
+    /// with the default chunk).
     pub const DEFAULT_INBOX: usize = DEFAULT_INBOX;
-    /// Default outbox capacity in chunks, used by [`Config::spawn`].
+    /// Default outbox capacity in chunks, used by [`Config::spawn`] (64 KiB
+    /// with the default chunk).
     pub const DEFAULT_OUTBOX: usize = DEFAULT_OUTBOX;
     /// Default connection attempt delay (RFC 8305's recommendation): how
     /// long an attempt may stay pending before the next address is tried
@@ -484,8 +486,8 @@ impl Config {
         self
     }
 
-    /// Starts the worker with the default chunk size (1 KiB) and mailbox
-    /// capacities (16 chunks each way). Returns at once; the connection
+    /// Starts the worker with the default chunk size (1 KiB) and box
+    /// capacities (64 chunks, 64 KiB, each way). Returns at once; the connection
     /// happens on the worker and is reported on the signal outbox.
     ///
     /// Fails only if the worker cannot be started (no thread or no file
@@ -495,7 +497,10 @@ impl Config {
     }
 
     /// Starts the worker with chunk size `C` bytes, an inbox of `I` chunks
-    /// and an outbox of `O` chunks.
+    /// and an outbox of `O` chunks: byte rings of `I * C` and `O * C`
+    /// bytes (rounded up to a power of two; with reconnect the inbox also
+    /// has room for each send's 4-byte length), allocated here, their
+    /// pages touched only as they are used.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -504,8 +509,8 @@ impl Config {
     /// let client = ttc::Config::new("127.0.0.1", port)
     ///     .spawn_sized::<256, 4, 8>()
     ///     .unwrap();
-    /// assert_eq!(client.inbox().capacity(), 4);
-    /// assert_eq!(client.outbox().capacity(), 8);
+    /// assert_eq!(client.inbox().capacity(), 4 * 256);
+    /// assert_eq!(client.outbox().capacity(), 8 * 256);
     /// client.control().send(ttc::Control::Shutdown);
     /// assert_eq!(client.join().reason, ttc::Reason::Shutdown);
     /// ```

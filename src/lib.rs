@@ -72,12 +72,14 @@ compile_error!("ttc runs on Linux and Android: it uses poll(2) and eventfd");
 mod client; // the public handles: Client and its four boxes
 mod config; // where to connect and how
 mod connect; // the connect phase: resolve, attempts
+mod databox; // the inbox and outbox: a byte ring each way
 pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
 mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
+mod ring; // the single-writer single-reader byte ring and its wake-ups
 mod sys; // poll(2), eventfd: the target glue
 #[cfg(feature = "tls")]
 mod tls; // the `tls` feature: rustls client over the worker's socket

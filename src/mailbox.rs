@@ -38,8 +38,6 @@ use std::time::{Duration, Instant};
 
 use std::collections::VecDeque;
 
-use crate::message::Chunk;
-
 struct State<T, const N: usize> {
     queue: Ring<T, N>,
     closed: bool,
@@ -261,19 +259,6 @@ impl<T, const N: usize> Ring<T, N> {
     fn pop_front(&mut self) -> Option<T> {
         self.0.pop_front()
     }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.0.get_mut(i)
-    }
-
-    fn back_mut(&mut self) -> Option<&mut T> {
-        self.0.back_mut()
-    }
-
-    /// Drops the first `n` items where they are (no move out).
-    fn drop_front(&mut self, n: usize) {
-        self.0.drain(..n.min(self.0.len()));
-    }
 }
 
 impl<T, const N: usize> Mailbox<T, N> {
@@ -455,44 +440,6 @@ impl<T, const N: usize> Mailbox<T, N> {
         }
     }
 
-    /// Waits until something is queued (or the mailbox is closed and
-    /// empty, or `deadline` passes), then offers items, oldest first, under
-    /// one lock, to `take`. `take` uses what it needs of an item and
-    /// returns true if it used all of it (the item is removed and the next
-    /// one offered) or false (the item stays queued as `take` left it, and
-    /// the offer ends). With `deadline` `Some` in the past it does not wait
-    /// at all. Returns how many items were removed and the free slots
-    /// afterwards.
-    pub(crate) fn recv_with(
-        &self,
-        deadline: Option<Instant>,
-        take: impl FnMut(&mut T) -> bool,
-    ) -> Result<(usize, usize), RecvTimeoutError> {
-        let mut s = self.wait_for_item(deadline)?;
-        let n = self.offer(&mut s, take);
-        Ok((n, N - s.queue.len()))
-    }
-
-    /// Offers items, oldest first, to `take` until it returns false (the
-    /// item stays) or the queue is empty; removes each one it took whole.
-    /// Returns how many were removed.
-    fn offer(&self, s: &mut State<T, N>, mut take: impl FnMut(&mut T) -> bool) -> usize {
-        let mut n = 0;
-        while let Some(item) = s.queue.get_mut(n) {
-            if !take(item) {
-                break;
-            }
-            n += 1;
-        }
-        if n > 0 {
-            // Drops the items taken where they are: popping each one would
-            // move it out first (a copy of a whole chunk, for nothing).
-            s.queue.drop_front(n);
-            self.wake_sender(s);
-        }
-        n
-    }
-
     /// Locks the state and waits until an item is queued; `Closed` once
     /// closed and empty, `Timeout` at `deadline` (`Some` in the past: no
     /// wait at all). Recomputes the time left after every wake-up, so
@@ -533,25 +480,9 @@ impl<T, const N: usize> Mailbox<T, N> {
         self.not_full.notify_all();
     }
 
-    /// Offers items, oldest first, under one lock, to `take`, which uses an
-    /// item (copying what it needs from it) and returns true, or leaves it
-    /// queued by returning false, which ends the offer. Returns how many
-    /// were taken.
-    pub(crate) fn take_while(&self, mut take: impl FnMut(&T) -> bool) -> usize {
-        let mut s = self.lock();
-        self.offer(&mut s, |item| take(item))
-    }
-
     /// Free slots right now.
     pub(crate) fn room(&self) -> usize {
         N - self.lock().queue.len()
-    }
-
-    /// True if an item may be queued or the mailbox may be closed, read
-    /// without the lock: a hint for spinning, never for deciding (it can
-    /// be stale either way; the lock has the truth).
-    pub(crate) fn maybe_ready(&self) -> bool {
-        self.len_hint.load(Ordering::Relaxed) > 0 || self.closed_hint.load(Ordering::Relaxed)
     }
 
     // Called, with the state, after every change of the queue's length
@@ -572,68 +503,6 @@ impl<T, const N: usize> Mailbox<T, N> {
         if s.waiting_senders > 0 {
             self.not_full.notify_all();
         }
-    }
-}
-
-/// The data boxes: chunks copied in where they are queued.
-impl<const C: usize, const N: usize> Mailbox<Chunk<C>, N> {
-    /// Queues `data`, split into chunks of `C` bytes (the last one may be
-    /// shorter), as far as there is room, under one lock, without waiting.
-    /// Each piece is copied straight into its slot with one memcpy (no
-    /// chunk built elsewhere and moved in). Returns how many bytes were
-    /// queued (0 when full or closed).
-    pub(crate) fn fill_copies(&self, data: &[u8]) -> usize {
-        let mut s = self.lock();
-        if s.closed {
-            return 0;
-        }
-        self.copy_in(&mut s, data)
-    }
-
-    /// Like [`fill_copies`](Self::fill_copies), but waits until `deadline`
-    /// (`None`: as long as it takes) for room for at least one piece.
-    /// Returns the bytes queued (at least one piece's unless `data` is
-    /// empty), or why nothing was.
-    pub(crate) fn send_copies(
-        &self,
-        data: &[u8],
-        deadline: Option<Instant>,
-    ) -> Result<usize, SendTimeoutError<()>> {
-        let mut s = self.lock();
-        loop {
-            if s.closed {
-                return Err(SendTimeoutError::Closed(()));
-            }
-            if !s.queue.is_full() || data.is_empty() {
-                return Ok(self.copy_in(&mut s, data));
-            }
-            let left = match deadline {
-                None => None,
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Err(SendTimeoutError::Timeout(())),
-                },
-            };
-            s.waiting_senders += 1;
-            s = wait(&self.not_full, s, left);
-            s.waiting_senders -= 1;
-        }
-    }
-
-    fn copy_in(&self, s: &mut State<Chunk<C>, N>, data: &[u8]) -> usize {
-        let mut queued = 0;
-        for piece in data.chunks(C) {
-            if s.queue.push_back(Chunk::new()).is_err() {
-                break;
-            }
-            if let Some(slot) = s.queue.back_mut() {
-                queued += slot.append_prefix(piece);
-            }
-        }
-        if queued > 0 {
-            self.wake_receiver(s);
-        }
-        queued
     }
 }
 
@@ -741,77 +610,5 @@ mod tests {
             p.join().unwrap();
         }
         assert_eq!(mb.try_recv(), Err(TryRecvError::Empty));
-    }
-
-    #[test]
-    fn test_recv_with_takes_a_batch_and_keeps_a_partial_item() {
-        let mb: Mailbox<u32, 4> = Mailbox::new();
-        for v in [1, 2, 3] {
-            mb.try_send(v).unwrap();
-        }
-        let mut seen = [0u32; 3];
-        let mut i = 0;
-        // Takes 1 and 2 whole; leaves 3 queued but changed to 30.
-        let got = mb.recv_with(None, |v| {
-            seen[i] = *v;
-            i += 1;
-            if *v < 3 {
-                true
-            } else {
-                *v = 30;
-                false
-            }
-        });
-        assert_eq!(got, Ok((2, 3)));
-        assert_eq!(seen, [1, 2, 3]);
-        assert_eq!(mb.try_recv(), Ok(30));
-        // Empty: a deadline already past means no wait at all.
-        let past = Some(Instant::now());
-        assert_eq!(mb.recv_with(past, |_| true), Err(RecvTimeoutError::Timeout));
-        mb.close();
-        assert_eq!(mb.recv_with(None, |_| true), Err(RecvTimeoutError::Closed));
-    }
-
-    #[test]
-    fn test_fill_and_send_copies_split_into_chunks_and_respect_room() {
-        let mb: Mailbox<Chunk<4>, 3> = Mailbox::new();
-        // 10 bytes: pieces of 4, 4 and 2.
-        assert_eq!(mb.fill_copies(b"abcdefghij"), 10);
-        assert_eq!(mb.fill_copies(b"k"), 0);
-        assert_eq!(&mb.try_recv().unwrap()[..], b"abcd");
-        // Room for one piece: only the first 4 of these go in.
-        assert_eq!(mb.send_copies(b"0123456", None), Ok(4));
-        assert_eq!(
-            mb.send_copies(b"x", Some(Instant::now())),
-            Err(SendTimeoutError::Timeout(()))
-        );
-        let got: Vec<Vec<u8>> = (0..3).map(|_| mb.try_recv().unwrap().to_vec()).collect();
-        assert_eq!(got, [b"efgh".to_vec(), b"ij".to_vec(), b"0123".to_vec()]);
-        mb.close();
-        assert_eq!(mb.fill_copies(b"y"), 0);
-        assert_eq!(
-            mb.send_copies(b"y", None),
-            Err(SendTimeoutError::Closed(()))
-        );
-    }
-
-    #[test]
-    fn test_take_while_respects_room() {
-        let mb: Mailbox<u8, 3> = Mailbox::new();
-        for v in 0..3 {
-            mb.try_send(v).unwrap();
-        }
-        let mut got = [0u8; 3];
-        let mut i = 0;
-        let n = mb.take_while(|v| {
-            if *v >= 2 {
-                return false;
-            }
-            got[i] = *v;
-            i += 1;
-            true
-        });
-        assert_eq!((n, &got[..2]), (2, &[0, 1][..]));
-        assert_eq!(mb.room(), 2);
     }
 }

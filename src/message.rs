@@ -10,9 +10,9 @@ use std::time::Duration;
 /// Default chunk capacity in bytes: the original's `recv(1024)`.
 pub(crate) const DEFAULT_CHUNK: usize = 1024;
 /// Default inbox capacity, in chunks.
-pub(crate) const DEFAULT_INBOX: usize = 16;
+pub(crate) const DEFAULT_INBOX: usize = 64;
 /// Default outbox capacity, in chunks.
-pub(crate) const DEFAULT_OUTBOX: usize = 16;
+pub(crate) const DEFAULT_OUTBOX: usize = 64;
 
 /// One message of bytes on the inbox or the outbox: up to `C` bytes that
 /// live inline, so moving a chunk through a mailbox never touches the heap.

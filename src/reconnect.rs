@@ -268,24 +268,39 @@ impl Kept {
 
     /// Takes a chunk if it fits; false (nothing taken) if not. An empty
     /// chunk is taken and needs no room.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
-        if bytes.is_empty() {
+        self.push_parts(bytes, &[])
+    }
+
+    /// Takes a send given as two pieces (one send that wraps the inbox's
+    /// ring) if it fits; false (nothing taken) if not.
+    pub(crate) fn push_parts(&mut self, a: &[u8], b: &[u8]) -> bool {
+        let len = a.len() + b.len();
+        if len == 0 {
             return true;
         }
-        if !self.fits(bytes.len()) {
+        if !self.fits(len) {
             return false;
         }
-        let cap = self.buf.len();
-        let at = (self.end % cap as u64) as usize;
-        let first = bytes.len().min(cap - at);
-        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
-        self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+        let end = self.end;
+        self.copy_at(end, a);
+        self.copy_at(end + a.len() as u64, b);
         let slot = (self.first + self.count) % self.lens.len();
-        // A chunk is at most the window, which is far below 4 GiB.
-        self.lens[slot] = bytes.len() as u32;
+        // A send is at most the window, which is far below 4 GiB.
+        self.lens[slot] = len as u32;
         self.count += 1;
-        self.end += bytes.len() as u64;
+        self.end += len as u64;
         true
+    }
+
+    /// Copies `bytes` into the ring at stream offset `at`.
+    fn copy_at(&mut self, at: u64, bytes: &[u8]) {
+        let cap = self.buf.len();
+        let i = (at % cap as u64) as usize;
+        let first = bytes.len().min(cap - i);
+        self.buf[i..i + first].copy_from_slice(&bytes[..first]);
+        self.buf[..bytes.len() - first].copy_from_slice(&bytes[first..]);
     }
 
     /// The next bytes to write: from `written`, up to the end of what was

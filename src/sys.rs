@@ -390,6 +390,105 @@ pub(crate) fn append_bytes<const C: usize>(v: &mut heapless::Vec<u8, C>, bytes: 
     n
 }
 
+/// Zero-filled memory of its own pages (an anonymous private mapping):
+/// a page costs resident memory only once it is first written, whatever
+/// the allocator does with freed heap memory, so a byte ring of 256 KiB
+/// that a connection fills to 4 KiB costs one page. Unmapped on drop.
+pub(crate) struct Pages {
+    ptr: core::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: `Pages` owns its mapping outright; what is shared through it is
+// the ring's business (ring.rs), which hands out disjoint regions.
+unsafe impl Send for Pages {}
+// SAFETY: as above.
+unsafe impl Sync for Pages {}
+
+impl Pages {
+    /// At least `len` bytes (at least one), all zero.
+    #[cfg(not(miri))]
+    pub(crate) fn new(len: usize) -> io::Result<Pages> {
+        let len = len.max(1);
+        // SAFETY: an anonymous private mapping takes no pointer from us
+        // (address hint null); the result is checked against MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        match core::ptr::NonNull::new(p.cast::<u8>()) {
+            Some(ptr) => Ok(Pages { ptr, len }),
+            None => Err(io::Error::other("mmap returned a null mapping")),
+        }
+    }
+
+    /// Under Miri (which has no mmap of its own here): zeroed heap memory.
+    #[cfg(miri)]
+    pub(crate) fn new(len: usize) -> io::Result<Pages> {
+        let len = len.max(1);
+        let layout = std::alloc::Layout::from_size_align(len, 64).map_err(io::Error::other)?;
+        // SAFETY: `layout` has a non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) };
+        core::ptr::NonNull::new(p)
+            .map(|ptr| Pages { ptr, len })
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))
+    }
+
+    /// The first byte; `len` bytes from it are valid for reads and writes
+    /// while `self` lives.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for Pages {
+    #[cfg(not(miri))]
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping `new` made, and
+        // nothing borrows from it any more (`&mut self`).
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+
+    #[cfg(miri)]
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe {
+            std::alloc::dealloc(
+                self.ptr.as_ptr(),
+                std::alloc::Layout::from_size_align_unchecked(self.len, 64),
+            )
+        }
+    }
+}
+
+/// One `recv(2)` with `MSG_DONTWAIT`: the worker's blocking socket read
+/// without blocking (`WouldBlock` when nothing is there), so a full read
+/// can be followed by another without a `poll` first.
+pub(crate) fn recv_now(sock: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+        let r = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

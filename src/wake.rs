@@ -1,7 +1,7 @@
 //! The park/wake protocol between the application's threads and the
 //! worker: [`Core`] (the control byte, the "parked" mark and the wake
 //! eventfd), the [`Boxes`] as the worker sees them, and the bounds both
-//! sides rely on ([`SIGNAL_CAPACITY`], [`read_room`]).
+//! sides rely on ([`SIGNAL_CAPACITY`]).
 //!
 //! The worker sleeps in `poll(2)` on its socket and the eventfd. Before it
 //! sleeps it marks itself parked and looks at every box once more; a
@@ -21,8 +21,9 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::databox::{AppInbox, AppOutbox};
 use crate::mailbox::Mailbox;
-use crate::message::{Chunk, Control, Reason, ShutdownReport, Signal};
+use crate::message::{Control, Reason, ShutdownReport, Signal};
 use crate::sys::EventFd;
 
 /// Capacity of the signal outbox. A connection emits at most
@@ -49,14 +50,6 @@ pub(crate) const SIGNALS_PER_CONNECTION: usize = 7;
 // whole connection's worth with reconnect, plus that slot.
 const _: () = assert!(SIGNAL_CAPACITY > 6);
 const _: () = assert!(SIGNAL_CAPACITY > SIGNALS_PER_CONNECTION);
-
-/// Free outbox slots the worker waits for before it reads again: half the
-/// capacity (at least one). Waiting for a batch of room instead of one slot
-/// halves neither latency nor memory, but turns "one wake-up per chunk"
-/// into "one wake-up per half outbox" when the consumer is the slower side.
-pub(crate) const fn read_room<const N: usize>() -> usize {
-    N.div_ceil(2)
-}
 
 /// Upper bound on [`Config::recv_spin`](crate::Config::recv_spin):
 /// spinning longer than a thread wake-up costs never pays.
@@ -193,21 +186,23 @@ impl Core {
     }
 }
 
-/// The boxes as the worker sees them.
-pub(crate) struct Boxes<const C: usize, const I: usize, const O: usize> {
+/// The boxes as both sides share them: the core, the application's ends
+/// of the inbox and the outbox (the worker closes them there), and the
+/// signal outbox. The worker's own ends are its alone (databox.rs).
+pub(crate) struct Boxes {
     pub core: Arc<Core>,
-    pub inbox: Arc<Mailbox<Chunk<C>, I>>,
-    pub outbox: Arc<Mailbox<Chunk<C>, O>>,
+    pub inbox: Arc<AppInbox>,
+    pub outbox: Arc<AppOutbox>,
     pub signal: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
 }
 
-impl<const C: usize, const I: usize, const O: usize> Boxes<C, I, O> {
-    /// Fresh, empty boxes around `core`.
-    pub(crate) fn new(core: Arc<Core>) -> Self {
+impl Boxes {
+    /// The boxes around `core`, with a fresh, empty signal outbox.
+    pub(crate) fn new(core: Arc<Core>, inbox: Arc<AppInbox>, outbox: Arc<AppOutbox>) -> Self {
         Boxes {
             core,
-            inbox: Arc::new(Mailbox::new()),
-            outbox: Arc::new(Mailbox::new()),
+            inbox,
+            outbox,
             signal: Arc::new(Mailbox::new()),
         }
     }

@@ -16,25 +16,27 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::connect::{self, Failure};
+use crate::databox::{WorkerInbox, WorkerOutbox};
 #[cfg(feature = "tls")]
 use crate::message::TlsInfo;
-use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
+use crate::message::{Control, Error, Phase, Reason, ShutdownReport, Signal};
 use crate::reconnect::{Backoff, Delivery, Kept, Rng};
+use crate::ring::Side;
 use crate::sys;
-use crate::wake::{read_room, Boxes, Core};
+use crate::wake::{Boxes, Core};
 
 /// Longest a single blocking read or write may block: how late control can
 /// be seen while the worker is inside a write to a server that does not
 /// read.
 pub(crate) const IO_SLICE: Duration = Duration::from_millis(20);
 
-/// Size of the worker's write and read batch buffers (at least one chunk).
-const BATCH: usize = 8 * 1024;
+/// The most one read step takes from the socket before the worker looks
+/// at the rest of its work (control, the write side): reads go on without
+/// a `poll` while each one fills what it was given.
+const READ_BURST: usize = 256 * 1024;
 
-/// The write batch of a TLS connection, and the most plaintext one TLS
-/// write takes: one full record (16 KiB of plaintext), so a bulk upload
-/// makes half the records and writes that 8 KiB would (benches/README.md,
-/// "TLS").
+/// The most plaintext one TLS write takes: one full record (16 KiB of
+/// plaintext).
 #[cfg(feature = "tls")]
 const TLS_BATCH: usize = 16 * 1024;
 
@@ -65,6 +67,17 @@ impl Transport {
             Transport::Plain(s) => (&*s).read(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(t) => t.read(buf),
+        }
+    }
+
+    /// Like `read`, without blocking, for a read that follows a full one
+    /// without a `poll` first (`WouldBlock`: nothing there). TLS reads
+    /// only after `poll`, so this is the plain socket's.
+    fn read_now(&mut self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        match self {
+            Transport::Plain(s) => Some(sys::recv_now(s.as_raw_fd(), buf)),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => None,
         }
     }
 
@@ -282,24 +295,26 @@ impl Acks {
 /// `SocketShutdown` on the signal outbox, even if something panicked.
 pub(crate) fn run<const C: usize, const I: usize, const O: usize>(
     config: Config,
-    boxes: Boxes<C, I, O>,
+    boxes: Boxes,
+    inbox: WorkerInbox,
+    outbox: WorkerOutbox,
 ) {
     let mut guard = FinalGuard {
         boxes: &boxes,
         done: false,
     };
-    let report = Worker::new(config, &boxes).run();
+    let report = Worker::<C, I, O>::new(config, &boxes, inbox, outbox).run();
     guard.finish(report);
 }
 
 /// Delivers the final signal exactly once: from `finish`, or from `drop` if
 /// the worker unwound.
-struct FinalGuard<'a, const C: usize, const I: usize, const O: usize> {
-    boxes: &'a Boxes<C, I, O>,
+struct FinalGuard<'a> {
+    boxes: &'a Boxes,
     done: bool,
 }
 
-impl<const C: usize, const I: usize, const O: usize> FinalGuard<'_, C, I, O> {
+impl FinalGuard<'_> {
     fn finish(&mut self, report: ShutdownReport) {
         self.done = true;
         let b = self.boxes;
@@ -314,7 +329,7 @@ impl<const C: usize, const I: usize, const O: usize> FinalGuard<'_, C, I, O> {
     }
 }
 
-impl<const C: usize, const I: usize, const O: usize> Drop for FinalGuard<'_, C, I, O> {
+impl Drop for FinalGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
             let mut report = ShutdownReport::new(Reason::Error);
@@ -406,98 +421,39 @@ enum Flushed {
     Look,
 }
 
-/// Bytes taken from the inbox and not yet written: `buf[start..end]`.
-struct WriteBatch {
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-}
-
-impl WriteBatch {
-    fn len(&self) -> usize {
-        self.end - self.start
-    }
-
-    fn room(&self) -> usize {
-        self.buf.len() - self.len()
-    }
-
-    /// Moves inbox chunks in while they fit, under one lock.
-    fn refill<const C: usize, const N: usize>(
-        &mut self,
-        inbox: &crate::mailbox::Mailbox<Chunk<C>, N>,
-    ) {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        } else if self.buf.len() - self.end < C {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let WriteBatch { buf, end, .. } = self;
-        inbox.take_while(|chunk| {
-            let Some(room) = buf.get_mut(*end..*end + chunk.len()) else {
-                return false;
-            };
-            room.copy_from_slice(chunk);
-            *end += chunk.len();
-            true
-        });
-    }
-}
-
-/// Where accepted bytes wait to be written: the write batch, or with
-/// reconnect the kept window, which also keeps them until they are
-/// delivered.
+/// Where accepted bytes wait to be written: in the inbox itself (the
+/// worker writes straight from its ring), or with reconnect in the kept
+/// window, which also keeps them until they are delivered.
 enum Outgoing {
-    Batch(WriteBatch),
+    Inbox,
     Kept(Kept),
 }
 
 impl Outgoing {
-    /// Bytes taken from the inbox and not yet written on this connection.
+    /// Bytes taken from the inbox and not yet written on this connection
+    /// (none are taken without reconnect: they stay in the inbox until
+    /// written).
     fn unwritten(&self) -> usize {
         match self {
-            Outgoing::Batch(b) => b.len(),
+            Outgoing::Inbox => 0,
             Outgoing::Kept(k) => k.unwritten(),
         }
     }
 
-    /// Room for another chunk of up to `C` bytes.
+    /// Room for another send of up to `C` bytes: more input would be
+    /// written (or taken) at once.
     fn can_take<const C: usize>(&self) -> bool {
         match self {
-            Outgoing::Batch(b) => b.room() >= C,
+            Outgoing::Inbox => true,
             Outgoing::Kept(k) => k.fits(C),
         }
     }
 
-    /// Moves inbox chunks in while they fit, under one lock.
-    fn refill<const C: usize, const N: usize>(
-        &mut self,
-        inbox: &crate::mailbox::Mailbox<Chunk<C>, N>,
-    ) {
-        match self {
-            Outgoing::Batch(b) => b.refill(inbox),
-            Outgoing::Kept(k) => {
-                inbox.take_while(|chunk| k.push(chunk));
-            }
-        }
-    }
-
-    /// The next bytes to write.
-    fn next(&self) -> &[u8] {
-        match self {
-            Outgoing::Batch(b) => &b.buf[b.start..b.end],
-            Outgoing::Kept(k) => k.next(),
-        }
-    }
-
-    /// `n` bytes of [`Outgoing::next`] were written.
-    fn advance(&mut self, n: usize) {
-        match self {
-            Outgoing::Batch(b) => b.start += n,
-            Outgoing::Kept(k) => k.advance(n),
+    /// With reconnect: moves the inbox's sends into the kept window while
+    /// they fit.
+    fn refill(&mut self, inbox: &mut WorkerInbox) {
+        if let Outgoing::Kept(k) = self {
+            inbox.take_sends(|a, b| k.push_parts(a, b));
         }
     }
 }
@@ -531,7 +487,10 @@ struct Across {
 
 struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     config: Config,
-    boxes: &'a Boxes<C, I, O>,
+    boxes: &'a Boxes,
+    /// The worker's ends of the data boxes.
+    inbox: WorkerInbox,
+    outbox: WorkerOutbox,
     /// The report of the current connection (the final one without
     /// reconnect).
     report: ShutdownReport,
@@ -539,10 +498,16 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// Initial message bytes already written.
     initial_pos: usize,
     out: Outgoing,
-    rbuf: Box<[u8]>,
     /// The last write took everything: the next one will likely not block,
     /// so it is tried without asking poll first.
     writable: bool,
+    /// The last read filled what it was given: more is likely there, so
+    /// the next read is tried (without blocking) before asking poll.
+    readable: bool,
+    /// The last deadline step started the timer that samples the server's
+    /// acknowledgements (with reconnect: the kept window is full or the
+    /// connection waits to end).
+    ack_timer: bool,
     /// Bytes written since the last look at the socket with `poll`.
     unpolled: usize,
     /// When the oldest unwritten byte last saw no progress (write timeout).
@@ -578,26 +543,10 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
-    fn new(config: Config, boxes: &'a Boxes<C, I, O>) -> Self {
-        let batch = BATCH.max(C);
-        #[cfg(feature = "tls")]
-        let write_batch = if config.tls.is_some() {
-            TLS_BATCH.max(C)
-        } else {
-            batch
-        };
-        #[cfg(not(feature = "tls"))]
-        let write_batch = batch;
+    fn new(config: Config, boxes: &'a Boxes, inbox: WorkerInbox, outbox: WorkerOutbox) -> Self {
         // The kept window is allocated once, and only with reconnect.
         let (out, across) = match config.reconnect {
-            None => (
-                Outgoing::Batch(WriteBatch {
-                    buf: vec![0; write_batch].into_boxed_slice(),
-                    start: 0,
-                    end: 0,
-                }),
-                None,
-            ),
+            None => (Outgoing::Inbox, None),
             Some(backoff) => (
                 Outgoing::Kept(Kept::new(config.resend_window, C)),
                 Some(Across {
@@ -620,12 +569,15 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         Worker {
             config,
             boxes,
+            inbox,
+            outbox,
             report: ShutdownReport::new(Reason::Error),
             state: State::START,
             initial_pos: 0,
             out,
-            rbuf: vec![0; batch].into_boxed_slice(),
             writable: true,
+            readable: false,
+            ack_timer: false,
             unpolled: 0,
             pending_since: None,
             linger_from: None,
@@ -704,6 +656,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.report.connections = self.connections;
         self.initial_pos = 0;
         self.writable = true;
+        self.readable = false;
         self.unpolled = 0;
         self.pending_since = None;
         self.tls_pending = false;
@@ -947,8 +900,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         };
         self.connections > 0
             && a.initial_acked_max >= self.config.initial.len() as u64
-            && self.boxes.inbox.is_closed()
-            && self.boxes.inbox.is_empty()
+            && self.inbox.is_closed()
+            && self.inbox.is_empty()
             && k.is_empty()
     }
 
@@ -974,30 +927,56 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.config.initial.len() - self.initial_pos
     }
 
-    /// Bytes accepted and not yet written: the initial message, the batch
-    /// or kept window, TLS records not yet on the socket (known to the
-    /// loop through `tls_pending`).
+    /// Bytes accepted and not yet written: the initial message, the inbox
+    /// (or the kept window), TLS records not yet on the socket (known to
+    /// the loop through `tls_pending`).
     fn has_pending(&self) -> bool {
-        self.initial_left() > 0 || self.out.unwritten() > 0 || self.tls_pending
+        self.initial_left() > 0
+            || self.tls_pending
+            || match &self.out {
+                Outgoing::Inbox => !self.inbox.is_empty(),
+                Outgoing::Kept(k) => k.unwritten() > 0,
+            }
     }
 
     /// Everything accepted is written and nothing more will be accepted.
     fn drained(&self) -> bool {
-        !self.has_pending() && self.boxes.inbox.is_closed() && self.boxes.inbox.is_empty()
+        !self.has_pending() && self.inbox.is_closed() && self.inbox.is_empty()
+    }
+
+    /// Free outbox bytes the worker waits for before it reads again: half
+    /// the outbox. Waiting for a batch of room instead of any room turns
+    /// "one wake-up per receive" into "one per half outbox" when the
+    /// application is the slower side.
+    fn read_room(&self) -> usize {
+        self.outbox.ring().wake_writer_at()
     }
 
     /// One write of pending bytes: the initial message first, then the
     /// batch (or the kept window).
     fn write_some(&mut self, stream: &mut Transport, now: Instant) -> io::Result<()> {
         let initial_left = self.initial_left();
-        let buf = if initial_left > 0 {
-            &self.config.initial[self.initial_pos..]
-        } else {
-            self.out.next()
-        };
-        let want = buf.len();
         let progress = stream.progress();
-        let written = stream.write(buf);
+        let mut want = 0;
+        let written = if initial_left > 0 {
+            let buf = &self.config.initial[self.initial_pos..];
+            want = buf.len();
+            stream.write(buf)
+        } else {
+            match &mut self.out {
+                // Straight from the inbox's ring: the bytes the socket
+                // takes leave the inbox.
+                Outgoing::Inbox => self.inbox.write_with(usize::MAX, |buf| {
+                    want = buf.len();
+                    stream.write(buf)
+                }),
+                Outgoing::Kept(k) => {
+                    let buf = k.next();
+                    want = buf.len();
+                    stream.write(buf)
+                }
+            }
+        };
         self.tls_pending = stream.wants_write();
         match written {
             Ok(n) => {
@@ -1017,7 +996,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     self.initial_pos += n;
                 } else {
                     self.count_resent(n);
-                    self.out.advance(n);
+                    if let Outgoing::Kept(k) = &mut self.out {
+                        k.advance(n);
+                    }
                 }
                 self.report.sent += n as u64;
                 self.unpolled = self.unpolled.saturating_add(n);
@@ -1100,49 +1081,82 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     #[cfg(not(feature = "tls"))]
     fn note_write(&mut self, _initial: bool, _resent: u64, _max_before: u64) {}
 
-    /// One read into the outbox, no more than it has room for.
+    /// Reads into the outbox, straight into its ring, no more than it has
+    /// room for: once (the socket is readable, or TLS has input buffered),
+    /// then again without a `poll` while each read fills what it was given
+    /// (plain sockets), up to [`READ_BURST`]. A receiving thread that
+    /// sleeps is woken once a quarter of the outbox is queued, and at the
+    /// end of the burst.
     fn read_some(&mut self, stream: &mut Transport) -> Result<(), Reason> {
-        let room = self.boxes.outbox.room();
-        if room == 0 {
-            return Ok(());
-        }
-        let want = self.rbuf.len().min(room.saturating_mul(C));
-        let got = stream.read(&mut self.rbuf[..want]);
-        // Reading TLS can queue records to write (an alert, a key update).
-        self.tls_pending = stream.wants_write();
-        match got {
-            Ok(0) => {
-                self.set_read(ReadState::Eof);
-                if self.across.is_none() {
-                    // Nothing more is accepted; what is queued is still
-                    // flushed.
-                    self.boxes.inbox.close();
-                } else if self.state.writing() {
-                    // With reconnect the inbox stays open; what is not
-                    // written yet goes on the next connection.
-                    let until = self.linger_deadline(Instant::now());
-                    self.set_write(WriteState::Settling { until });
-                }
-                self.signal(Signal::PeerClosed);
-                Ok(())
+        let mut total = 0usize;
+        let mut first = true;
+        let result = loop {
+            if self.outbox.room() == 0 {
+                break Ok(());
             }
-            Ok(n) => {
-                self.report.received += n as u64;
-                let now = Instant::now();
-                self.heard_at = now;
-                if self.state.write == WriteState::HalfClosed {
-                    // The server is not idle: the linger starts over.
-                    self.linger_from = Some(now);
+            let mut asked = 0;
+            let got = self.outbox.read_with(usize::MAX, |buf| {
+                asked = buf.len();
+                if first {
+                    stream.read(buf)
+                } else {
+                    stream
+                        .read_now(buf)
+                        .unwrap_or(Err(io::ErrorKind::WouldBlock.into()))
                 }
-                // Only the worker fills the outbox and there was room for
-                // every piece, so all of them go in.
-                let queued = self.boxes.outbox.fill_copies(&self.rbuf[..n]);
-                debug_assert_eq!(queued, n);
-                Ok(())
+            });
+            first = false;
+            // Reading TLS can queue records to write (an alert, a key
+            // update).
+            self.tls_pending = stream.wants_write();
+            match got {
+                Ok(0) => break self.read_end(),
+                Ok(n) => {
+                    self.report.received += n as u64;
+                    total += n;
+                    self.readable = n == asked;
+                    if !self.readable || total >= READ_BURST {
+                        break Ok(());
+                    }
+                    self.outbox.wake_reader(false);
+                }
+                Err(e) if is_transient(&e) => {
+                    self.readable = false;
+                    break Ok(());
+                }
+                Err(e) => {
+                    self.readable = false;
+                    break Err(self.fail(phase_of(&e, Phase::Read), &e));
+                }
             }
-            Err(e) if is_transient(&e) => Ok(()),
-            Err(e) => Err(self.fail(phase_of(&e, Phase::Read), &e)),
+        };
+        if total > 0 {
+            let now = Instant::now();
+            self.heard_at = now;
+            if self.state.write == WriteState::HalfClosed {
+                // The server is not idle: the linger starts over.
+                self.linger_from = Some(now);
+            }
         }
+        self.outbox.wake_reader(!self.readable);
+        result
+    }
+
+    /// The server closed its side (end of stream).
+    fn read_end(&mut self) -> Result<(), Reason> {
+        self.readable = false;
+        self.set_read(ReadState::Eof);
+        if self.across.is_none() {
+            // Nothing more is accepted; what is queued is still flushed.
+            self.boxes.inbox.close();
+        } else if self.state.writing() {
+            // With reconnect the inbox stays open; what is not written
+            // yet goes on the next connection.
+            let until = self.linger_deadline(Instant::now());
+            self.set_write(WriteState::Settling { until });
+        }
+        self.signal(Signal::PeerClosed);
+        Ok(())
     }
 
     /// The connected loop. Returns why it stopped.
@@ -1186,7 +1200,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 // Everything accepted before this point is still written.
                 self.boxes.inbox.close();
                 self.set_write(WriteState::Draining);
-            } else if self.across.is_some() && !self.boxes.inbox.is_closed() {
+            } else if self.across.is_some() && !self.inbox.is_closed() {
                 // Settling after the server closed: the input is over all
                 // the same, and decides whether to reconnect.
                 self.boxes.inbox.close();
@@ -1201,20 +1215,22 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if !self.state.writing() {
             return Ok(Flushed::Look);
         }
-        let had = self.has_pending();
         if let Outgoing::Kept(k) = &self.out {
-            if !k.fits(C) && !self.boxes.inbox.is_empty() {
+            if !k.fits(C) && !self.inbox.is_empty() {
                 // The window is full: see whether the server acknowledged
                 // more, which makes room.
                 self.sample_acked(stream);
             }
         }
-        self.out.refill(&self.boxes.inbox);
+        self.out.refill(&mut self.inbox);
         let now = Instant::now();
-        if !had && self.has_pending() {
+        let pending = self.has_pending();
+        if pending && self.pending_since.is_none() {
+            // Bytes to write appeared (queued by the application at any
+            // time): the write timeout's clock starts.
             self.pending_since = Some(now);
         }
-        if !(self.has_pending() && self.writable) {
+        if !(pending && self.writable) {
             return Ok(Flushed::Look);
         }
         if let Err(e) = self.write_some(stream, now) {
@@ -1230,7 +1246,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         // with the outbox full a look finds nothing to do.)
         let look_due = self.state.reading()
             && self.unpolled >= READ_CHECK_EVERY
-            && self.boxes.outbox.room() >= read_room::<O>();
+            && self.outbox.room() >= self.read_room();
         Ok(if self.writable && !look_due {
             Flushed::KeepWriting
         } else {
@@ -1258,7 +1274,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if self.state.write == WriteState::HalfClosed {
             // Paused while the outbox has no room to read into; started
             // over when there is room again.
-            let can_read = self.boxes.outbox.room() >= read_room::<O>();
+            let can_read = self.outbox.room() >= self.read_room();
             match (can_read, self.linger_from) {
                 (false, _) => self.linger_from = None,
                 (true, None) => self.linger_from = Some(now),
@@ -1348,7 +1364,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if !self.acks.live || self.acks.acked >= self.report.sent {
             return false;
         }
-        let full = !k.fits(C) && !self.boxes.inbox.is_empty();
+        let full = !k.fits(C) && !self.inbox.is_empty();
         full || !self.state.writing()
     }
 
@@ -1385,7 +1401,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             WriteState::Settling { until } => until,
             _ => None,
         };
-        let ack_wait = if self.waiting_for_acks() {
+        self.ack_timer = self.waiting_for_acks();
+        let ack_wait = if self.ack_timer {
             now.checked_add(ACK_WAIT)
         } else {
             None
@@ -1404,7 +1421,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if !self.state.reading() {
             return None;
         }
-        if self.boxes.outbox.room() < read_room::<O>() {
+        if self.outbox.room() < self.read_room() {
             // Not listening: no deadline; the receive that makes room wakes
             // the worker, and the time starts from then.
             self.idle_paused = true;
@@ -1428,19 +1445,61 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         deadline: Option<Instant>,
     ) -> Result<(), Reason> {
         let core = &*self.boxes.core;
-        let want_read = self.state.reading() && self.boxes.outbox.room() >= read_room::<O>();
+        let read_room = self.read_room();
+        let want_read = self.state.reading() && self.outbox.room() >= read_room;
+        if want_read && self.readable {
+            // The last read filled what it was given: read on before
+            // asking poll (a read that finds nothing says so at once).
+            return self.read_some(stream);
+        }
         let want_write = self.state.writing() && self.has_pending();
         // Decrypted bytes (or an end) wait in the transport: deliver them
         // before asking the socket for more, and do not sleep meanwhile.
         let buffered = want_read && stream.wants_read();
+        // About to look or sleep: whatever the outbox holds is the end of
+        // a burst for a receiver that sleeps.
+        self.outbox.wake_reader(true);
+        // The marks that let the application's side wake us, only for
+        // what we wait for: input (none queued, and room to take it), and
+        // room in the outbox to read into.
+        let wait_input = self.state.writing()
+            && match self.out {
+                // Nothing was pending when `want_write` looked: anything
+                // queued since is input we wait for (the re-check below
+                // sees it).
+                Outgoing::Inbox => !want_write,
+                // Input to take into the window, or, with the window full,
+                // input that would start the timer for the acknowledgements
+                // that make room (unless it runs already; with
+                // `Delivery::Confirmed` confirmations wake us instead).
+                Outgoing::Kept(_) => {
+                    self.out.can_take::<C>()
+                        || (!self.ack_timer && self.acks.live && self.acks.acked < self.report.sent)
+                }
+            };
+        let wait_room = self.state.reading() && !want_read;
+        if wait_input {
+            self.inbox.ring().mark_asleep(Side::Reader);
+        }
+        if wait_room {
+            self.outbox.ring().mark_asleep(Side::Writer);
+        }
         core.park();
         // Re-check every box after marking ourselves parked (see
         // `Core::wake_worker`): anything that arrived before the mark is
         // seen here, anything after it notifies the eventfd.
-        let more_input =
-            self.state.writing() && self.out.can_take::<C>() && !self.boxes.inbox.is_empty();
-        let room_again =
-            self.state.reading() && !want_read && self.boxes.outbox.room() >= read_room::<O>();
+        let more_input = match self.out {
+            // Input came while we marked ourselves waiting for it (queued
+            // input otherwise waits for the socket: `write_now`).
+            Outgoing::Inbox => wait_input && !self.inbox.is_empty(),
+            // Input to move into the kept window, or to start the timer.
+            Outgoing::Kept(_) => {
+                self.state.writing()
+                    && (self.out.can_take::<C>() || wait_input)
+                    && !self.inbox.is_empty()
+            }
+        };
+        let room_again = wait_room && self.outbox.room() >= read_room;
         let control_now = match core.control() {
             Some(Control::ProducerFinished) => self.state.write == WriteState::Open,
             Some(_) => true,
@@ -1453,8 +1512,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             || write_now
             || buffered
             || self.confirm_pending();
+        let unmark = |this: &Self| {
+            if wait_input {
+                this.inbox.ring().mark_awake(Side::Reader);
+            }
+            if wait_room {
+                this.outbox.ring().mark_awake(Side::Writer);
+            }
+        };
         if busy {
             core.unpark();
+            unmark(self);
             if buffered {
                 return self.read_some(stream);
             }
@@ -1481,7 +1549,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             core.wake_fd(),
             timeout,
         );
-        core.unpark();
+        if !busy {
+            core.unpark();
+            unmark(self);
+        }
         self.unpolled = 0;
         let ready = match ready {
             Ok(r) => r,
@@ -1510,7 +1581,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             && self.state.write != WriteState::HalfClosed
             && self.report.error.is_none()
             && !self.has_pending()
-            && self.boxes.inbox.is_empty();
+            && self.inbox.is_empty();
         self.take_back(stream.unflushed());
         let flush = clean || reason == Reason::Error;
         let stream = stream.close(clean, flush);
@@ -1525,11 +1596,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// Counts what was accepted and not written, and builds the report.
     fn finish(mut self, reason: Reason) -> ShutdownReport {
         self.boxes.inbox.close();
-        let mut queued = 0u64;
-        self.boxes.inbox.take_while(|chunk| {
-            queued += chunk.len() as u64;
-            true
-        });
+        // What the inbox accepted and the worker never took.
+        let queued = self.inbox.discard();
         let report = match self.across.take() {
             None => {
                 self.report.unsent =
@@ -1562,7 +1630,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let initial = self.config.initial.len() as u64;
         let taken_unwritten = match &self.out {
             Outgoing::Kept(k) => k.end() - a.written_max,
-            Outgoing::Batch(b) => b.len() as u64,
+            Outgoing::Inbox => 0,
         };
         r.unsent = (initial - a.initial_written_max) + taken_unwritten + queued;
         let delivered = match self.config.delivery {
@@ -1656,7 +1724,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             if let Some(reason) = core.stop_requested() {
                 return Err(reason);
             }
-            if core.control() == Some(Control::ProducerFinished) && !boxes.inbox.is_closed() {
+            if core.control() == Some(Control::ProducerFinished) && !self.inbox.is_closed() {
                 boxes.inbox.close();
             }
             self.release_delivered();
@@ -1671,7 +1739,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             // Re-check after marking ourselves parked (see
             // `Core::wake_worker`).
             let control_now = match core.control() {
-                Some(Control::ProducerFinished) => !boxes.inbox.is_closed(),
+                Some(Control::ProducerFinished) => !self.inbox.is_closed(),
                 Some(_) => true,
                 None => false,
             };

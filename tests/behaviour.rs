@@ -275,7 +275,7 @@ fn test_full_outbox_stops_reading_without_spinning_then_resumes() {
         .spawn_sized::<1024, 16, 4>()
         .unwrap();
     assert!(
-        eventually(SOON, || client.outbox().len() == 4),
+        eventually(SOON, || client.outbox().len() == client.outbox().capacity()),
         "outbox never filled"
     );
     let tid = thread_id_named("ttc-t-outbox").expect("worker thread not found");

@@ -128,7 +128,7 @@ fn test_idle_timeout_pauses_while_the_outbox_is_full() {
         .spawn_sized::<1024, 4, 4>()
         .unwrap();
     assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
-    assert!(eventually(SOON, || client.outbox().len() == 4));
+    assert!(eventually(SOON, || client.outbox().len() == client.outbox().capacity()));
     // Not reading for four idle times: no signal may come meanwhile.
     assert_eq!(
         client.signal().recv_timeout(idle * 4),

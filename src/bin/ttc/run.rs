@@ -16,12 +16,22 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ttc::{Client, Control, Reason, ShutdownReport, Signal, SignalOutbox};
+use ttc::{Control, Reason, ShutdownReport, Signal, SignalOutbox};
 
 use crate::args::{Connect, Initial, Input, Usage};
 use crate::output::{self, Format, InputLeft, Target, CONSOLE};
 use crate::send::{self, Feeder, Gate, INPUT_ENDED, INPUT_FAILED, INPUT_READING};
 use crate::{progress, signals, EXIT_ERROR, EXIT_OK, EXIT_USAGE};
+
+/// The command's chunk size: the most one send takes with `--reconnect`.
+const CHUNK: usize = 1024;
+/// The command's inbox and outbox, in chunks: 256 KiB each way, so a bulk
+/// transfer moves in large batches (the library's default is 64 KiB).
+const BOX_CHUNKS: usize = 256;
+/// The client as the command sizes it.
+pub type Client = ttc::Client<CHUNK, BOX_CHUNKS, BOX_CHUNKS>;
+/// Its inbox.
+pub type Inbox = ttc::Inbox<CHUNK, BOX_CHUNKS>;
 
 /// Where the bytes for the server come from.
 pub enum Source {
@@ -173,7 +183,7 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
         let peer_closed = report.is_some_and(|r| r.reason == Reason::PeerClosed);
         (peer_closed || left != InputLeft::Bytes(0)).then_some(left)
     };
-    let client = match config.spawn() {
+    let client = match config.spawn_sized::<CHUNK, BOX_CHUNKS, BOX_CHUNKS>() {
         Ok(c) => c,
         Err(e) => {
             CONSOLE.line(&output::signal_line(
@@ -413,10 +423,10 @@ fn print_signals(
     gate.open(false);
 }
 
-/// Copies the outbox to stdout, a batch (what is queued, up to 8 KiB) at a
-/// time, flushing after each so nothing is held back while the server is
-/// quiet. On a write error, stops the client and keeps draining the outbox;
-/// returns the error.
+/// Copies the outbox to stdout straight from its ring (what is queued, one
+/// `write` per contiguous part), so nothing is held back while the server
+/// is quiet. On a write error, stops the client and keeps draining the
+/// outbox; returns the error.
 fn copy_outbox_to_stdout(client: &Client) -> Option<io::Error> {
     let outbox = client.outbox();
     // Straight to the descriptor (a duplicate of it): std's stdout is line
@@ -426,11 +436,25 @@ fn copy_outbox_to_stdout(client: &Client) -> Option<io::Error> {
         Ok(fd) => Out::Fd(File::from(fd)),
         Err(_) => Out::Std(io::stdout().lock()),
     };
-    let mut buf = [0u8; 8 * 1024];
     let mut failed: Option<io::Error> = None;
-    while let Ok(n) = outbox.recv_into(&mut buf) {
-        if failed.is_none() {
-            if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush()) {
+    let mut sink = io::sink();
+    loop {
+        let target: &mut dyn Write = if failed.is_none() {
+            &mut out
+        } else {
+            &mut sink
+        };
+        match outbox.write_to(target) {
+            Err(_) => break,
+            Ok(Ok(_)) => {
+                if failed.is_none() {
+                    if let Err(e) = out.flush() {
+                        client.control().send(Control::Shutdown);
+                        failed = Some(e);
+                    }
+                }
+            }
+            Ok(Err(e)) => {
                 client.control().send(Control::Shutdown);
                 failed = Some(e);
             }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ttc::{Control, ControlInbox, Inbox};
+use ttc::{Control, ControlInbox};
+
+use crate::run::Inbox;
 
 use crate::output::{self, Format, CONSOLE};
 
@@ -158,6 +160,9 @@ impl Feeder {
             }
             None => None,
         };
+        if pacer.is_none() {
+            return self.run_unpaced(input);
+        }
         let step = pacer.as_ref().map_or(READ_SIZE, Pacer::step);
         let mut buf = vec![0u8; step];
         let mut total: u64 = 0;
@@ -200,6 +205,54 @@ impl Feeder {
                     self.accepted
                         .store(total + e.accepted as u64, Ordering::Relaxed);
                     self.state.store(INPUT_CUT, Ordering::Release);
+                    return;
+                }
+            }
+        }
+        self.state.store(end, Ordering::Release);
+        self.control.send(Control::ProducerFinished);
+    }
+
+    /// [`Feeder::run`] without a rate: each read goes straight into the
+    /// inbox's free space (waiting while it is full), no buffer between.
+    fn run_unpaced(self, mut input: Input) {
+        let mut total: u64 = 0;
+        let mut end = INPUT_ENDED;
+        let source: &mut dyn Read = match &mut input {
+            Input::Stdin(s) => s,
+            Input::File(f) => f,
+        };
+        loop {
+            match self.inbox.read_from(source, usize::MAX) {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => {
+                    total += n as u64;
+                    self.accepted.store(total, Ordering::Relaxed);
+                }
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => {
+                    // The input is unreadable: say so, and end the
+                    // connection as at the end of the input.
+                    CONSOLE.line(&output::error_line(
+                        self.format,
+                        "input",
+                        e.kind(),
+                        &e.to_string(),
+                    ));
+                    end = INPUT_FAILED;
+                    break;
+                }
+                Err(_) => {
+                    // The connection ended (closed by the server, an error,
+                    // or a shutdown): nothing more can be sent. Whether the
+                    // input had more to say: one read tells (an empty or
+                    // used-up input ends here, which is a clean end).
+                    let mut probe = [0u8; 1];
+                    let state = match source.read(&mut probe) {
+                        Ok(0) => INPUT_ENDED,
+                        _ => INPUT_CUT,
+                    };
+                    self.state.store(state, Ordering::Release);
                     return;
                 }
             }
