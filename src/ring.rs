@@ -34,12 +34,14 @@
 #[cfg(loom)]
 use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 #[cfg(loom)]
-use loom::sync::{Arc, Condvar, Mutex};
+use loom::sync::{Condvar, Mutex};
 #[cfg(not(loom))]
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+// The reference count is no part of the protocol: std's, also under loom.
+use std::sync::Arc;
 use std::sync::PoisonError;
 #[cfg(not(loom))]
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 /// Which side of a ring sleeps.
@@ -151,11 +153,14 @@ impl Ring {
     /// Bytes a writer publishes with [`Writer::publish`] are either queued
     /// before this returns (so a reader that looks after the close sees
     /// them) or refused: the writer stores "publishing" then loads
-    /// `closed`, this stores `closed` then loads "publishing", and with
-    /// `SeqCst` one of them sees the other. If this sees a publish in
+    /// `closed`, this stores `closed` then loads "publishing", each with a
+    /// `SeqCst` fence between, so one of them sees the other. If this sees a publish in
     /// progress, it waits the few instructions until it is done.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        // The store-buffering pattern: a fence between the store and the
+        // load on both sides (see `Core::wake_worker` for why fences).
+        fence(Ordering::SeqCst);
         while self.publishing.load(Ordering::SeqCst) {
             #[cfg(loom)]
             loom::thread::yield_now();
@@ -346,6 +351,7 @@ impl Writer {
     /// queued (or `n` is 0 and the ring open).
     pub(crate) fn publish(&mut self, n: usize) -> bool {
         self.ring.publishing.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         let open = !self.ring.closed.load(Ordering::SeqCst);
         if open {
             self.commit(n);
@@ -541,6 +547,10 @@ impl Storage {
 struct Storage {
     cells: Box<[loom::cell::UnsafeCell<u8>]>,
 }
+
+// SAFETY: every access goes through loom's cells, which check them.
+#[cfg(loom)]
+unsafe impl Sync for Storage {}
 
 #[cfg(loom)]
 impl Storage {
@@ -833,9 +843,36 @@ mod loom_ring {
     }
 
     /// A reader thread sleeps for bytes; the writer queues enough to reach
-    /// the threshold, without any force.
+    /// the threshold at once, without any force: that wakes it.
     #[test]
     fn loom_reader_is_woken_at_its_threshold() {
+        model(|| {
+            let (r, mut w, mut rd) = ring(4, 2, 1).unwrap();
+            let t = loom::thread::spawn(move || {
+                w.push(b"xy");
+                if w.ring().reader_should_wake(false) {
+                    w.ring().notify_threads();
+                }
+                w
+            });
+            let mut b = [0u8; 2];
+            while rd.pop_into(&mut b) == 0 {
+                r.sleep_until(Side::Reader, |r| r.len() > 0, None);
+            }
+            assert_eq!(&b, b"xy");
+            drop(t.join().unwrap());
+        });
+    }
+
+    /// Below the threshold the writer alone does not wake a sleeping reader
+    /// (the batching); what it queued waits for the end of its burst. A
+    /// writer that never says so leaves the reader asleep: loom finds that
+    /// execution (a deadlock), which is why the worker ends every burst
+    /// with a forced look (`WorkerOutbox::wake_reader(true)`) before it
+    /// sleeps.
+    #[test]
+    #[should_panic(expected = "deadlock")]
+    fn loom_below_threshold_without_burst_end_can_sleep_through() {
         model(|| {
             let (r, mut w, mut rd) = ring(4, 2, 1).unwrap();
             let t = loom::thread::spawn(move || {
@@ -856,7 +893,6 @@ mod loom_ring {
                     r.sleep_until(Side::Reader, |r| r.len() > 0, None);
                 }
             }
-            assert_eq!(&b, b"xy");
             drop(t.join().unwrap());
         });
     }
@@ -916,6 +952,21 @@ mod loom_ring {
             let woken = t.join().unwrap();
             r.mark_awake(Side::Writer);
             assert!(seen || woken, "room neither seen nor woken for");
+        });
+    }
+
+    /// A send and a close of the inbox race: the send is either queued
+    /// and seen by whoever drains after the close (it is counted), or
+    /// refused (its caller gets it back). Never accepted and lost.
+    #[test]
+    fn loom_a_send_racing_the_close_is_counted_or_refused() {
+        model(|| {
+            let (r, mut w, rd) = ring(4, 1, 1).unwrap();
+            let t = loom::thread::spawn(move || w.push(b"a") == 1);
+            r.close();
+            let queued = rd.len();
+            let accepted = t.join().unwrap();
+            assert_eq!(accepted, queued == 1);
         });
     }
 

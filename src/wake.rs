@@ -257,20 +257,54 @@ mod loom_park_wake {
         });
     }
 
+    /// The real inbox and the worker's real marks: the worker marks itself
+    /// waiting for input on the inbox's ring, parks, and looks once more;
+    /// an application thread sends meanwhile. The send is seen by that
+    /// look, or it wakes the worker through the eventfd.
     #[test]
-    fn loom_inbox_chunk_sent_while_parking_is_seen_or_wakes() {
+    fn loom_inbox_send_while_parking_is_seen_or_wakes() {
         loom::model(|| {
             let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
-            let inbox: loom::sync::Arc<Mailbox<u8, 2>> = loom::sync::Arc::new(Mailbox::new());
-            let (c, i) = (core.clone(), inbox.clone());
-            let t = loom::thread::spawn(move || {
-                i.try_send(7).unwrap();
-                c.wake_worker();
-            });
+            let (app, mut worker, _, _) = crate::databox::new(4, 2, false, 4).unwrap();
+            let app = loom::sync::Arc::new(app);
+            let (c, a) = (core.clone(), app.clone());
+            let t = loom::thread::spawn(move || a.try_send(&c, b"x").unwrap());
+            worker.ring().mark_asleep(crate::ring::Side::Reader);
             core.park();
-            let seen = !inbox.is_empty();
+            let seen = !worker.is_empty();
             t.join().unwrap();
-            assert!(seen || woken(&core), "chunk neither seen nor woken");
+            worker.ring().mark_awake(crate::ring::Side::Reader);
+            assert!(seen || woken(&core), "send neither seen nor woken");
+            assert_eq!(worker.discard(), 1);
+        });
+    }
+
+    /// The other edge: the worker waits for room in a full outbox (marked
+    /// as its writer, parked); an application thread receives meanwhile.
+    #[test]
+    fn loom_outbox_room_made_while_parking_is_seen_or_wakes() {
+        loom::model(|| {
+            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
+            let (_, _, app, mut worker) = crate::databox::new(2, 2, false, 2).unwrap();
+            worker
+                .read_with(usize::MAX, |buf| {
+                    buf.fill(7);
+                    Ok(buf.len())
+                })
+                .unwrap();
+            assert_eq!(worker.room(), 0);
+            let app = loom::sync::Arc::new(app);
+            let (c, a) = (core.clone(), app.clone());
+            let t = loom::thread::spawn(move || {
+                let mut b = [0u8; 2];
+                a.recv_into(&c, &mut b, None).unwrap()
+            });
+            worker.ring().mark_asleep(crate::ring::Side::Writer);
+            core.park();
+            let seen = worker.room() > 0;
+            assert_eq!(t.join().unwrap(), 2);
+            worker.ring().mark_awake(crate::ring::Side::Writer);
+            assert!(seen || woken(&core), "room neither seen nor woken");
         });
     }
 }

@@ -3,10 +3,11 @@
 # - ThreadSanitizer over the library's unit tests, the behaviour contract,
 #   the fault-injection suite and the property tests (std rebuilt with
 #   TSan, so its locks and atomics are seen);
-# - Miri over the library's pure unit tests (mailbox, messages and their
-#   Chunk type, peers' parsers and pattern, and sys.rs's one memcpy into a
-#   chunk). Miri cannot run sockets, poll or eventfd, so the
-#   connection tests are TSan's.
+# - Miri over the library's pure unit tests (the byte ring's, with its
+#   two-thread stress, the signal mailbox, messages and their Chunk type,
+#   peers' parsers and pattern, and sys.rs's one memcpy into a chunk).
+#   Miri cannot run sockets, poll or eventfd, so the connection tests are
+#   TSan's.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -25,7 +26,7 @@ CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsani
 
 echo "--- Miri"
 # One run per filter, so each must select tests of its own.
-for filter in mailbox:: message:: peers::tests sys::tests::test_append_bytes; do
+for filter in ring::tests mailbox:: message:: peers::tests sys::tests::test_append_bytes; do
     ttc_some_tests env CARGO_TARGET_DIR=target/miri MIRIFLAGS="-Zmiri-disable-isolation" \
         cargo +"$TTC_NIGHTLY" miri test --lib -- "$filter"
 done
