@@ -1082,14 +1082,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     fn note_write(&mut self, _initial: bool, _resent: u64, _max_before: u64) {}
 
     /// Reads into the outbox, straight into its ring, no more than it has
-    /// room for: once (the socket is readable, or TLS has input buffered),
-    /// then again without a `poll` while each read fills what it was given
-    /// (plain sockets), up to [`READ_BURST`]. A receiving thread that
-    /// sleeps is woken once a quarter of the outbox is queued, and at the
-    /// end of the burst.
-    fn read_some(&mut self, stream: &mut Transport) -> Result<(), Reason> {
+    /// room for: once (after `poll` said the socket is readable, or TLS has
+    /// input buffered: `polled`), then again without a `poll` while each
+    /// read fills what it was given (plain sockets, never blocking), up to
+    /// [`READ_BURST`]. A receiving thread that sleeps is woken once a
+    /// quarter of the outbox is queued, and at the end of the burst.
+    fn read_some(&mut self, stream: &mut Transport, polled: bool) -> Result<(), Reason> {
         let mut total = 0usize;
-        let mut first = true;
+        let mut first = polled;
         let result = loop {
             if self.outbox.room() == 0 {
                 break Ok(());
@@ -1114,7 +1114,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                 Ok(n) => {
                     self.report.received += n as u64;
                     total += n;
-                    self.readable = n == asked;
+                    // Only a plain socket is read again without a poll.
+                    self.readable = n == asked && !stream.is_tls();
                     if !self.readable || total >= READ_BURST {
                         break Ok(());
                     }
@@ -1450,7 +1451,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if want_read && self.readable {
             // The last read filled what it was given: read on before
             // asking poll (a read that finds nothing says so at once).
-            return self.read_some(stream);
+            return self.read_some(stream, false);
         }
         let want_write = self.state.writing() && self.has_pending();
         // Decrypted bytes (or an end) wait in the transport: deliver them
@@ -1524,7 +1525,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             core.unpark();
             unmark(self);
             if buffered {
-                return self.read_some(stream);
+                return self.read_some(stream, true);
             }
             if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
                 return Ok(());
@@ -1565,7 +1566,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             self.writable = true;
         }
         if want_read && ready.readable {
-            self.read_some(stream)?;
+            self.read_some(stream, true)?;
         }
         Ok(())
     }

@@ -337,10 +337,27 @@ pub fn table(s: &Section) -> String {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "goals (ttc): speed/socat >= 1.0x and CPU/socat <= 1.0x both ways"
-    );
+    // The goal: at least as fast as the faster of socat and nc, at no
+    // more than socat's CPU, both ways (stretch: no more than nc's CPU).
+    for dir in [Dir::Up, Dir::Down] {
+        let row = |c: &str| s.rows.iter().find(|r| r.dir == dir && r.client == c);
+        let (Some(ttc), Some(socat), Some(nc)) = (row("ttc"), row("socat"), row("nc")) else {
+            continue;
+        };
+        let fastest = socat.wall.min(nc.wall).as_secs_f64();
+        let speed = fastest / ttc.wall.as_secs_f64().max(1e-9);
+        let cpu = ttc.cpu().as_secs_f64() / socat.cpu().as_secs_f64().max(1e-9);
+        let cpu_nc = ttc.cpu().as_secs_f64() / nc.cpu().as_secs_f64().max(1e-9);
+        let met = |ok: bool| if ok { "met" } else { "missed" };
+        let _ = writeln!(
+            out,
+            "goal {}: speed/fastest(socat, nc) {speed:.2}x >= 1.0x: {}; CPU/socat {cpu:.2}x <= 1.0x: {}; stretch CPU/nc {cpu_nc:.2}x <= 1.0x: {}",
+            dir.name(),
+            met(speed >= 1.0),
+            met(cpu <= 1.0),
+            met(cpu_nc <= 1.0)
+        );
+    }
     out
 }
 
