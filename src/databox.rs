@@ -12,6 +12,7 @@
 //! delivered". Without reconnect nothing needs those boundaries, and the
 //! worker writes to the socket straight from the ring.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 use std::{fmt, io};
@@ -96,6 +97,8 @@ pub(crate) fn new(
         AppOutbox {
             ring: out_ring.clone(),
             reader: Mutex::new(out_r),
+            spin_ok: AtomicBool::new(true),
+            emptied: AtomicBool::new(true),
         },
         WorkerOutbox {
             ring: out_ring,
@@ -396,6 +399,14 @@ impl WorkerInbox {
 pub(crate) struct AppOutbox {
     ring: Arc<Ring>,
     reader: Mutex<Reader>,
+    /// Whether a receive that finds the outbox empty may spin: not while
+    /// the receiver follows a stream (the last time it found bytes after
+    /// an empty outbox, a wake-up's worth was queued), where the wake-up
+    /// thresholds batch the hand-off and a spin would only burn CPU; yes
+    /// for replies and small messages, where it saves a wake-up.
+    spin_ok: AtomicBool,
+    /// The last receive emptied the outbox.
+    emptied: AtomicBool,
 }
 
 impl fmt::Debug for AppOutbox {
@@ -442,8 +453,16 @@ impl AppOutbox {
                 // Closed first: a close seen here comes after the worker's
                 // last bytes, so an empty ring then is empty for good.
                 let closed = self.ring.is_closed();
-                if r.len() > 0 {
+                let queued = r.len();
+                if queued > 0 {
+                    if self.emptied.load(Ordering::Relaxed) {
+                        // The first bytes after an empty outbox: a batch
+                        // (a stream) or a reply.
+                        let batch = queued >= self.ring.capacity() / 4;
+                        self.spin_ok.store(!batch, Ordering::Relaxed);
+                    }
                     let (n, out) = take(&mut r);
+                    self.emptied.store(r.len() == 0, Ordering::Relaxed);
                     drop(r);
                     if n > 0 {
                         self.taken(core);
@@ -454,7 +473,7 @@ impl AppOutbox {
                     return Err(RecvFail::Closed);
                 }
             }
-            if !spun {
+            if !spun && self.spin_ok.load(Ordering::Relaxed) {
                 spun = true;
                 if self.spin(core, deadline) {
                     continue;
