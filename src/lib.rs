@@ -76,6 +76,7 @@ pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
+mod proxy; // proxy URLs, and the tunnel's handshake in the connect phase
 mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod sys; // poll(2), eventfd: the target glue
@@ -99,6 +100,11 @@ pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
+/// The proxy handshakes over bytes in memory, for the fuzz targets. Not a
+/// stable API.
+#[doc(hidden)]
+pub use proxy::fuzzing as proxy_fuzzing;
+pub use proxy::{Proxy, ProxyKind, ProxyUrlError, DEFAULT_PROXY_PORT, MAX_HTTP_HEAD};
 pub use reconnect::{Backoff, Delivery, Jitter};
 pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 #[cfg(feature = "tls")]
