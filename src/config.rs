@@ -483,6 +483,11 @@ impl Config {
     /// or the HTTP status line. [`Signal::Connected`](crate::Signal)
     /// carries the proxy's address: that is the peer of our socket.
     ///
+    /// Many proxies (tinyproxy, microsocks) end the whole tunnel at our
+    /// half-close, so the server's reply after
+    /// [`Control::ProducerFinished`](crate::Control) may never arrive:
+    /// send it once the reply is in.
+    ///
     /// Through a proxy, [`ShutdownReport::acked`](crate::ShutdownReport)
     /// counts what the proxy's TCP acknowledged: a lower bound on what
     /// reached the proxy, not on what reached the server.

@@ -803,7 +803,8 @@ fn http_status(line: &[u8]) -> Result<(), Stop> {
         return Ok(());
     }
     let kind = match n {
-        403 | 407 => K::PermissionDenied,
+        // 401: tinyproxy's answer to missing or wrong credentials.
+        401 | 403 | 407 => K::PermissionDenied,
         502 | 503 => K::ConnectionRefused,
         504 => K::TimedOut,
         _ => K::Other,
