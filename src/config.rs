@@ -100,6 +100,7 @@ pub struct Config {
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) resend_window: usize,
     pub(crate) delivery: Delivery,
+    #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<crate::proxy::Proxy>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConfig>,
@@ -165,6 +166,7 @@ impl Config {
             reconnect: None,
             resend_window: Self::DEFAULT_RESEND_WINDOW,
             delivery: Delivery::TcpAck,
+            #[cfg(feature = "proxy")]
             proxy: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -457,7 +459,8 @@ impl Config {
         self
     }
 
-    /// Reach the server through a proxy (default `None`: directly). The
+    /// Reach the server through a proxy (the `proxy` feature, on by
+    /// default; without a proxy the server is reached directly). The
     /// URL is parsed beforehand, once, with [`Proxy::parse`](crate::Proxy)
     /// (or `str::parse`), which says what is wrong with a bad one; see
     /// there for the schemes: `socks5://` (the server's name resolved
@@ -502,6 +505,7 @@ impl Config {
     ///     Err(e) if e.to_string().contains("unsupported scheme")
     /// ));
     /// ```
+    #[cfg(feature = "proxy")]
     pub fn proxy(mut self, proxy: crate::proxy::Proxy) -> Config {
         self.proxy = Some(proxy);
         self

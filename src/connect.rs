@@ -17,6 +17,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, IpFamily};
 use crate::message::{Phase, Reason};
+#[cfg(feature = "proxy")]
 use crate::proxy::{Proxy, ProxyKind, Target};
 use crate::sys::{self, Handshake};
 use crate::wake::Core;
@@ -85,6 +86,7 @@ pub(crate) fn connect(
     if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }
+    #[cfg(feature = "proxy")]
     if let Some(proxy) = &config.proxy {
         return via_proxy(proxy, config, core, deadline, attempts);
     }
@@ -111,6 +113,7 @@ pub(crate) fn connect(
 /// server's would be, then the tunnel's handshake (src/proxy.rs), all
 /// within `deadline`. Reaching the proxy and its handshake fail with
 /// errors of [`Phase::Proxy`] that name it.
+#[cfg(feature = "proxy")]
 fn via_proxy(
     proxy: &Proxy,
     config: &Config,

@@ -233,7 +233,8 @@ pub enum Phase {
     /// A socket error during the handshake keeps the system's description
     /// and `errno`.
     Tls,
-    /// Reaching the server through a proxy ([`crate::Config::proxy`]):
+    /// Reaching the server through a proxy (`Config::proxy`, the `proxy`
+    /// feature):
     /// resolving the proxy's name, connecting to it, or its handshake.
     /// The message names the proxy (`proxy HOST:PORT: ...`, never the
     /// password) and gives its reason: a SOCKS reply (`SOCKS5: connection

@@ -39,6 +39,38 @@ macro_rules! tls_help {
     };
 }
 
+/// The proxy lines of `--help`: the options with the `proxy` feature, one
+/// line without it.
+#[cfg(feature = "proxy")]
+macro_rules! proxy_help {
+    (options) => {
+        "      --proxy URL             connect through this proxy: socks5://, socks5h://
+                              (the proxy resolves HOST), socks4://, socks4a://
+                              or http:// (CONNECT), with optional USER:PASS@
+                              (percent-encoded); port 1080 unless given;
+                              '' for none (default: ALL_PROXY)
+      --noproxy LIST          hosts not to reach through a proxy, as NO_PROXY
+                              (default: NO_PROXY)
+"
+    };
+    (environment) => {
+        "  all_proxy, ALL_PROXY   the proxy URL when --proxy is not given (as curl)
+  no_proxy, NO_PROXY     hosts reached directly, even with --proxy: a comma
+                         list of names (each also matches its subdomains)
+                         and IP addresses, or * for all (as curl)
+"
+    };
+}
+#[cfg(not(feature = "proxy"))]
+macro_rules! proxy_help {
+    (options) => {
+        "      --proxy, --noproxy      not in this build (it needs the proxy feature)\n"
+    };
+    (environment) => {
+        ""
+    };
+}
+
 /// The `serve` TLS lines of `--help` (only with the `tls` feature).
 #[cfg(feature = "tls")]
 macro_rules! tls_serve_help {
@@ -117,14 +149,9 @@ Client options:
                               (SO_BINDTODEVICE), e.g. wlan0
       --source IP             connect from this local address (only addresses
                               of its family are tried)
-      --proxy URL             connect through this proxy: socks5://, socks5h://
-                              (the proxy resolves HOST), socks4://, socks4a://
-                              or http:// (CONNECT), with optional USER:PASS@
-                              (percent-encoded); port 1080 unless given;
-                              '' for none (default: ALL_PROXY)
-      --noproxy LIST          hosts not to reach through a proxy, as NO_PROXY
-                              (default: NO_PROXY)
-  -4 / -6                     IPv4 only / IPv6 only (not both)
+",
+    proxy_help!(options),
+    "  -4 / -6                     IPv4 only / IPv6 only (not both)
   -q, --quiet                 no signal lines but errors and the final line
   -v                          debug log lines (as TTC_LOG=debug)
 ",
@@ -178,11 +205,9 @@ Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
                          warn (the default), info, debug, trace or off. With
                          --json (client and demo) they are off unless set.
-  all_proxy, ALL_PROXY   the proxy URL when --proxy is not given (as curl)
-  no_proxy, NO_PROXY     hosts reached directly, even with --proxy: a comma
-                         list of names (each also matches its subdomains)
-                         and IP addresses, or * for all (as curl)
-
+",
+    proxy_help!(environment),
+    "
 Exit status:
   0    all of the input was sent and the server closed (with --reconnect:
        and acknowledged); or the reader of stdout closed it
@@ -306,6 +331,7 @@ pub struct Connect {
     pub noproxy: Option<String>,
     /// The proxy to use, from `--proxy` or the environment, after the
     /// no-proxy list (set by [`with_env_proxy`]).
+    #[cfg(feature = "proxy")]
     pub proxy: Option<ttc::Proxy>,
     /// `Some` when `--tls` or any TLS option was given.
     #[cfg(feature = "tls")]
@@ -325,6 +351,10 @@ pub struct TlsArgs {
     pub servername: Option<String>,
     pub insecure: bool,
 }
+
+/// What `--proxy URL` gives without the `proxy` feature.
+#[cfg_attr(feature = "proxy", allow(dead_code))]
+pub const NO_PROXY: &str = "this ttc was built without proxies; build with the proxy feature";
 
 /// What a TLS option gives without the `tls` feature.
 #[cfg_attr(feature = "tls", allow(dead_code))]
@@ -373,6 +403,7 @@ impl Connect {
         if let Some(ip) = self.source {
             c = c.local_addr(ip);
         }
+        #[cfg(feature = "proxy")]
         if let Some(p) = &self.proxy {
             c = c.proxy(p.clone());
         }
@@ -505,6 +536,7 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         reconnect: None,
         proxy_arg: None,
         noproxy: None,
+        #[cfg(feature = "proxy")]
         proxy: None,
         #[cfg(feature = "tls")]
         tls: None,
@@ -578,8 +610,13 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
             Long("proxy") => {
                 let url = p.value()?.string()?;
+                #[cfg(feature = "proxy")]
                 if !url.is_empty() {
                     ttc::Proxy::parse(&url).map_err(|e| Usage(format!("--proxy: {e}")))?;
+                }
+                #[cfg(not(feature = "proxy"))]
+                if !url.is_empty() {
+                    return usage(NO_PROXY);
                 }
                 c.proxy_arg = Some(url);
             }
@@ -725,6 +762,7 @@ pub const CONNECT_OPTIONS: &[&str] = &[
 /// host is on `--noproxy`'s list, else on `no_proxy`'s or `NO_PROXY`'s.
 /// Other commands pass through. A bad URL in the environment is a usage
 /// error that names the variable.
+#[cfg(feature = "proxy")]
 pub fn with_env_proxy(
     command: Command,
     env: &dyn Fn(&str) -> Option<String>,
@@ -763,10 +801,20 @@ pub fn with_env_proxy(
     Ok(Command::Connect(c))
 }
 
+/// Without the `proxy` feature the environment's proxy is not used.
+#[cfg(not(feature = "proxy"))]
+pub fn with_env_proxy(
+    command: Command,
+    _env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, Usage> {
+    Ok(command)
+}
+
 /// Whether `host` is on a no-proxy list as curl reads one: entries split
 /// by commas (and spaces); `*` alone matches every host; an IP address
 /// matches itself; a name matches itself and its subdomains (a leading dot
 /// is ignored), without regard to case or a trailing dot.
+#[cfg_attr(not(feature = "proxy"), allow(dead_code))]
 pub fn no_proxy_matches(list: &str, host: &str) -> bool {
     let bare = |h: &str| {
         let h = h.trim();
@@ -1221,6 +1269,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "proxy")]
     fn proxied(args: &[&str], env: &[(&str, &str)]) -> Result<Option<String>, String> {
         let lookup = |k: &str| {
             env.iter()
@@ -1234,6 +1283,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "proxy")]
     #[test]
     fn test_proxy_from_the_option_or_the_environment_as_curl_reads_them() {
         let h = ["example.org", "7"];
