@@ -752,31 +752,37 @@ fn socks4_status(reply: [u8; 8]) -> Result<(), Stop> {
     Err(refused(kind, what))
 }
 
-/// An HTTP reply head read byte by byte, bounded by [`MAX_HTTP_HEAD`].
+/// An HTTP reply head read byte by byte, bounded by [`MAX_HTTP_HEAD`]
+/// (blank lines before it included).
 struct HttpHead {
     buf: Vec<u8>,
+    seen: usize,
 }
 
 impl HttpHead {
     /// An empty head.
     fn new() -> HttpHead {
-        HttpHead { buf: Vec::new() }
+        HttpHead {
+            buf: Vec::new(),
+            seen: 0,
+        }
     }
 
     /// Takes the next byte: `Some(status line)` once the head is complete
     /// (an empty line after the status line and headers; bare LF line ends
     /// are taken too), an error when it grows past [`MAX_HTTP_HEAD`].
     fn push(&mut self, byte: u8) -> Result<Option<&[u8]>, Stop> {
-        // Blank lines before the status line are skipped (RFC 9112
-        // section 2.2).
-        if self.buf.is_empty() && (byte == b'\r' || byte == b'\n') {
-            return Ok(None);
-        }
-        if self.buf.len() >= MAX_HTTP_HEAD {
+        if self.seen >= MAX_HTTP_HEAD {
             return Err(refused(
                 io::ErrorKind::InvalidData,
                 "HTTP reply head over 8 KiB",
             ));
+        }
+        self.seen += 1;
+        // Blank lines before the status line are skipped (RFC 9112
+        // section 2.2).
+        if self.buf.is_empty() && (byte == b'\r' || byte == b'\n') {
+            return Ok(None);
         }
         self.buf.push(byte);
         let b = &self.buf[..];
@@ -795,7 +801,11 @@ fn http_status(line: &[u8]) -> Result<(), Stop> {
     let mut parts = line.splitn(3, |&c| c == b' ');
     let version = parts.next().unwrap_or_default();
     let code = parts.next().unwrap_or_default();
-    if !version.starts_with(b"HTTP/1.") || code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+    if version.len() != 8
+        || !version.starts_with(b"HTTP/1.")
+        || code.len() != 3
+        || !code.iter().all(u8::is_ascii_digit)
+    {
         return Err(bad("HTTP status line"));
     }
     let n = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
@@ -1059,5 +1069,9 @@ mod tests {
         long.resize(MAX_HTTP_HEAD + 10, b'a');
         let e = run("http://h", &long).unwrap_err();
         assert!(e.message().contains("over 8 KiB"), "{e}");
+        // Blank lines first count too.
+        let e = run("http://h", &[b'\n'; MAX_HTTP_HEAD + 1]).unwrap_err();
+        assert!(e.message().contains("over 8 KiB"), "{e}");
+        assert_eq!(run("http://h", b"\r\nHTTP/1.1 200 OK\r\n\r\n").unwrap(), 0);
     }
 }
