@@ -911,7 +911,7 @@ mod tests {
     }
 
     fn err(s: &str) -> String {
-        Proxy::parse(s).err().expect(s).to_string()
+        Proxy::parse(s).expect_err(s).to_string()
     }
 
     #[test]
