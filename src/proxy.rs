@@ -377,6 +377,16 @@ impl Proxy {
     fn http_connect<E: Exchange>(&self, wire: &mut E, target: Target<'_>) -> Result<(), Stop> {
         let authority = match target {
             Target::Addr(a) => a.to_string(),
+            // A name goes into the request line: no spaces or line breaks
+            // that would make it another request or header.
+            Target::Name(name, _)
+                if name.is_empty() || name.contains(|c: char| c.is_control() || c == ' ') =>
+            {
+                return Err(refused(
+                    io::ErrorKind::InvalidInput,
+                    "host name not fit for an HTTP request",
+                ))
+            }
             Target::Name(name, port) => Endpoint(name, port).to_string(),
         };
         let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
@@ -1065,6 +1075,12 @@ mod tests {
         assert_eq!(e.kind, io::ErrorKind::InvalidData);
         let e = run("http://h", b"SSH-2.0-x\r\n\r\n").unwrap_err();
         assert_eq!(e.kind, io::ErrorKind::InvalidData);
+        // No request smuggled through the host name.
+        let ok = b"HTTP/1.1 200 OK\r\n\r\n";
+        for host in ["a\r\nX-Evil: 1", "a b", ""] {
+            let e = fuzzing::handshake(&p("http://h"), host, 1, None, ok).unwrap_err();
+            assert_eq!(e.kind, io::ErrorKind::InvalidInput, "{host:?}");
+        }
         let mut long = b"HTTP/1.1 200 OK\r\n".to_vec();
         long.resize(MAX_HTTP_HEAD + 10, b'a');
         let e = run("http://h", &long).unwrap_err();
