@@ -516,3 +516,43 @@ fn test_tls_through_an_http_connect_tunnel_to_nginx() {
     assert_eq!(fnv1a(&got[head_end..]), fnv1a(&body));
     assert_eq!(got.len() - head_end, body.len());
 }
+
+/// Through a SOCKS5 tunnel the certificate is checked against the
+/// server's name, never the proxy's address: a certificate for
+/// `wrong.example` only is accepted for the server `wrong.example`
+/// (pinned to 127.0.0.1 and resolved here), and one for 127.0.0.1 and
+/// `localhost` (the proxy's address too) is refused for it.
+#[cfg(feature = "tls")]
+#[test]
+fn test_tls_through_a_socks5_tunnel_checks_the_servers_name_not_the_proxys() {
+    use support::tls::Pki;
+    let pki = Pki::new();
+    let d = danted();
+    let peer_with = |cert: &str| {
+        let tls = ttc::TlsServerConfig::from_pem_files(
+            pki.path(&format!("{cert}.pem")),
+            pki.path(&format!("{cert}.key")),
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        ttc::peers::spawn_tls_server(listener, Peer::Echo, tls, |_, _| {}).unwrap()
+    };
+    let config = |port: u16| {
+        Config::new("wrong.example", port)
+            .resolver(ttc::Resolver::Static(vec![[127, 0, 0, 1].into()]))
+            .tls(ttc::TlsConfig::new().ca_file(pki.path("ca.pem")).unwrap())
+            .proxy(proxy(&d.url("socks5", None)))
+    };
+    let bytes = data(20_000);
+    let (got, signals, report) =
+        exchange(config(peer_with("wrong").port()), &bytes, Some(bytes.len()));
+    assert!(got == bytes, "{signals:?}");
+    assert!(report.tls.is_some(), "{report}");
+
+    let client = config(peer_with("server").port()).spawn().unwrap();
+    let signals = all_signals(client.signal());
+    client.join();
+    let e = the_error(&signals);
+    assert_eq!(e.phase, Phase::Tls, "{e}");
+    assert!(e.message().starts_with("name_mismatch"), "{e}");
+}
