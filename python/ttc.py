@@ -121,6 +121,7 @@ class _Options(ctypes.Structure):
         ("inbox_capacity", ctypes.c_size_t),
         ("outbox_capacity", ctypes.c_size_t),
         ("stack_size", ctypes.c_size_t),
+        ("proxy", ctypes.c_char_p),
     ]
 
 
@@ -267,7 +268,11 @@ class ThreadedTCPClient:
     producer_finished, how long to wait for the server to close),
     ``keepalive`` (idle seconds before the first probe; default off),
     ``nodelay`` (default True), ``family`` (None, 4 or 6), ``chunk_size``
-    (256, 1024, 4096 or 16384 bytes).
+    (256, 1024, 4096 or 16384 bytes), ``proxy`` (a URL as curl spells it:
+    ``socks5://``, ``socks5h://`` (the proxy resolves ``host``),
+    ``socks4://``, ``socks4a://`` or ``http://`` (CONNECT), with optional
+    percent-encoded ``user:password@``; a bad one is a ValueError; a failure
+    to get through it is an error of phase ``proxy``).
 
     It starts at once; ``next_signal`` says when it is connected (or why
     not). Thread safety: every method may be called from any thread.
@@ -277,7 +282,7 @@ class ThreadedTCPClient:
 
     def __init__(self, host, port, initialsendmessage=None, *, connect_timeout=None,
                  write_timeout=_DEFAULT, linger=None, keepalive=None, nodelay=True,
-                 family=None, chunk_size=None):
+                 family=None, chunk_size=None, proxy=None):
         self._handle = 0
         opts = _lib.ttc_options_default()
         self._initial = bytes(initialsendmessage or b"")
@@ -298,6 +303,9 @@ class ThreadedTCPClient:
         opts.family = _FAMILIES[family]
         if chunk_size is not None:
             opts.chunk_size = chunk_size
+        # Kept until ttc_spawn has copied it.
+        self._proxy = str(proxy).encode() if proxy else None
+        opts.proxy = self._proxy
         handle = ctypes.c_uint64(0)
         err = _Error()
         st = _lib.ttc_spawn(str(host).encode(), int(port), ctypes.byref(opts),
@@ -309,6 +317,7 @@ class ThreadedTCPClient:
             if err.phase:
                 e.error = Error(err)
             raise e
+        self._proxy = None
         self._handle = handle.value
 
     def _h(self):

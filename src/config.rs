@@ -100,6 +100,8 @@ pub struct Config {
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) resend_window: usize,
     pub(crate) delivery: Delivery,
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: Option<crate::proxy::Proxy>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
@@ -166,6 +168,8 @@ impl Config {
             reconnect: None,
             resend_window: Self::DEFAULT_RESEND_WINDOW,
             delivery: Delivery::TcpAck,
+            #[cfg(feature = "proxy")]
+            proxy: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -454,6 +458,58 @@ impl Config {
     /// changes nothing.
     pub fn delivery(mut self, delivery: Delivery) -> Config {
         self.delivery = delivery;
+        self
+    }
+
+    /// Reach the server through a proxy (the `proxy` feature, on by
+    /// default; without a proxy the server is reached directly). The
+    /// URL is parsed beforehand, once, with [`Proxy::parse`](crate::Proxy)
+    /// (or `str::parse`), which says what is wrong with a bad one; see
+    /// there for the schemes: `socks5://` (the server's name resolved
+    /// here), `socks5h://` (resolved by the proxy), `socks4://`,
+    /// `socks4a://` and `http://` (`CONNECT`), with optional
+    /// percent-encoded `user:password@`.
+    ///
+    /// Connecting through it is part of the connect phase: the proxy's
+    /// name is resolved and its addresses raced as the server's would be
+    /// ([`Config::attempt_delay`], [`Config::family`],
+    /// [`Config::local_addr`], [`Config::bind_device`]), then the tunnel
+    /// to `host:port` is asked for, all within the one
+    /// [`connect_timeout`](Config::connect_timeout) budget, and `Shutdown`
+    /// or `Abort` end it at once. Nothing (not the initial message, not
+    /// the inbox) is written before the tunnel is up. With TLS the
+    /// handshake then runs end to end through the tunnel and the
+    /// certificate is checked against `host`, not the proxy. Every
+    /// connection of [`Config::reconnect`] goes through the proxy again.
+    ///
+    /// A failure to reach the proxy, or its refusal, is an error of
+    /// [`Phase::Proxy`](crate::Phase::Proxy) whose message names the
+    /// proxy (never its password) and gives its reason: the SOCKS reply
+    /// or the HTTP status line. [`Signal::Connected`](crate::Signal)
+    /// carries the proxy's address: that is the peer of our socket.
+    ///
+    /// Many proxies (tinyproxy, microsocks) end the whole tunnel at our
+    /// half-close, so the server's reply after
+    /// [`Control::ProducerFinished`](crate::Control) may never arrive:
+    /// send it once the reply is in.
+    ///
+    /// Through a proxy, [`ShutdownReport::acked`](crate::ShutdownReport)
+    /// counts what the proxy's TCP acknowledged: a lower bound on what
+    /// reached the proxy, not on what reached the server.
+    ///
+    /// ```
+    /// let proxy: ttc::Proxy = "socks5h://user:p%40ss@127.0.0.1:1080".parse().unwrap();
+    /// let config = ttc::Config::new("example.org", 443).proxy(proxy);
+    /// // The password is never shown.
+    /// assert!(!format!("{config:?}").contains("p@ss"));
+    /// assert!(matches!(
+    ///     "ftp://h".parse::<ttc::Proxy>(),
+    ///     Err(e) if e.to_string().contains("unsupported scheme")
+    /// ));
+    /// ```
+    #[cfg(feature = "proxy")]
+    pub fn proxy(mut self, proxy: crate::proxy::Proxy) -> Config {
+        self.proxy = Some(proxy);
         self
     }
 

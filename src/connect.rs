@@ -17,6 +17,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, IpFamily};
 use crate::message::{Phase, Reason};
+#[cfg(feature = "proxy")]
+use crate::proxy::{Proxy, ProxyKind, Target};
 use crate::sys::{self, Handshake};
 use crate::wake::Core;
 
@@ -84,6 +86,10 @@ pub(crate) fn connect(
     if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }
+    #[cfg(feature = "proxy")]
+    if let Some(proxy) = &config.proxy {
+        return via_proxy(proxy, config, core, deadline, attempts);
+    }
     // In the resolver's order, within the resolve limit and the budget;
     // `Shutdown` and `Abort` end it at once (src/resolve/).
     let resolved = crate::resolve::lookup(config, core, deadline)?;
@@ -100,6 +106,60 @@ pub(crate) fn connect(
         deadline,
         attempts,
     )
+}
+
+/// The connect phase through `proxy`: the server's name resolved here if
+/// the protocol sends an address, the proxy's addresses raced as the
+/// server's would be, then the tunnel's handshake (src/proxy.rs), all
+/// within `deadline`. Reaching the proxy and its handshake fail with
+/// errors of [`Phase::Proxy`] that name it.
+#[cfg(feature = "proxy")]
+fn via_proxy(
+    proxy: &Proxy,
+    config: &Config,
+    core: &Core,
+    deadline: Option<Instant>,
+    attempts: &mut u32,
+) -> Result<(TcpStream, SocketAddr), Failure> {
+    let target = if proxy.kind().resolves_locally() {
+        let resolved = crate::resolve::lookup(config, core, deadline)?;
+        let addrs = candidates(resolved, config.family, None)?;
+        // SOCKS4 speaks IPv4 only: its first IPv4 address, if any.
+        let v4 = addrs.iter().find(|a| a.is_ipv4());
+        let first = addrs[0];
+        match proxy.kind() {
+            ProxyKind::Socks4 => Target::Addr(*v4.unwrap_or(&first)),
+            _ => Target::Addr(first),
+        }
+    } else {
+        let host = config.host.trim();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Target::Name(host, config.port)
+    };
+    let in_proxy = |f: Failure| match f {
+        Failure::Failed(_, e) => Failure::Error(proxy.error(&e)),
+        other => other,
+    };
+    let resolved =
+        crate::resolve::lookup_host(config, proxy.host(), proxy.port(), false, core, deadline)
+            .map_err(in_proxy)?;
+    let addrs = candidates(resolved, config.family, config.local_addr).map_err(in_proxy)?;
+    let way_out = WayOut::new(config)?;
+    let (stream, peer) = race(
+        &addrs,
+        &way_out,
+        config.attempt_delay,
+        core,
+        deadline,
+        attempts,
+    )
+    .map_err(in_proxy)?;
+    log::debug!("connected to proxy {peer}; asking for {target:?}");
+    proxy.handshake(&stream, target, core, deadline)?;
+    Ok((stream, peer))
 }
 
 /// The addresses to try, in the order to try them: those `family` allows

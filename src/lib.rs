@@ -77,6 +77,8 @@ pub mod logger;
 pub mod mailbox; // fixed-capacity blocking queues
 mod message; // what travels through the boxes
 pub mod peers;
+#[cfg(feature = "proxy")]
+mod proxy; // the `proxy` feature: proxy URLs, and the tunnel's handshake
 mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod ring; // the single-writer single-reader byte ring and its wake-ups
@@ -101,6 +103,13 @@ pub use message::{
     CapacityError, Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal,
     ERROR_MESSAGE_CAPACITY,
 };
+/// The proxy handshakes over bytes in memory, for the fuzz targets. Not a
+/// stable API.
+#[cfg(feature = "proxy")]
+#[doc(hidden)]
+pub use proxy::fuzzing as proxy_fuzzing;
+#[cfg(feature = "proxy")]
+pub use proxy::{Proxy, ProxyKind, ProxyUrlError, DEFAULT_PROXY_PORT, MAX_HTTP_HEAD};
 pub use reconnect::{Backoff, Delivery, Jitter};
 pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 #[cfg(feature = "tls")]

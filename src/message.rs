@@ -233,11 +233,19 @@ pub enum Phase {
     /// A socket error during the handshake keeps the system's description
     /// and `errno`.
     Tls,
+    /// Reaching the server through a proxy (`Config::proxy`, the `proxy`
+    /// feature):
+    /// resolving the proxy's name, connecting to it, or its handshake.
+    /// The message names the proxy (`proxy HOST:PORT: ...`, never the
+    /// password) and gives its reason: a SOCKS reply (`SOCKS5: connection
+    /// refused`, `SOCKS5: authentication failed`, ...) or the HTTP status
+    /// (`HTTP 407 Proxy Authentication Required`).
+    Proxy,
 }
 
 impl Phase {
     /// A short lower-case name: `spawn`, `resolve`, `connect`, `read`,
-    /// `write`, `shutdown`, `tls`.
+    /// `write`, `shutdown`, `tls`, `proxy`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Spawn => "spawn",
@@ -247,6 +255,7 @@ impl Phase {
             Phase::Write => "write",
             Phase::Shutdown => "shutdown",
             Phase::Tls => "tls",
+            Phase::Proxy => "proxy",
         }
     }
 }

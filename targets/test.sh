@@ -125,6 +125,9 @@ mapfile -t scripts < <(ttc_shell_scripts)
 stage "shellcheck" ttc_run shellcheck -x "${scripts[@]}"
 
 stage "host: clippy" ttc_run cargo clippy --all-targets -- -D warnings
+# The default features off (no proxy code) must build clean too.
+stage "host: clippy (no default features)" \
+    ttc_run cargo clippy --all-targets --no-default-features -- -D warnings
 stage "host: doc" ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps
 stage "host: test" ttc_run cargo test
 

@@ -71,6 +71,9 @@ typedef enum ttc_phase {
   TTC_PHASE_WRITE = 5,
   // Closing the connection.
   TTC_PHASE_SHUTDOWN = 6,
+  // Reaching the server through the proxy (`ttc_options.proxy`): the
+  // message names the proxy and gives its reason.
+  TTC_PHASE_PROXY = 7,
   // A phase newer than this header.
   TTC_PHASE_OTHER = 99,
 } ttc_phase;
@@ -144,6 +147,13 @@ typedef struct ttc_options {
   // Worker thread stack size in bytes (0: the library's 128 KiB, plus
   // 8 chunks for chunks above 1 KiB).
   size_t stack_size;
+  // Connect through this proxy: a NUL-terminated URL as curl spells it,
+  // `socks5://`, `socks5h://` (the proxy resolves the host), `socks4://`,
+  // `socks4a://` or `http://` (CONNECT), with optional percent-encoded
+  // `user:password@` (default NULL, or "": no proxy). A URL that does
+  // not parse makes `ttc_spawn` return `TTC_E_INVALID`. Copied by
+  // `ttc_spawn`; the password is never logged or reported.
+  const char *proxy;
 } ttc_options;
 
 // A client: an opaque handle, never 0. Made by `ttc_spawn`, ended by
@@ -224,7 +234,8 @@ struct ttc_options ttc_options_default(void);
 // # Safety
 // `host` must be a NUL-terminated string; `opts`, `client` and `error`
 // must be NULL or valid for reading (opts) and writing (client, error);
-// `opts.initial_message` must point to `initial_message_len` bytes.
+// `opts.initial_message` must point to `initial_message_len` bytes;
+// `opts.proxy` must be NULL or a NUL-terminated string.
 enum ttc_status ttc_spawn(const char *host,
                           uint16_t port,
                           const struct ttc_options *opts,
@@ -357,7 +368,7 @@ const char *ttc_strerror(int32_t status);
 const char *ttc_reason_str(int32_t reason);
 
 // The name of a `ttc_phase` ("none", "spawn", "resolve", "connect",
-// "read", "write", "shutdown"; "other" for any other value): static,
+// "read", "write", "shutdown", "proxy"; "other" for any other value): static,
 // NUL-terminated.
 //
 // Thread safety: any thread.

@@ -123,7 +123,7 @@ fn set_report(env: &mut JNIEnv<'_>, obj: &JObject<'_>, r: &ttc_report) -> Result
 
 /// `static native long nativeSpawn(String host, int port, byte[] initial,
 /// long connectMs, long writeMs, long lingerMs, long keepaliveMs,
-/// boolean nodelay, int chunkSize)`: the handle.
+/// boolean nodelay, int chunkSize, String proxy)`: the handle.
 #[no_mangle]
 pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
     mut env: JNIEnv<'l>,
@@ -137,6 +137,7 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
     keepalive_ms: jlong,
     nodelay: jboolean,
     chunk_size: jint,
+    proxy: JString<'l>,
 ) -> jlong {
     run(&mut env, 0, |env| {
         if host.is_null() {
@@ -160,7 +161,20 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
         } else {
             env.convert_byte_array(&initial)?
         };
+        // NULL or empty: no proxy.
+        let proxy = if proxy.is_null() {
+            None
+        } else {
+            let url: String = env.get_string(&proxy)?.into();
+            Some(std::ffi::CString::new(url).map_err(|_| {
+                Throw(
+                    "java/lang/IllegalArgumentException",
+                    "proxy contains a NUL".into(),
+                )
+            })?)
+        };
         let mut o = ttc_options_default();
+        o.proxy = proxy.as_ref().map_or(ptr::null(), |p| p.as_ptr());
         o.initial_message = if initial.is_empty() {
             ptr::null()
         } else {
@@ -175,7 +189,8 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
         o.chunk_size = usize::try_from(chunk_size).unwrap_or(1);
         let mut client = 0;
         let mut err = no_error();
-        // SAFETY: every pointer is to a live local; initial outlives the call.
+        // SAFETY: every pointer is to a live local; initial and proxy
+        // outlive the call.
         let st = unsafe { ttc_spawn(host.as_ptr(), port, &o, &mut client, &mut err) };
         if st != TTC_OK {
             let mut t = status_error(st, "ThreadedTcpClient");

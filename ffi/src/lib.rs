@@ -126,6 +126,9 @@ pub enum ttc_phase {
     TTC_PHASE_WRITE = 5,
     /// Closing the connection.
     TTC_PHASE_SHUTDOWN = 6,
+    /// Reaching the server through the proxy (`ttc_options.proxy`): the
+    /// message names the proxy and gives its reason.
+    TTC_PHASE_PROXY = 7,
     /// A phase newer than this header.
     TTC_PHASE_OTHER = 99,
 }
@@ -245,6 +248,13 @@ pub struct ttc_options {
     /// Worker thread stack size in bytes (0: the library's 128 KiB, plus
     /// 8 chunks for chunks above 1 KiB).
     pub stack_size: usize,
+    /// Connect through this proxy: a NUL-terminated URL as curl spells it,
+    /// `socks5://`, `socks5h://` (the proxy resolves the host), `socks4://`,
+    /// `socks4a://` or `http://` (CONNECT), with optional percent-encoded
+    /// `user:password@` (default NULL, or "": no proxy). A URL that does
+    /// not parse makes `ttc_spawn` return `TTC_E_INVALID`. Copied by
+    /// `ttc_spawn`; the password is never logged or reported.
+    pub proxy: *const c_char,
 }
 
 /// Runs `f`, turning a panic into `TTC_E_PANIC`.
@@ -287,6 +297,7 @@ fn phase_of(p: Phase) -> ttc_phase {
         Phase::Read => ttc_phase::TTC_PHASE_READ,
         Phase::Write => ttc_phase::TTC_PHASE_WRITE,
         Phase::Shutdown => ttc_phase::TTC_PHASE_SHUTDOWN,
+        Phase::Proxy => ttc_phase::TTC_PHASE_PROXY,
         _ => ttc_phase::TTC_PHASE_OTHER,
     }
 }
@@ -392,6 +403,7 @@ pub extern "C" fn ttc_options_default() -> ttc_options {
         inbox_capacity: Config::DEFAULT_INBOX,
         outbox_capacity: Config::DEFAULT_OUTBOX,
         stack_size: 0,
+        proxy: std::ptr::null(),
     }
 }
 
@@ -400,7 +412,7 @@ pub extern "C" fn ttc_options_default() -> ttc_options {
 ///
 /// # Safety
 /// `opts.initial_message` must point to `initial_message_len` readable
-/// bytes (or be NULL).
+/// bytes (or be NULL); `opts.proxy` must be NULL or NUL-terminated.
 unsafe fn config_of(
     host: &str,
     port: u16,
@@ -436,7 +448,17 @@ unsafe fn config_of(
         0 => Config::DEFAULT_STACK_SIZE,
         s => s,
     };
-    let config = Config::new(host, port)
+    let proxy = if opts.proxy.is_null() {
+        None
+    } else {
+        // SAFETY: the caller's promise (checked non-null above).
+        match unsafe { CStr::from_ptr(opts.proxy) }.to_str() {
+            Ok("") => None,
+            Ok(url) => Some(url.parse::<ttc_rs::Proxy>().map_err(|_| TTC_E_INVALID)?),
+            Err(_) => return Err(TTC_E_INVALID),
+        }
+    };
+    let mut config = Config::new(host, port)
         .family(family)
         .initial_message(initial)
         .connect_timeout(timeout(opts.connect_timeout_ms).unwrap_or(Duration::MAX))
@@ -449,6 +471,9 @@ unsafe fn config_of(
         )
         .nodelay(opts.nodelay != 0)
         .stack_size(stack);
+    if let Some(p) = proxy {
+        config = config.proxy(p);
+    }
     Ok((config, chunk))
 }
 
@@ -469,7 +494,8 @@ unsafe fn config_of(
 /// # Safety
 /// `host` must be a NUL-terminated string; `opts`, `client` and `error`
 /// must be NULL or valid for reading (opts) and writing (client, error);
-/// `opts.initial_message` must point to `initial_message_len` bytes.
+/// `opts.initial_message` must point to `initial_message_len` bytes;
+/// `opts.proxy` must be NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn ttc_spawn(
     host: *const c_char,
@@ -854,7 +880,7 @@ pub extern "C" fn ttc_reason_str(reason: i32) -> *const c_char {
         .as_ptr()
 }
 
-const PHASES: [(ttc_phase, &CStr); 7] = [
+const PHASES: [(ttc_phase, &CStr); 8] = [
     (ttc_phase::TTC_PHASE_NONE, c"none"),
     (ttc_phase::TTC_PHASE_SPAWN, c"spawn"),
     (ttc_phase::TTC_PHASE_RESOLVE, c"resolve"),
@@ -862,10 +888,11 @@ const PHASES: [(ttc_phase, &CStr); 7] = [
     (ttc_phase::TTC_PHASE_READ, c"read"),
     (ttc_phase::TTC_PHASE_WRITE, c"write"),
     (ttc_phase::TTC_PHASE_SHUTDOWN, c"shutdown"),
+    (ttc_phase::TTC_PHASE_PROXY, c"proxy"),
 ];
 
 /// The name of a `ttc_phase` ("none", "spawn", "resolve", "connect",
-/// "read", "write", "shutdown"; "other" for any other value): static,
+/// "read", "write", "shutdown", "proxy"; "other" for any other value): static,
 /// NUL-terminated.
 ///
 /// Thread safety: any thread.

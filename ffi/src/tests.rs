@@ -129,6 +129,7 @@ fn test_reason_and_phase_names_match_the_library() {
         Phase::Read,
         Phase::Write,
         Phase::Shutdown,
+        Phase::Proxy,
     ] {
         let name = unsafe { CStr::from_ptr(ttc_phase_str(phase_of(p) as i32)) };
         assert_eq!(name.to_str().unwrap(), p.as_str());
@@ -227,6 +228,11 @@ fn test_bad_options_are_refused() {
     let mut o = ttc_options_default();
     o.initial_message_len = 3;
     assert_eq!(try_spawn(&o), TTC_E_NULL);
+    for url in [c"ftp://h", c"socks5://h:0", c"https://h"] {
+        let mut o = ttc_options_default();
+        o.proxy = url.as_ptr();
+        assert_eq!(try_spawn(&o), TTC_E_INVALID, "{url:?}");
+    }
     let bad = [0xffu8, 0xfe, 0];
     let mut client = 0;
     let st = unsafe {
@@ -352,6 +358,90 @@ fn test_refused_connection_is_an_error_signal_and_report() {
     assert_eq!(r.reason, ttc_reason::TTC_REASON_ERROR);
     assert!(r.has_error);
     assert_eq!(r.error.phase, ttc_phase::TTC_PHASE_CONNECT);
+    assert_eq!(ttc_free(c), TTC_OK);
+}
+
+/// A one-connection HTTP proxy on loopback: reads the CONNECT head,
+/// answers 200, connects to `to` and relays both ways; the head it got.
+fn connect_proxy(to: SocketAddr) -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let relay = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            c.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let mut s = std::net::TcpStream::connect(to).unwrap();
+        c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        let (mut c2, mut s2) = (c.try_clone().unwrap(), s.try_clone().unwrap());
+        let up = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut c2, &mut s2);
+            let _ = s2.shutdown(std::net::Shutdown::Write);
+        });
+        let _ = std::io::copy(&mut s, &mut c);
+        let _ = c.shutdown(std::net::Shutdown::Write);
+        up.join().unwrap();
+        head
+    });
+    (addr, relay)
+}
+
+#[test]
+fn test_proxy_option_goes_through_the_proxy_and_its_failure_is_the_proxy_phase() {
+    let (echo, _reports) = peer(Peer::Echo);
+    let (proxy, relay) = connect_proxy(echo);
+    let url = std::ffi::CString::new(format!("http://user:pw@{proxy}")).unwrap();
+    let mut o = ttc_options_default();
+    o.proxy = url.as_ptr();
+    let c = spawn_with(echo, &o);
+    drop(url);
+    let s = signal(c);
+    assert_eq!(s.kind, ttc_signal_kind::TTC_SIGNAL_CONNECTED);
+    assert_eq!(field_text(&s.peer), proxy.to_string());
+    let mut taken = 0;
+    let st = unsafe { ttc_send(c, b"via proxy".as_ptr(), 9, WAIT_MS, &mut taken) };
+    assert_eq!((st, taken), (TTC_OK, 9));
+    assert_eq!(ttc_producer_finished(c), TTC_OK);
+    assert_eq!(recv_all(c), b"via proxy");
+    assert_eq!(join(c).reason, ttc_reason::TTC_REASON_FINISHED);
+    assert_eq!(ttc_free(c), TTC_OK);
+    let head = String::from_utf8(relay.join().unwrap()).unwrap();
+    assert!(
+        head.starts_with(&format!("CONNECT {echo} HTTP/1.1\r\n")),
+        "{head}"
+    );
+    // Basic base64("user:pw").
+    assert!(
+        head.contains("Proxy-Authorization: Basic dXNlcjpwdw==\r\n"),
+        "{head}"
+    );
+
+    // A proxy that is not there: the proxy phase, naming it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = std::ffi::CString::new(format!("socks5h://127.0.0.1:{port}")).unwrap();
+    let mut o = ttc_options_default();
+    o.proxy = url.as_ptr();
+    let c = spawn_with(echo, &o);
+    let s = signal(c);
+    assert_eq!(s.kind, ttc_signal_kind::TTC_SIGNAL_ERROR);
+    assert_eq!(s.error.phase, ttc_phase::TTC_PHASE_PROXY);
+    let message = field_text(&s.error.message);
+    assert!(
+        message.starts_with(&format!("proxy 127.0.0.1:{port}: ")),
+        "{message}"
+    );
+    let phase = unsafe { CStr::from_ptr(ttc_phase_str(s.error.phase as i32)) };
+    assert_eq!(phase.to_str().unwrap(), "proxy");
+    assert_eq!(join(c).reason, ttc_reason::TTC_REASON_ERROR);
     assert_eq!(ttc_free(c), TTC_OK);
 }
 

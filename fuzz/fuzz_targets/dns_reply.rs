@@ -10,7 +10,9 @@
 use std::net::IpAddr;
 
 use libfuzzer_sys::fuzz_target;
-use ttc::resolve_wire::{encode_query, parse_dns_reply, DnsReply, MAX_ANSWERS, QTYPE_A, QTYPE_AAAA};
+use ttc::resolve_wire::{
+    encode_query, parse_dns_reply, DnsReply, MAX_ANSWERS, QTYPE_A, QTYPE_AAAA,
+};
 
 fuzz_target!(|data: &[u8]| {
     for qtype in [QTYPE_A, QTYPE_AAAA] {

@@ -130,6 +130,23 @@ def test_refused_connection_is_an_error():
         assert e.value.taken == 0
 
 
+def test_proxy_that_is_not_there_is_an_error_of_the_proxy_phase():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    url = "socks5h://user:Pa55w0rd@127.0.0.1:%d" % port
+    with ThreadedTCPClient("server.invalid", 7, proxy=url) as c:
+        sig = c.next_signal(timeout=WAIT)
+        assert sig.kind == "error"
+        assert (sig.error.phase, sig.error.kind) == ("proxy", "ConnectionRefused")
+        assert sig.error.message.startswith("proxy 127.0.0.1:%d: " % port)
+        assert "Pa55w0rd" not in repr(sig.error)
+        assert c.join().error.phase == "proxy"
+    with pytest.raises(ValueError):
+        ThreadedTCPClient("127.0.0.1", 9, proxy="ftp://h")
+
+
 def test_send_timeout_says_what_was_taken_and_the_report_accounts_for_it():
     # A server that accepts and never reads.
     listener = socket.socket()

@@ -129,6 +129,20 @@ pub(crate) fn lookup(
     core: &Core,
     deadline: Option<Instant>,
 ) -> Result<Vec<SocketAddr>, Failure> {
+    lookup_host(config, &config.host, config.port, true, core, deadline)
+}
+
+/// Like [`lookup`], for `host` and `port` (a proxy's) with `config`'s
+/// resolver and limits; [`Resolver::Static`] holds the server's addresses,
+/// so it applies only when `pinned` (else [`Resolver::Auto`] answers).
+pub(crate) fn lookup_host(
+    config: &Config,
+    host: &str,
+    port: u16,
+    pinned: bool,
+    core: &Core,
+    deadline: Option<Instant>,
+) -> Result<Vec<SocketAddr>, Failure> {
     let until = match config.resolve_timeout {
         Some(t) => match (Instant::now().checked_add(t), deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -136,26 +150,27 @@ pub(crate) fn lookup(
         },
         None => deadline,
     };
-    let host = bare_host(&config.host);
+    let host = bare_host(host);
     if host.is_empty() {
         return Err(failed(io::ErrorKind::InvalidInput, "empty host name"));
     }
-    if let Resolver::Static(ips) = &config.resolver {
+    let resolver = match &config.resolver {
+        Resolver::Static(_) if !pinned => &Resolver::Auto,
+        r => r,
+    };
+    if let Resolver::Static(ips) = resolver {
         if ips.is_empty() {
             return Err(failed(
                 io::ErrorKind::NotFound,
                 "the static resolver has no address",
             ));
         }
-        return Ok(unique(
-            ips.iter().map(|&ip| SocketAddr::new(ip, config.port)),
-        ));
+        return Ok(unique(ips.iter().map(|&ip| SocketAddr::new(ip, port))));
     }
-    if let Some(addr) = literal(host, config.port) {
+    if let Some(addr) = literal(host, port) {
         return Ok(vec![addr]);
     }
-    let port = config.port;
-    let addrs = match &config.resolver {
+    let addrs = match resolver {
         Resolver::Static(_) => unreachable!("handled above"),
         Resolver::Dns(servers) => dns::lookup(core, host, port, config.family, servers, until)?,
         Resolver::Dnsproxyd(path) => {

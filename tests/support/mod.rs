@@ -13,6 +13,7 @@
 //! - [`rng`]: the seedable generator of runs that replay from a seed;
 //! - [`seq`]: numbered chunks, and putting a server's connections back
 //!   together (the reconnect tests).
+//! - [`proxy`]: danted, microsocks and tinyproxy on loopback ports.
 //! - [`spawn`]: starting a child process with the start bounded (QEMU).
 //! - [`tls`]: certificates (openssl CLI), `openssl s_server` and nginx.
 //!
@@ -26,6 +27,7 @@
 pub mod cli;
 pub mod faults;
 pub mod netns;
+pub mod proxy;
 pub mod rng;
 pub mod seq;
 pub mod spawn;

@@ -249,7 +249,10 @@ impl Process {
     /// until it listens. A port taken between `free_port` and the server's
     /// bind (by another test) makes the server exit: then another port, at
     /// most three in all.
-    fn start_on_free_port(name: &'static str, command: impl Fn(u16) -> Command) -> (Process, u16) {
+    pub fn start_on_free_port(
+        name: &'static str,
+        command: impl Fn(u16) -> Command,
+    ) -> (Process, u16) {
         for _ in 0..3 {
             let port = free_port();
             let child = super::spawn::spawn(&mut command(port)).unwrap_or_else(|e| {

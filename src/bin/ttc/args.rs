@@ -39,6 +39,38 @@ macro_rules! tls_help {
     };
 }
 
+/// The proxy lines of `--help`: the options with the `proxy` feature, one
+/// line without it.
+#[cfg(feature = "proxy")]
+macro_rules! proxy_help {
+    (options) => {
+        "      --proxy URL             connect through this proxy: socks5://, socks5h://
+                              (the proxy resolves HOST), socks4://, socks4a://
+                              or http:// (CONNECT), with optional USER:PASS@
+                              (percent-encoded); port 1080 unless given;
+                              '' for none (default: ALL_PROXY)
+      --noproxy LIST          hosts not to reach through a proxy, as NO_PROXY
+                              (default: NO_PROXY)
+"
+    };
+    (environment) => {
+        "  all_proxy, ALL_PROXY   the proxy URL when --proxy is not given (as curl)
+  no_proxy, NO_PROXY     hosts reached directly, even with --proxy: a comma
+                         list of names (each also matches its subdomains)
+                         and IP addresses, or * for all (as curl)
+"
+    };
+}
+#[cfg(not(feature = "proxy"))]
+macro_rules! proxy_help {
+    (options) => {
+        "      --proxy, --noproxy      not in this build (it needs the proxy feature)\n"
+    };
+    (environment) => {
+        ""
+    };
+}
+
 /// The `serve` TLS lines of `--help` (only with the `tls` feature).
 #[cfg(feature = "tls")]
 macro_rules! tls_serve_help {
@@ -117,7 +149,9 @@ Client options:
                               (SO_BINDTODEVICE), e.g. wlan0
       --source IP             connect from this local address (only addresses
                               of its family are tried)
-  -4 / -6                     IPv4 only / IPv6 only (not both)
+",
+    proxy_help!(options),
+    "  -4 / -6                     IPv4 only / IPv6 only (not both)
   -q, --quiet                 no signal lines but errors and the final line
   -v                          debug log lines (as TTC_LOG=debug)
 ",
@@ -171,7 +205,9 @@ Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
                          warn (the default), info, debug, trace or off. With
                          --json (client and demo) they are off unless set.
-
+",
+    proxy_help!(environment),
+    "
 Exit status:
   0    all of the input was sent and the server closed (with --reconnect:
        and acknowledged); or the reader of stdout closed it
@@ -288,6 +324,15 @@ pub struct Connect {
     pub idle_timeout: Option<Duration>,
     /// `--reconnect`, with `--backoff` and `--max-attempts` applied.
     pub reconnect: Option<ttc::Backoff>,
+    /// `--proxy URL` as given (`Some("")`: no proxy, whatever the
+    /// environment says).
+    pub proxy_arg: Option<String>,
+    /// `--noproxy LIST` as given (else `NO_PROXY` applies).
+    pub noproxy: Option<String>,
+    /// The proxy to use, from `--proxy` or the environment, after the
+    /// no-proxy list (set by [`with_env_proxy`]).
+    #[cfg(feature = "proxy")]
+    pub proxy: Option<ttc::Proxy>,
     /// `Some` when `--tls` or any TLS option was given.
     #[cfg(feature = "tls")]
     pub tls: Option<Box<TlsArgs>>,
@@ -306,6 +351,10 @@ pub struct TlsArgs {
     pub servername: Option<String>,
     pub insecure: bool,
 }
+
+/// What `--proxy URL` gives without the `proxy` feature.
+#[cfg_attr(feature = "proxy", allow(dead_code))]
+pub const NO_PROXY: &str = "this ttc was built without proxies; build with the proxy feature";
 
 /// What a TLS option gives without the `tls` feature.
 #[cfg_attr(feature = "tls", allow(dead_code))]
@@ -353,6 +402,10 @@ impl Connect {
         }
         if let Some(ip) = self.source {
             c = c.local_addr(ip);
+        }
+        #[cfg(feature = "proxy")]
+        if let Some(p) = &self.proxy {
+            c = c.proxy(p.clone());
         }
         c
     }
@@ -481,6 +534,10 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         user_timeout: None,
         idle_timeout: None,
         reconnect: None,
+        proxy_arg: None,
+        noproxy: None,
+        #[cfg(feature = "proxy")]
+        proxy: None,
         #[cfg(feature = "tls")]
         tls: None,
     };
@@ -551,6 +608,19 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Long("attempt-delay") => way_out(&mut c, WayOut::AttemptDelay, p.value()?)?,
             Long("interface") => way_out(&mut c, WayOut::Interface, p.value()?)?,
             Long("source") => way_out(&mut c, WayOut::Source, p.value()?)?,
+            Long("proxy") => {
+                let url = p.value()?.string()?;
+                #[cfg(feature = "proxy")]
+                if !url.is_empty() {
+                    ttc::Proxy::parse(&url).map_err(|e| Usage(format!("--proxy: {e}")))?;
+                }
+                #[cfg(not(feature = "proxy"))]
+                if !url.is_empty() {
+                    return usage(NO_PROXY);
+                }
+                c.proxy_arg = Some(url);
+            }
+            Long("noproxy") => c.noproxy = Some(p.value()?.string()?),
             #[cfg(feature = "tls")]
             Long(
                 o @ ("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure"),
@@ -668,6 +738,8 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "reconnect",
     "backoff",
     "max-attempts",
+    "proxy",
+    "noproxy",
     "tls",
     #[cfg(feature = "tls")]
     "ca",
@@ -684,6 +756,90 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     #[cfg(feature = "tls")]
     "insecure",
 ];
+
+/// The proxy for a `Connect` command, as curl chooses it: `--proxy`
+/// (`''`: none), else `all_proxy` or `ALL_PROXY` from `env`; none when the
+/// host is on `--noproxy`'s list, else on `no_proxy`'s or `NO_PROXY`'s.
+/// Other commands pass through. A bad URL in the environment is a usage
+/// error that names the variable.
+#[cfg(feature = "proxy")]
+pub fn with_env_proxy(
+    command: Command,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, Usage> {
+    let Command::Connect(mut c) = command else {
+        return Ok(command);
+    };
+    // Lower case first, as curl reads them; an empty value is no value.
+    fn var(
+        env: &dyn Fn(&str) -> Option<String>,
+        names: [&'static str; 2],
+    ) -> Option<(&'static str, String)> {
+        names
+            .into_iter()
+            .find_map(|n| env(n).filter(|v| !v.is_empty()).map(|v| (n, v)))
+    }
+    let (source, url) = match &c.proxy_arg {
+        Some(url) => ("--proxy", url.clone()),
+        None => match var(env, ["all_proxy", "ALL_PROXY"]) {
+            Some(found) => found,
+            None => return Ok(Command::Connect(c)),
+        },
+    };
+    if url.is_empty() {
+        return Ok(Command::Connect(c));
+    }
+    let list = match &c.noproxy {
+        Some(l) => Some(l.clone()),
+        None => var(env, ["no_proxy", "NO_PROXY"]).map(|(_, v)| v),
+    };
+    if list.is_some_and(|l| no_proxy_matches(&l, &c.host)) {
+        return Ok(Command::Connect(c));
+    }
+    let proxy = ttc::Proxy::parse(&url).map_err(|e| Usage(format!("{source}: {e}")))?;
+    c.proxy = Some(proxy);
+    Ok(Command::Connect(c))
+}
+
+/// Without the `proxy` feature the environment's proxy is not used.
+#[cfg(not(feature = "proxy"))]
+pub fn with_env_proxy(
+    command: Command,
+    _env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Command, Usage> {
+    Ok(command)
+}
+
+/// Whether `host` is on a no-proxy list as curl reads one: entries split
+/// by commas (and spaces); `*` alone matches every host; an IP address
+/// matches itself; a name matches itself and its subdomains (a leading dot
+/// is ignored), without regard to case or a trailing dot.
+#[cfg_attr(not(feature = "proxy"), allow(dead_code))]
+pub fn no_proxy_matches(list: &str, host: &str) -> bool {
+    let bare = |h: &str| {
+        let h = h.trim();
+        let h = h
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(h);
+        h.strip_suffix('.').unwrap_or(h).to_ascii_lowercase()
+    };
+    let host = bare(host);
+    let entries = list.split([',', ' ', '\t']).filter(|e| !e.is_empty());
+    if list.trim() == "*" {
+        return true;
+    }
+    entries.map(bare).any(|e| {
+        let e = e.strip_prefix('.').unwrap_or(&e);
+        if e.is_empty() {
+            return false;
+        }
+        if let (Ok(a), Ok(b)) = (e.parse::<IpAddr>(), host.parse::<IpAddr>()) {
+            return a == b;
+        }
+        host == e || host.strip_suffix(e).is_some_and(|rest| rest.ends_with('.'))
+    })
+}
 
 /// The long options of `ttc serve`.
 const SERVE_OPTIONS: &[&str] = &[
@@ -1110,6 +1266,91 @@ mod tests {
         match parse(args.iter().copied()) {
             Err(e) => e.to_string(),
             other => panic!("{args:?} parsed: {other:?}"),
+        }
+    }
+
+    #[cfg(feature = "proxy")]
+    fn proxied(args: &[&str], env: &[(&str, &str)]) -> Result<Option<String>, String> {
+        let lookup = |k: &str| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        match with_env_proxy(Command::Connect(connect(args)), &lookup) {
+            Ok(Command::Connect(c)) => Ok(c.proxy.map(|p| p.to_string())),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[cfg(feature = "proxy")]
+    #[test]
+    fn test_proxy_from_the_option_or_the_environment_as_curl_reads_them() {
+        let h = ["example.org", "7"];
+        let px = |a: &[&'static str]| [a, &h[..]].concat();
+        let some = |s: &str| Ok(Some(s.to_string()));
+        assert_eq!(proxied(&h, &[]), Ok(None));
+        assert_eq!(
+            proxied(&px(&["--proxy", "socks5h://u:pw@p:1"]), &[]),
+            some("socks5h://u@p:1")
+        );
+        assert_eq!(
+            proxied(&h, &[("ALL_PROXY", "p:3128")]),
+            some("http://p:3128")
+        );
+        // Lower case first; an empty one counts as unset.
+        let env = [("all_proxy", "socks5://a"), ("ALL_PROXY", "socks5://b")];
+        assert_eq!(proxied(&h, &env), some("socks5://a:1080"));
+        let env = [("all_proxy", ""), ("ALL_PROXY", "socks5://b")];
+        assert_eq!(proxied(&h, &env), some("socks5://b:1080"));
+        // --proxy wins; '' turns the proxy off.
+        let env = [("ALL_PROXY", "socks5://b")];
+        assert_eq!(
+            proxied(&px(&["--proxy", "http://c:1"]), &env),
+            some("http://c:1")
+        );
+        assert_eq!(proxied(&px(&["--proxy", ""]), &env), Ok(None));
+        // NO_PROXY applies to both; --noproxy replaces it.
+        let env = [
+            ("ALL_PROXY", "socks5://b"),
+            ("NO_PROXY", "other.org, .example.org"),
+        ];
+        assert_eq!(proxied(&h, &env), Ok(None));
+        assert_eq!(proxied(&px(&["--proxy", "http://c:1"]), &env), Ok(None));
+        assert_eq!(
+            proxied(&px(&["--noproxy", "x"]), &env),
+            some("socks5://b:1080")
+        );
+        assert_eq!(proxied(&px(&["--noproxy", "*"]), &env[..1]), Ok(None));
+        // A bad URL: a usage error naming where it came from, no password.
+        let e = proxied(&h, &[("all_proxy", "ftp://u:secret@h")]).unwrap_err();
+        assert!(
+            e.starts_with("all_proxy: proxy URL: unsupported scheme"),
+            "{e}"
+        );
+        let e = error(&["--proxy", "socks4://u:secret@h", "example.org", "7"]);
+        assert!(e.starts_with("--proxy: proxy URL: SOCKS4"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn test_no_proxy_list_matches_as_curl() {
+        for (list, host, want) in [
+            ("*", "anything", true),
+            ("example.org", "example.org", true),
+            ("example.org", "www.Example.ORG.", true),
+            (".example.org", "example.org", true),
+            ("example.org", "badexample.org", false),
+            ("a.org,b.org", "x.b.org", true),
+            ("a.org b.org", "b.org", true),
+            ("127.0.0.1", "127.0.0.1", true),
+            ("127.0.0.1", "127.0.0.10", false),
+            ("::1", "[::1]", true),
+            ("[::1]", "0:0::1", true),
+            ("*.org", "a.org", false),
+            ("", "a.org", false),
+        ] {
+            assert_eq!(no_proxy_matches(list, host), want, "{list:?} {host:?}");
         }
     }
 

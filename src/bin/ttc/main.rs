@@ -28,7 +28,8 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 fn main() {
-    let command = args::parse(std::env::args_os().skip(1));
+    let command = args::parse(std::env::args_os().skip(1))
+        .and_then(|c| args::with_env_proxy(c, &|name| std::env::var(name).ok()));
     init_logging(&command);
     let status = match command {
         Ok(Command::Help) => print_stdout(args::HELP),

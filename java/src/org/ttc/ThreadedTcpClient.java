@@ -54,6 +54,14 @@ public final class ThreadedTcpClient implements AutoCloseable {
         public boolean nodelay = true;
         /** Chunk size: 256, 1024, 4096 or 16384 bytes. */
         public int chunkSize = 1024;
+        /**
+         * Connect through this proxy: a URL as curl spells it, socks5://,
+         * socks5h:// (the proxy resolves the host), socks4://, socks4a:// or
+         * http:// (CONNECT), with optional percent-encoded user:password@
+         * (null or empty: none). A bad URL is an IllegalArgumentException; a
+         * failure to get through is an error of phase "proxy".
+         */
+        public String proxy = null;
     }
 
     private static final int OK = 0, TIMEOUT = 1, CLOSED = 3;
@@ -75,7 +83,7 @@ public final class ThreadedTcpClient implements AutoCloseable {
      */
     public ThreadedTcpClient(String host, int port, Options o) throws java.io.IOException {
         handle = nativeSpawn(host, port, o.initialMessage, o.connectTimeoutMs, o.writeTimeoutMs,
-                o.lingerMs, o.keepaliveMs, o.nodelay, o.chunkSize);
+                o.lingerMs, o.keepaliveMs, o.nodelay, o.chunkSize, o.proxy);
     }
 
     private long h() {
@@ -176,8 +184,8 @@ public final class ThreadedTcpClient implements AutoCloseable {
     }
 
     private static native long nativeSpawn(String host, int port, byte[] initial, long connectMs,
-            long writeMs, long lingerMs, long keepaliveMs, boolean nodelay, int chunkSize)
-            throws java.io.IOException;
+            long writeMs, long lingerMs, long keepaliveMs, boolean nodelay, int chunkSize,
+            String proxy) throws java.io.IOException;
 
     private static native long nativeSend(long handle, byte[] data, int off, int len, long timeoutMs);
 

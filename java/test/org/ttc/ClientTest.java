@@ -235,6 +235,34 @@ public final class ClientTest {
         }
     }
 
+    static void proxyThatIsNotThereIsAProxyError() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+        o.proxy = "socks5h://user:Pa55w0rd@127.0.0.1:" + port;
+        try (ThreadedTcpClient c = new ThreadedTcpClient("server.invalid", 7, o)) {
+            Signal s = c.nextSignal(WAIT_MS);
+            check(s != null && s.kind == Signal.Kind.ERROR, "proxy: an error signal " + s);
+            if (s != null && s.error != null) {
+                check(s.error.phase.equals("proxy") && s.error.kind.equals("ConnectionRefused")
+                        && s.error.message.startsWith("proxy 127.0.0.1:" + port + ": ")
+                        && !s.error.toString().contains("Pa55w0rd"), "proxy: " + s.error);
+            }
+            Report r = c.join();
+            check(r.error != null && r.error.phase.equals("proxy"), "proxy: " + r);
+        }
+        o.proxy = "ftp://h";
+        boolean threw = false;
+        try {
+            new ThreadedTcpClient("127.0.0.1", 9, o).close();
+        } catch (IllegalArgumentException e) {
+            threw = true;
+        }
+        check(threw, "a bad proxy URL throws IllegalArgumentException");
+    }
+
     static void badOptionsAreRefused() throws Exception {
         ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
         o.chunkSize = 1000;
@@ -281,6 +309,7 @@ public final class ClientTest {
         run("timeouts, abort and close", ClientTest::timeoutsAbortAndClose);
         run("a refused connection is an error", ClientTest::refusedConnectionIsAnError);
         run("bad options are refused", ClientTest::badOptionsAreRefused);
+        run("a proxy that is not there is a proxy error", ClientTest::proxyThatIsNotThereIsAProxyError);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 && passed > 0 ? 0 : 1);
     }
