@@ -26,7 +26,7 @@ ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features tls
 # Every TLS test's name has "tls" in it.
 ttc_some_tests ttc_run cargo test --features tls --lib --bin ttc --test tls --test tls_stay -- tls
 # TLS through a proxy's CONNECT tunnel (tests/proxy.rs).
-ttc_some_tests ttc_run cargo test --features tls --test proxy -- tls
+ttc_some_tests ttc_run cargo test --features tls,proxy --test proxy -- tls
 
 # clippy with the feature on for one 32-bit target besides the host (the
 # TLS code has no target-specific parts; armv7 catches 32-bit lints such
@@ -34,7 +34,7 @@ ttc_some_tests ttc_run cargo test --features tls --test proxy -- tls
 ttc_run cargo clippy --all-targets --features tls --target armv7-unknown-linux-gnueabihf -- -D warnings
 for t in armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu; do
     ttc_some_tests ttc_run cargo test --features tls --target "$t" --test tls --test tls_stay
-    ttc_some_tests ttc_run cargo test --features tls --target "$t" --test proxy -- tls
+    ttc_some_tests ttc_run cargo test --features tls,proxy --target "$t" --test proxy -- tls
 done
 
 ttc_run env CC_aarch64_linux_android=aarch64-linux-gnu-gcc \

@@ -801,12 +801,22 @@ pub fn with_env_proxy(
     Ok(Command::Connect(c))
 }
 
-/// Without the `proxy` feature the environment's proxy is not used.
+/// Without the `proxy` feature the environment's proxy is not used; if
+/// one is set, a warning says so (connecting directly where the user
+/// expects a proxy must not be silent).
 #[cfg(not(feature = "proxy"))]
 pub fn with_env_proxy(
     command: Command,
-    _env: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Command, Usage> {
+    if let Command::Connect(c) = &command {
+        let set = ["all_proxy", "ALL_PROXY"]
+            .into_iter()
+            .find(|n| env(n).is_some_and(|v| !v.is_empty()));
+        if let (Some(name), None) = (set, &c.proxy_arg) {
+            eprintln!("ttc: warning: {name} is set, but this ttc was built without proxies (the proxy feature): connecting directly");
+        }
+    }
     Ok(command)
 }
 
