@@ -7,8 +7,9 @@
 # (one 32-bit and one 64-bit ARM; thumbv7neon is the same 32-bit source
 # built as Thumb-2, its default suite runs in the main stages, and a TLS
 # run for it would repeat armv7's at CI's cost). Only the TLS tests run
-# here: the rest of the suite ran in the main stages without the feature
-# (a plain connection takes the same path with it or without it).
+# here, and under QEMU the proxy suite (the proxy feature is built along):
+# the rest of the suite ran in the main stages without the features (a
+# plain connection takes the same path with them or without them).
 # Android: aarch64 `build --lib --features tls` with Debian's aarch64 gcc
 # standing in for the NDK's clang to compile ring's C (a compile check:
 # nothing is linked); armv7 Android needs the NDK or cross's image there
