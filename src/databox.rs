@@ -120,12 +120,17 @@ pub(crate) struct AppInbox {
 
 impl fmt::Debug for AppInbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Inbox")
-            .field("len", &self.ring.len())
-            .field("capacity", &self.ring.capacity())
-            .field("closed", &self.ring.is_closed())
-            .finish()
+        debug_box(f, "Inbox", &self.ring)
     }
+}
+
+/// A box's `Debug`: what is queued, its capacity, whether it is closed.
+fn debug_box(f: &mut fmt::Formatter<'_>, name: &str, ring: &Ring) -> fmt::Result {
+    f.debug_struct(name)
+        .field("len", &ring.len())
+        .field("capacity", &ring.capacity())
+        .field("closed", &ring.is_closed())
+        .finish()
 }
 
 impl AppInbox {
@@ -411,11 +416,7 @@ pub(crate) struct AppOutbox {
 
 impl fmt::Debug for AppOutbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbox")
-            .field("len", &self.ring.len())
-            .field("capacity", &self.ring.capacity())
-            .field("closed", &self.ring.is_closed())
-            .finish()
+        debug_box(f, "Outbox", &self.ring)
     }
 }
 

@@ -173,15 +173,7 @@ impl Feeder {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // The input is unreadable: say so, and end the
-                    // connection as at the end of the input.
-                    CONSOLE.line(&output::error_line(
-                        self.format,
-                        "input",
-                        e.kind(),
-                        &e.to_string(),
-                    ));
-                    end = INPUT_FAILED;
+                    end = self.input_failed(&e);
                     break;
                 }
             };
@@ -213,6 +205,18 @@ impl Feeder {
         self.control.send(Control::ProducerFinished);
     }
 
+    /// The input is unreadable: says so; the connection then ends as at
+    /// the end of the input. Returns the input state to record.
+    fn input_failed(&self, e: &io::Error) -> u8 {
+        CONSOLE.line(&output::error_line(
+            self.format,
+            "input",
+            e.kind(),
+            &e.to_string(),
+        ));
+        INPUT_FAILED
+    }
+
     /// [`Feeder::run`] without a rate: each read goes straight into the
     /// inbox's free space (waiting while it is full), no buffer between.
     fn run_unpaced(self, mut input: Input) {
@@ -231,15 +235,7 @@ impl Feeder {
                 }
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Ok(Err(e)) => {
-                    // The input is unreadable: say so, and end the
-                    // connection as at the end of the input.
-                    CONSOLE.line(&output::error_line(
-                        self.format,
-                        "input",
-                        e.kind(),
-                        &e.to_string(),
-                    ));
-                    end = INPUT_FAILED;
+                    end = self.input_failed(&e);
                     break;
                 }
                 Err(_) => {
