@@ -764,6 +764,33 @@ fn refused_port_exits_1_with_a_connect_error_naming_host_and_port() {
     assert!(o.lines[0].starts_with(&want), "{o:?}");
 }
 
+/// Built without the proxy feature (the default), a proxy in the
+/// environment is not used, and the command says so rather than connect
+/// directly in silence.
+#[cfg(not(feature = "proxy"))]
+#[test]
+fn all_proxy_without_the_proxy_feature_warns_that_it_connects_directly() {
+    let port = support::refused_port().to_string();
+    let o = ttc(&["127.0.0.1", &port])
+        .env("ALL_PROXY", "socks5://127.0.0.1:1080")
+        .run(b"");
+    assert_eq!(
+        o.lines[0],
+        "ttc: warning: ALL_PROXY is set, but this ttc was built without proxies (the proxy feature): connecting directly",
+        "{o:?}"
+    );
+    // It went straight to the server (refused), not to the proxy.
+    assert!(
+        o.lines[1].starts_with("ttc: error phase=connect kind=ConnectionRefused host=127.0.0.1"),
+        "{o:?}"
+    );
+    // `--proxy ''` says "no proxy": nothing to warn about.
+    let o = ttc(&["--proxy", "", "127.0.0.1", &port])
+        .env("ALL_PROXY", "socks5://127.0.0.1:1080")
+        .run(b"");
+    assert!(o.lines[0].starts_with("ttc: error phase=connect"), "{o:?}");
+}
+
 /// The resolver's environment for a name that must not resolve:
 /// `.invalid` never does (RFC 6761), and with an unreachable or missing
 /// name server glibc gives up after one short try instead of retrying.

@@ -814,7 +814,9 @@ pub fn with_env_proxy(
             .into_iter()
             .find(|n| env(n).is_some_and(|v| !v.is_empty()));
         if let (Some(name), None) = (set, &c.proxy_arg) {
-            eprintln!("ttc: warning: {name} is set, but this ttc was built without proxies (the proxy feature): connecting directly");
+            crate::output::CONSOLE.line(&format!(
+                "ttc: warning: {name} is set, but this ttc was built without proxies (the proxy feature): connecting directly"
+            ));
         }
     }
     Ok(command)
