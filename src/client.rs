@@ -253,6 +253,27 @@ impl<const C: usize, const N: usize> fmt::Debug for Inbox<C, N> {
     }
 }
 
+/// [`Inbox::read_from`] found the inbox closed (the connection ended or is
+/// ending).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadFromError {
+    /// Bytes the read took from the input that the inbox did not take (it
+    /// closed while the read waited): they are neither sent nor unsent.
+    pub dropped: usize,
+}
+
+impl fmt::Display for ReadFromError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "inbox closed; {} bytes read from the input were not taken",
+            self.dropped
+        )
+    }
+}
+
+impl std::error::Error for ReadFromError {}
+
 /// Why [`Inbox::send_slice`] stopped before the end of the slice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SendSliceFailure {
@@ -355,8 +376,9 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
     /// waiting for room, and queues what it read. Returns `Ok(Ok(n))` with
     /// the bytes read and queued (`0`: the input's end), `Ok(Err(e))` with
     /// the input's error (nothing queued), or `Err` once the inbox is
-    /// closed (what the read returned then, if anything, was not taken).
-    /// With reconnect it reads at most `C` bytes, one send.
+    /// closed: if the inbox closed while the read waited for input, the
+    /// error says how many bytes it returned that were not taken, so none
+    /// is lost unseen. With reconnect it reads at most `C` bytes, one send.
     ///
     /// ```no_run
     /// # let client = ttc::Config::new("127.0.0.1", 9).spawn().unwrap();
@@ -373,10 +395,10 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
         &self,
         input: &mut dyn io::Read,
         max: usize,
-    ) -> Result<io::Result<usize>, SendSliceFailure> {
+    ) -> Result<io::Result<usize>, ReadFromError> {
         self.app
             .read_from(&self.core, input, max, C)
-            .map_err(|_| SendSliceFailure::Closed)
+            .map_err(|dropped| ReadFromError { dropped })
     }
 
     /// With [`Delivery::Confirmed`](crate::Delivery) and reconnect: the

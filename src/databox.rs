@@ -256,20 +256,20 @@ impl AppInbox {
     /// Reads from `input` straight into the inbox's free space (one
     /// `read`, at most `max` bytes, with reconnect at most `piece`),
     /// waiting for room first, and queues what it read. `Ok(Ok(0))` is
-    /// the input's end; `Err(Closed)` means the inbox closed, and what was
-    /// read, if anything, was not taken.
+    /// the input's end; `Err(n)` means the inbox closed, and the `n` bytes
+    /// the read returned meanwhile (0 if it did not read) were not taken.
     pub(crate) fn read_from(
         &self,
         core: &Core,
         input: &mut dyn io::Read,
         max: usize,
         piece: usize,
-    ) -> Result<io::Result<usize>, SendFail> {
+    ) -> Result<io::Result<usize>, usize> {
         let need = self.cost(1);
         loop {
             let mut w = lock(&self.writer);
             if self.ring.is_closed() {
-                return Err(SendFail::Closed);
+                return Err(0);
             }
             if w.free() >= need {
                 let got = if self.framed {
@@ -279,21 +279,20 @@ impl AppInbox {
                     let mut scratch = lock(&self.scratch);
                     let room = room.min(scratch.len());
                     match input.read(&mut scratch[..room]) {
-                        Ok(0) => Some(Ok(0)),
-                        Ok(n) => self.push(&mut w, &scratch[..n]).then_some(Ok(n)),
-                        Err(e) => Some(Err(e)),
+                        Ok(n) if n > 0 && !self.push(&mut w, &scratch[..n]) => Err(n),
+                        r => Ok(r),
                     }
                 } else {
                     match w.fill_open(max, |buf| input.read(buf)) {
-                        Ok(Some(n)) => Some(Ok(n)),
-                        Ok(None) => None,
-                        Err(e) => Some(Err(e)),
+                        Ok((n, true)) => Ok(Ok(n)),
+                        Ok((n, false)) => Err(n),
+                        Err(e) => Ok(Err(e)),
                     }
                 };
                 drop(w);
                 return match got {
-                    None => Err(SendFail::Closed),
-                    Some(r) => {
+                    Err(n) => Err(n),
+                    Ok(r) => {
                         if matches!(r, Ok(n) if n > 0) {
                             self.queued(core);
                         }

@@ -89,7 +89,8 @@ mod wake; // the park/wake protocol between the handles and the worker
 mod worker; // the worker thread: connection states and the data path
 
 pub use client::{
-    Client, ControlInbox, Inbox, Outbox, SendSliceError, SendSliceFailure, SignalOutbox,
+    Client, ControlInbox, Inbox, Outbox, ReadFromError, SendSliceError, SendSliceFailure,
+    SignalOutbox,
 };
 pub use config::{Config, IpFamily, Keepalive};
 #[doc(hidden)]

@@ -330,20 +330,21 @@ impl Writer {
     }
 
     /// Like [`fill`](Self::fill), but the bytes are queued only if the
-    /// ring is not closed by then (`Ok(None)`: closed, nothing queued).
+    /// ring is not closed by then. Returns the bytes `f` wrote and whether
+    /// they were queued (false: closed, nothing queued).
     pub(crate) fn fill_open<E>(
         &mut self,
         max: usize,
         f: impl FnOnce(&mut [u8]) -> Result<usize, E>,
-    ) -> Result<Option<usize>, E> {
+    ) -> Result<(usize, bool), E> {
         let at = self.tail & (self.ring.cap - 1);
         let n = self.free().min(self.ring.cap - at).min(max);
         if n == 0 {
-            return Ok(Some(0));
+            return Ok((0, !self.ring.is_closed()));
         }
         // SAFETY: as in `fill`.
         let wrote = unsafe { self.ring.storage.with_mut(at, n, f) }?.min(n);
-        Ok(self.publish(wrote).then_some(wrote))
+        Ok((wrote, self.publish(wrote)))
     }
 
     /// Queues the next `n` bytes (already in place) unless the ring is

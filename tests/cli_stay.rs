@@ -206,8 +206,16 @@ fn reconnect_json_lines_and_giving_up_exits_1() {
     let last = objs.last().unwrap();
     assert_eq!(text(last, "reason"), "error");
     assert_eq!(number(last, "connections"), 0);
-    assert_eq!(number(last, "unsent"), 10);
     assert_eq!(number(last, "acked"), 0);
+    // The input is either taken before the client gives up, and counted as
+    // unsent, or the client gave up first and the input was not taken,
+    // which the final line says (the attempts take tens of milliseconds,
+    // the race is the machine's). Never taken and unaccounted.
+    match number(last, "unsent") {
+        10 => {}
+        0 => assert!(last["input_left"].is_null(), "{o:?}"),
+        n => panic!("unsent={n}: {o:?}"),
+    }
 }
 
 #[test]

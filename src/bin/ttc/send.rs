@@ -238,14 +238,15 @@ impl Feeder {
                     end = self.input_failed(&e);
                     break;
                 }
-                Err(_) => {
+                Err(e) => {
                     // The connection ended (closed by the server, an error,
                     // or a shutdown): nothing more can be sent. Whether the
-                    // input had more to say: one read tells (an empty or
-                    // used-up input ends here, which is a clean end).
+                    // input had more to say: bytes read and not taken say
+                    // so; else one read tells (an empty or used-up input
+                    // ends here, which is a clean end).
                     let mut probe = [0u8; 1];
-                    let state = match source.read(&mut probe) {
-                        Ok(0) => INPUT_ENDED,
+                    let state = match e.dropped {
+                        0 if matches!(source.read(&mut probe), Ok(0)) => INPUT_ENDED,
                         _ => INPUT_CUT,
                     };
                     self.state.store(state, Ordering::Release);
