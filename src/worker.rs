@@ -220,7 +220,7 @@ fn start_transport(config: &Config, stream: TcpStream, core: &Core) -> Result<Tr
 /// reached the socket (TLS records still queued at the close).
 #[derive(Clone, Copy, Debug, Default)]
 struct LastWrite {
-    /// From the initial message (else the batch or kept window).
+    /// From the initial message (else the inbox or the kept window).
     initial: bool,
     /// Of it, counted as resent.
     resent: u64,
@@ -953,7 +953,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     }
 
     /// One write of pending bytes: the initial message first, then the
-    /// batch (or the kept window).
+    /// inbox (or the kept window).
     fn write_some(&mut self, stream: &mut Transport, now: Instant) -> io::Result<()> {
         let initial_left = self.initial_left();
         let progress = stream.progress();
