@@ -140,9 +140,10 @@ typedef struct ttc_options {
   // library's sizes are compile-time constants; this build offers
   // these. Other values: `TTC_E_UNSUPPORTED`.
   size_t chunk_size;
-  // Inbox capacity in chunks: 16 (default; the only one offered).
+  // Inbox capacity in chunks: 64 (default; the only one offered): a byte
+  // ring of 64 chunks, 64 KiB with the default chunk.
   size_t inbox_capacity;
-  // Outbox capacity in chunks: 16 (default; the only one offered).
+  // Outbox capacity in chunks: 64 (default; the only one offered).
   size_t outbox_capacity;
   // Worker thread stack size in bytes (0: the library's 128 KiB, plus
   // 8 chunks for chunks above 1 KiB).

@@ -13,7 +13,7 @@ use ttc_rs::{
 /// Chunk sizes this build offers (bytes); 1024 is the default.
 pub(crate) const CHUNK_SIZES: [usize; 4] = [256, 1024, 4096, 16384];
 /// The inbox and outbox capacity (chunks) of every size above.
-pub(crate) const CAPACITY: usize = 16;
+pub(crate) const CAPACITY: usize = ttc_rs::Config::DEFAULT_INBOX;
 
 /// Why a send stopped before the end of the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

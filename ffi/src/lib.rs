@@ -241,9 +241,10 @@ pub struct ttc_options {
     /// library's sizes are compile-time constants; this build offers
     /// these. Other values: `TTC_E_UNSUPPORTED`.
     pub chunk_size: usize,
-    /// Inbox capacity in chunks: 16 (default; the only one offered).
+    /// Inbox capacity in chunks: 64 (default; the only one offered): a byte
+    /// ring of 64 chunks, 64 KiB with the default chunk.
     pub inbox_capacity: usize,
-    /// Outbox capacity in chunks: 16 (default; the only one offered).
+    /// Outbox capacity in chunks: 64 (default; the only one offered).
     pub outbox_capacity: usize,
     /// Worker thread stack size in bytes (0: the library's 128 KiB, plus
     /// 8 chunks for chunks above 1 KiB).
