@@ -257,8 +257,8 @@ impl fmt::Display for Phase {
     }
 }
 
-/// Longest error description kept, in bytes (longer ones are cut at a
-/// character boundary).
+/// Longest error description kept, in bytes: a longer one is cut after
+/// its last whole word that fits and ends in "…".
 pub const ERROR_MESSAGE_CAPACITY: usize = 96;
 
 /// An error of the connection: the phase it came from, its
@@ -321,21 +321,58 @@ impl Error {
     }
 }
 
-/// Formats into a fixed-capacity string, keeping what fits.
+/// Formats into a fixed-capacity string. What does not fit is cut at the
+/// last word boundary that leaves room for "…" (at a character boundary
+/// when a single word fills it all), so a message never ends mid-word
+/// without saying so.
 fn write_truncated<const N: usize>(out: &mut heapless::String<N>, args: fmt::Arguments<'_>) {
-    struct Trunc<'a, const N: usize>(&'a mut heapless::String<N>);
+    struct Trunc<'a, const N: usize> {
+        out: &'a mut heapless::String<N>,
+        cut: bool,
+    }
     impl<const N: usize> fmt::Write for Trunc<'_, N> {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             for c in s.chars() {
-                if self.0.push(c).is_err() {
+                if self.out.push(c).is_err() {
+                    self.cut = true;
                     return Err(fmt::Error);
                 }
             }
             Ok(())
         }
     }
+    let mut t = Trunc { out, cut: false };
     // A full buffer ends formatting early; what fitted is kept.
-    let _ = fmt::write(&mut Trunc(out), args);
+    let _ = fmt::write(&mut t, args);
+    if t.cut {
+        cut_at_word(t.out);
+    }
+}
+
+/// The ellipsis a cut message ends with.
+const ELLIPSIS: &str = "…";
+
+/// Shortens a full `out` to its last whole word (or, with none, to a
+/// character boundary) followed by [`ELLIPSIS`].
+fn cut_at_word<const N: usize>(out: &mut heapless::String<N>) {
+    let room = N.saturating_sub(ELLIPSIS.len());
+    let mut end = room.min(out.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    // The cut falls inside a word unless the next character is a space.
+    let mid_word = !out[end..].starts_with(' ');
+    if mid_word {
+        if let Some(space) = out[..end].rfind(' ') {
+            end = space;
+        }
+    }
+    let mut keep = out[..end].trim_end_matches([' ', ',', ';', ':']).len();
+    if keep == 0 {
+        keep = end;
+    }
+    out.truncate(keep);
+    let _ = out.push_str(ELLIPSIS);
 }
 
 impl fmt::Display for Error {
@@ -668,7 +705,32 @@ mod tests {
         let long = "é".repeat(ERROR_MESSAGE_CAPACITY);
         let e = Error::new(Phase::Read, io::ErrorKind::Other, &long);
         assert!(e.message().len() <= ERROR_MESSAGE_CAPACITY);
-        assert!(e.message().chars().all(|c| c == 'é'));
-        assert!(!e.message().is_empty());
+        let body = e.message().strip_suffix(ELLIPSIS).unwrap();
+        assert!(body.chars().all(|c| c == 'é'));
+        assert!(!body.is_empty());
+    }
+
+    #[test]
+    fn test_error_message_is_cut_at_a_word_boundary_with_an_ellipsis() {
+        let long = "name_mismatch: the server's certificate is not valid for the name \
+                    it was asked for: it names other.example, another.example and more";
+        assert!(long.len() > ERROR_MESSAGE_CAPACITY);
+        let e = Error::new(Phase::Tls, io::ErrorKind::InvalidData, long);
+        let m = e.message();
+        assert!(m.len() <= ERROR_MESSAGE_CAPACITY, "{m}");
+        let body = m.strip_suffix(ELLIPSIS).expect(m);
+        // Whole words only: what is kept is a prefix that ends before a
+        // space of the original.
+        assert!(long.starts_with(body), "{m}");
+        assert_eq!(&long[body.len()..body.len() + 1], " ", "{m}");
+        assert!(body.len() > ERROR_MESSAGE_CAPACITY / 2, "{m}");
+        // A message that fits is kept whole, without an ellipsis.
+        let e = Error::new(Phase::Tls, io::ErrorKind::InvalidData, "short one");
+        assert_eq!(e.message(), "short one");
+        let exact = "x".repeat(ERROR_MESSAGE_CAPACITY);
+        assert_eq!(
+            Error::new(Phase::Read, io::ErrorKind::Other, &exact).message(),
+            exact
+        );
     }
 }

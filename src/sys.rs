@@ -489,9 +489,60 @@ pub(crate) fn recv_now(sock: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// `shutdown(Write)` on a connected socket. A connection the kernel has
+/// already ended (a reset, or retransmissions given up) answers `ENOTCONN`,
+/// which says nothing of what happened to it: the error is then the one
+/// the socket holds (`SO_ERROR`, usually `ECONNRESET`), or a reset when
+/// another call took that already.
+pub(crate) fn shutdown_write(sock: &std::net::TcpStream) -> io::Result<()> {
+    match sock.shutdown(std::net::Shutdown::Write) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Err(connection_error(sock)),
+        r => r,
+    }
+}
+
+/// The error a connection ended with, as far as the socket still knows.
+pub(crate) fn connection_error(sock: &std::net::TcpStream) -> io::Error {
+    match sock.take_error() {
+        Ok(Some(e)) => e,
+        _ => io::Error::from_raw_os_error(libc::ECONNRESET),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_shutdown_after_a_reset_reports_the_reset() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        socket2::SockRef::from(&server)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(server);
+        // Wait (poll does not take the socket's error) until the reset is in.
+        let efd = EventFd::new().unwrap();
+        let r = poll(
+            client.as_raw_fd(),
+            true,
+            false,
+            &efd,
+            Some(Duration::from_secs(5)),
+        )
+        .unwrap();
+        assert!(r.readable || r.hangup);
+        let e = shutdown_write(&client).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+        // What a bare shutdown says of the same connection.
+        let bare = client.shutdown(std::net::Shutdown::Write).unwrap_err();
+        assert_eq!(bare.kind(), io::ErrorKind::NotConnected, "{bare}");
+        assert_eq!(
+            shutdown_write(&client).unwrap_err().kind(),
+            io::ErrorKind::ConnectionReset
+        );
+    }
 
     #[test]
     fn test_append_bytes_copies_what_fits() {

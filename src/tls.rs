@@ -878,7 +878,7 @@ impl TlsStream {
                 ));
             }
         }
-        self.sock.shutdown(Shutdown::Write)
+        crate::sys::shutdown_write(&self.sock)
     }
 
     /// Before the socket closes: a `close_notify` when `notify` (nothing

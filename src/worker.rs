@@ -10,7 +10,7 @@
 //! and the connect phase again, with the same boxes. See ARCHITECTURE.md.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -96,7 +96,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => {
                 let _ = limit;
-                s.shutdown(Shutdown::Write)
+                sys::shutdown_write(s)
             }
             #[cfg(feature = "tls")]
             Transport::Tls(t) => t.shutdown_write(limit),

@@ -1294,10 +1294,27 @@ fn help_and_version_exit_0() {
     }
     let o = run(&["--version"], b"");
     assert_eq!(o.code, Some(0));
+    // The version and the build's optional features (the tests are built
+    // with the same features as the binary).
+    let features = if cfg!(feature = "tls-logging") {
+        "tls,tls-logging"
+    } else if cfg!(feature = "tls") {
+        "tls"
+    } else {
+        "none"
+    };
     assert_eq!(
         o.stdout_text(),
-        format!("ttc {}\n", env!("CARGO_PKG_VERSION"))
+        format!("ttc {} features={features}\n", env!("CARGO_PKG_VERSION"))
     );
+    assert_eq!(run(&["-V"], b"").stdout_text(), o.stdout_text());
+}
+
+#[test]
+fn nc_flags_say_what_to_use_instead() {
+    assert_usage_error(&["-N", "127.0.0.1", "1"], "by default");
+    assert_usage_error(&["-l", "7000"], "ttc serve");
+    assert_usage_error(&["-p", "7000", "127.0.0.1", "1"], "second argument");
 }
 
 // ---------------------------------------------------------------------------

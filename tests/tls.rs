@@ -539,7 +539,7 @@ fn test_tls_cli_insecure_warns_and_connects_to_an_untrusted_server() {
 // Bad certificates: each fails with its reason, exit 1, and the server
 // receives no application data.
 
-fn assert_refused(cert: &str, extra: &[&str], reason: &str) {
+fn assert_refused(cert: &str, extra: &[&str], reason: &str) -> Outcome {
     let pki = Pki::new();
     let server = tls_peer(&pki, cert, Peer::Sink);
     let pin;
@@ -574,11 +574,15 @@ fn assert_refused(cert: &str, extra: &[&str], reason: &str) {
         Err(_) => {}
         Ok(r) => panic!("server completed a connection: {r:?}"),
     }
+    o
 }
 
 #[test]
 fn test_tls_cli_refuses_unknown_issuer() {
-    assert_refused("untrusted", &[], "unknown_issuer");
+    let o = assert_refused("untrusted", &[], "unknown_issuer");
+    // Says how to trust a private CA.
+    let err = o.lines.iter().find(|l| l.contains(" phase=tls ")).unwrap();
+    assert!(err.contains("--ca FILE"), "{err}");
 }
 
 #[test]

@@ -49,6 +49,7 @@ pub(super) fn lookup(
     port: u16,
     until: Option<Instant>,
 ) -> Result<Vec<SocketAddr>, Failure> {
+    let host_name = host;
     let host = host.to_owned();
     let result = run_on_helper(core, until, move || {
         (host.as_str(), port)
@@ -59,10 +60,16 @@ pub(super) fn lookup(
         Ok(Ok(addrs)) => Ok(addrs),
         // Resolver failures other than OS errors come without an errno and
         // an uncategorised kind: call them "not found".
+        // Either way the message names the host, as the other resolvers'
+        // do ("example.invalid: failed to lookup address information: ...").
         Ok(Err(e)) if e.raw_os_error().is_none() => {
-            Err(failed(io::ErrorKind::NotFound, e.to_string()))
+            Err(failed(io::ErrorKind::NotFound, format!("{host_name}: {e}")))
         }
-        Ok(Err(e)) => Err(Failure::Failed(Phase::Resolve, e)),
+        Ok(Err(e)) => Err(Failure::Error(crate::Error::from_io_in(
+            Phase::Resolve,
+            &e,
+            format_args!("{host_name}"),
+        ))),
         Err(f) => Err(f),
     }
 }
@@ -247,6 +254,26 @@ mod tests {
             took >= Duration::from_millis(100) && took < Duration::from_secs(1),
             "{took:?}"
         );
+    }
+
+    #[test]
+    fn test_system_lookup_failure_names_the_host() {
+        let core = core();
+        let until = Some(Instant::now() + Duration::from_secs(10));
+        let e = match lookup(&core, "no-such-host.invalid", 80, until) {
+            Err(Failure::Failed(p, e)) => crate::Error::from_io(p, &e),
+            Err(Failure::Error(e)) => e,
+            Err(Failure::Stopped(r)) => panic!("stopped: {r}"),
+            Ok(v) => panic!("resolved: {v:?}"),
+        };
+        assert_eq!(e.phase, Phase::Resolve);
+        // Once, at the start, as the library's Display shows it.
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("resolve: no-such-host.invalid: "),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("no-such-host.invalid").count(), 1, "{shown}");
     }
 
     #[test]

@@ -123,7 +123,7 @@ Client options:
 ",
     tls_help!(),
     "  -h, --help                  this text
-  -V, --version               the version
+  -V, --version               the version and the build's features
 SECS may be fractional or end in ms (250ms).
 
 Serve options:
@@ -576,6 +576,7 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
             Short('q') | Long("quiet") => c.quiet = true,
             Short('v') => c.verbose = true,
             Value(v) if positional.len() < 2 => positional.push(v),
+            Short(c @ ('N' | 'l' | 'p')) => return Err(nc_flag(c)),
             Long(name) => return Err(unknown_long(name, CONNECT_OPTIONS)),
             _ => return Err(arg.unexpected().into()),
         }
@@ -703,6 +704,16 @@ const DEMO_OPTIONS: &[&str] = &["json", "help"];
 /// `--name` is not an option: say so, and name the option it was probably
 /// meant to be when exactly one is close (a unique prefix of it, or at
 /// most two edits away).
+/// nc's flags that ttc has no use for, with what to do instead.
+fn nc_flag(c: char) -> Usage {
+    let instead = match c {
+        'N' => "ttc half-closes the connection at the end of its input by default",
+        'l' => "to listen, use 'ttc serve'",
+        _ => "the port is the second argument; a local address is --source IP",
+    };
+    Usage(format!("invalid option '-{c}' (nc's -{c}: {instead})"))
+}
+
 fn unknown_long(name: &str, known: &[&str]) -> Usage {
     let mut msg = format!("invalid option '--{name}'");
     if let Some(best) = closest(name, known) {
@@ -1341,6 +1352,22 @@ mod tests {
             Some(Some(Duration::ZERO))
         );
         assert_eq!(connect(&["h", "1"]).linger, None);
+    }
+
+    #[test]
+    fn test_nc_flags_get_a_hint() {
+        for (flag, want) in [
+            ("-N", "half-closes the connection at the end of its input"),
+            ("-l", "'ttc serve'"),
+            ("-p", "the port is the second argument"),
+        ] {
+            let e = parse([flag, "h", "1"]).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid option '{flag}' (nc's {flag}: ")),
+                "{e}"
+            );
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]

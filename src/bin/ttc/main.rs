@@ -32,7 +32,7 @@ fn main() {
     init_logging(&command);
     let status = match command {
         Ok(Command::Help) => print_stdout(args::HELP),
-        Ok(Command::Version) => print_stdout(&format!("ttc {}\n", env!("CARGO_PKG_VERSION"))),
+        Ok(Command::Version) => print_stdout(&version()),
         Ok(Command::Connect(c)) => run::connect(c),
         Ok(Command::Demo { json }) => demo::run(json),
         Ok(Command::Serve(s)) => serve::run(s),
@@ -71,4 +71,22 @@ fn print_stdout(text: &str) -> i32 {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     EXIT_OK
+}
+
+/// `ttc --version`: the version and the optional features this build has.
+fn version() -> String {
+    let features: Vec<&str> = [
+        ("tls", cfg!(feature = "tls")),
+        ("tls-logging", cfg!(feature = "tls-logging")),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| *name)
+    .collect();
+    let features = if features.is_empty() {
+        "none".to_string()
+    } else {
+        features.join(",")
+    };
+    format!("ttc {} features={features}\n", env!("CARGO_PKG_VERSION"))
 }

@@ -197,7 +197,15 @@ fn library_error_line(format: Format, e: &Error, target: Option<&Target<'_>>) ->
     let mut message = String::new();
     let target = match (e.phase, target) {
         (Phase::Resolve, Some(t)) => {
-            let _ = write!(message, "cannot resolve {}: ", t.host);
+            // The resolvers' messages mostly start with the host already.
+            let named = e
+                .message()
+                .strip_prefix(t.host)
+                .is_some_and(|rest| rest.starts_with(':'));
+            message.push_str("cannot resolve ");
+            if !named {
+                let _ = write!(message, "{}: ", t.host);
+            }
             Some(t)
         }
         (Phase::Connect, Some(t)) => {
@@ -211,8 +219,17 @@ fn library_error_line(format: Format, e: &Error, target: Option<&Target<'_>>) ->
     } else {
         message.push_str(e.message());
     }
+    #[cfg(feature = "tls")]
+    if e.phase == Phase::Tls && e.message().starts_with("unknown_issuer") {
+        message.push_str(UNKNOWN_ISSUER_HINT);
+    }
     error_line_to(format, e.phase.as_str(), e.kind, target, &message)
 }
+
+/// What an `unknown_issuer` error adds: the way to trust a private CA.
+#[cfg(feature = "tls")]
+const UNKNOWN_ISSUER_HINT: &str =
+    " (to trust the CA that signed it, give its certificate with --ca FILE)";
 
 /// How much of the input the client never took (the final line's
 /// `input_left`).
@@ -527,6 +544,16 @@ mod tests {
             signal_line(Format::Json, &Signal::Error(e), Some(&t)),
             r#"{"signal":"error","phase":"resolve","kind":"NotFound","host":"no-such.invalid","port":80,"message":"cannot resolve no-such.invalid: not known"}"#
         );
+        // A message that names the host already: the host once.
+        let e = Error::new(
+            Phase::Resolve,
+            io::ErrorKind::NotFound,
+            "no-such.invalid: no such name (NXDOMAIN from 127.0.0.1:53)",
+        );
+        assert_eq!(
+            signal_line(Format::Text, &Signal::Error(e), Some(&t)),
+            r#"ttc: error phase=resolve kind=NotFound host=no-such.invalid port=80 message="cannot resolve no-such.invalid: no such name (NXDOMAIN from 127.0.0.1:53)""#
+        );
         let e = Error::new(Phase::Connect, io::ErrorKind::ConnectionRefused, "refused");
         let odd = Target {
             host: "a b",
@@ -536,6 +563,21 @@ mod tests {
             signal_line(Format::Text, &Signal::Error(e), Some(&odd)),
             r#"ttc: error phase=connect kind=ConnectionRefused host="a b" port=1 message="cannot connect to a b port 1: refused""#
         );
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn test_unknown_issuer_error_names_the_ca_option() {
+        let e = Error::new(
+            Phase::Tls,
+            io::ErrorKind::InvalidData,
+            "unknown_issuer: the server's certificate chain is not trusted",
+        );
+        let line = signal_line(Format::Text, &Signal::Error(e), None);
+        assert!(line.contains("--ca FILE"), "{line}");
+        let e = Error::new(Phase::Tls, io::ErrorKind::InvalidData, "expired: too old");
+        let line = signal_line(Format::Text, &Signal::Error(e), None);
+        assert!(!line.contains("--ca"), "{line}");
     }
 
     #[test]
