@@ -222,7 +222,11 @@ impl Config {
     /// restarts when there is room again. A connection it ends reports
     /// [`Reason::Linger`](crate::Reason::Linger): the server never closed,
     /// so it may have had more to send. `Some(Duration::ZERO)` does not
-    /// wait at all after the half-close.
+    /// wait for a reply after the half-close. When the linger runs out
+    /// with bytes sent that the server's TCP has not acknowledged yet, the
+    /// connection waits for their acknowledgements (up to the write
+    /// timeout) before it ends, so that the report's `acked` can say they
+    /// arrived (where the platform tells: `TCP_INFO` or `SIOCOUTQ`).
     ///
     /// ```
     /// use std::time::Duration;

@@ -519,6 +519,11 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// beside the state, not in it: restarting it on every read is not a
     /// state change.
     linger_from: Option<Instant>,
+    /// Without reconnect: the linger ran out with bytes sent but not yet
+    /// acknowledged; the connection waits for their acknowledgements until
+    /// this time (the write timeout), so that the report can say they
+    /// arrived.
+    acks_until: Option<Instant>,
     /// When the server was last heard from, or the idle time started again
     /// (idle timeout).
     heard_at: Instant,
@@ -581,6 +586,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             unpolled: 0,
             pending_since: None,
             linger_from: None,
+            acks_until: None,
             heard_at: Instant::now(),
             idle_paused: false,
             acks: Acks::new(Instant::now()),
@@ -1137,6 +1143,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             if self.state.write == WriteState::HalfClosed {
                 // The server is not idle: the linger starts over.
                 self.linger_from = Some(now);
+                self.acks_until = None;
             }
         }
         self.outbox.wake_reader(!self.readable);
@@ -1294,6 +1301,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             });
         }
         if half_closed && self.linger_idle_deadline().is_some_and(|d| now >= d) {
+            if self.linger_awaits_acks(stream, now) {
+                return Ok(());
+            }
             log::debug!("linger over: the server sent nothing for the linger time");
             return Err(Reason::Linger);
         }
@@ -1341,6 +1351,29 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             }
         }
         Ok(())
+    }
+
+    /// The linger ran out (without reconnect): true while bytes sent are
+    /// not yet acknowledged and the write timeout since the linger's end
+    /// has not passed, so that the connection waits for them (sampled
+    /// every [`ACK_WAIT`]). Without a way to know, it does not wait.
+    fn linger_awaits_acks(&mut self, stream: &mut Transport, now: Instant) -> bool {
+        if self.acks.source == AckSource::Unknown {
+            return false;
+        }
+        if self.acks.acked < self.report.sent {
+            self.sample_acked(stream);
+        }
+        if self.acks.acked >= self.report.sent {
+            self.acks_until = None;
+            return false;
+        }
+        let limit = self
+            .config
+            .write_timeout
+            .unwrap_or(Config::DEFAULT_WRITE_TIMEOUT);
+        let until = *self.acks_until.get_or_insert_with(|| now + limit);
+        now < until
     }
 
     /// When a linger that starts `now` ends (`None`: no linger limit, or
@@ -1398,11 +1431,13 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             return Err(self.fail(Phase::Write, &e));
         }
         let linger = match self.state.write {
+            // Past the linger, waiting for acknowledgements: the ack timer.
+            WriteState::HalfClosed if self.acks_until.is_some() => None,
             WriteState::HalfClosed => self.linger_idle_deadline(),
             WriteState::Settling { until } => until,
             _ => None,
         };
-        self.ack_timer = self.waiting_for_acks();
+        self.ack_timer = self.waiting_for_acks() || self.acks_until.is_some();
         let ack_wait = if self.ack_timer {
             now.checked_add(ACK_WAIT)
         } else {

@@ -99,16 +99,133 @@ fn server_close_ends_the_session_even_with_stdin_open() {
     let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)]).spawn();
     // Stdin stays open: the server's close alone ends the session.
     let line = t.wait_line("ttc: socket_shutdown");
-    // What stdin still had to say was never taken, and nobody knows how
-    // much: not a clean end.
+    // Nothing was waiting in stdin (an open, empty pipe): nothing was left
+    // behind, a clean end (nc and socat exit 0 too).
     assert_eq!(
         line,
-        "ttc: socket_shutdown reason=peer_closed sent=0 acked=0 received=4 unsent=0 attempts=1 input_left=unknown"
+        "ttc: socket_shutdown reason=peer_closed sent=0 acked=0 received=4 unsent=0 attempts=1 input_left=0"
     );
     let o = t.finish();
-    assert_eq!(o.code, Some(1), "{o:?}");
+    assert_eq!(o.code, Some(0), "{o:?}");
     assert_eq!(o.stdout_text(), "bye\n");
     assert_eq!(server.result().ending, support::Ending::Eof);
+}
+
+#[test]
+fn server_closing_with_a_regular_file_on_stdin_half_read_counts_what_is_left() {
+    // Reads 10 bytes of 4 MiB, half-closes, then closes: most of the file
+    // was never taken, and its size against stdin's offset says how much.
+    let server = OneShot::spawn(|mut s: TcpStream| {
+        let mut ten = [0u8; 10];
+        s.read_exact(&mut ten).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        ten
+    });
+    let data = binary_data(4 << 20);
+    let f = TempFile::new("stdin-file", &data);
+    let o = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdin_file(std::fs::File::open(f.path()).unwrap())
+        .spawn()
+        .finish();
+    assert_eq!(server.result(), data[..10]);
+    assert_eq!(o.code, Some(1), "{o:?}");
+    let last = o.last_line();
+    let accepted = field(last, "sent") + field(last, "unsent");
+    let left = field(last, "input_left");
+    assert!(left > 0, "{last}");
+    assert_eq!(left, data.len() as u64 - accepted, "{last}");
+}
+
+#[test]
+fn upload_with_linger_0_to_a_server_that_never_closes_ends_clean_once_acknowledged() {
+    // Reads everything and stays open, sending nothing: with --linger 0 no
+    // reply is waited for, and once everything is acknowledged the upload
+    // succeeded.
+    let (release, held) = mpsc::channel::<()>();
+    let server = OneShot::spawn(move |mut s: TcpStream| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        let _ = held.recv_timeout(SOON);
+        got.len()
+    });
+    let data = binary_data(256 << 10);
+    let f = TempFile::new("sink-open", &data);
+    let port = port_arg(server.addr);
+    let o = run(
+        &["--send", f.path(), "--linger", "0", "127.0.0.1", &port],
+        b"",
+    );
+    release.send(()).unwrap();
+    assert_eq!(server.result(), data.len());
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let last = o.last_line();
+    assert!(
+        last.starts_with("ttc: socket_shutdown reason=linger "),
+        "{o:?}"
+    );
+    assert_eq!(field(last, "sent"), data.len() as u64, "{last}");
+    assert_eq!(field(last, "acked"), data.len() as u64, "{last}");
+}
+
+#[test]
+fn linger_0_waits_for_the_acknowledgements_it_reports() {
+    // A server that reads at a steady pace: at our half-close much of the
+    // upload is still in our send queue, unacknowledged.
+    let (release, held) = mpsc::channel::<()>();
+    let server = OneShot::spawn(move |mut s: TcpStream| {
+        let mut buf = vec![0u8; 16 << 10];
+        let mut total = 0;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+            // Pacing the reads, so that the receive window fills.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let _ = held.recv_timeout(SOON);
+        total
+    });
+    let data = binary_data(8 << 20);
+    let f = TempFile::new("linger0", &data);
+    let port = port_arg(server.addr);
+    let o = run(
+        &["--send", f.path(), "--linger", "0", "127.0.0.1", &port],
+        b"",
+    );
+    release.send(()).unwrap();
+    assert_eq!(server.result(), data.len());
+    let last = o.last_line();
+    assert!(
+        last.starts_with("ttc: socket_shutdown reason=linger "),
+        "{o:?}"
+    );
+    assert_eq!(field(last, "acked"), data.len() as u64, "{last}");
+    assert_eq!(o.code, Some(0), "{o:?}");
+}
+
+#[test]
+fn upload_with_a_linger_to_a_server_that_never_closes_is_still_exit_1() {
+    // A reply was waited for: after the linger it may be cut short.
+    let (release, held) = mpsc::channel::<()>();
+    let server = OneShot::spawn(move |mut s: TcpStream| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(b"thanks\n").unwrap();
+        let _ = held.recv_timeout(SOON);
+        got.len()
+    });
+    let port = port_arg(server.addr);
+    let o = run(&["--linger", "0.3", "127.0.0.1", &port], b"some data");
+    release.send(()).unwrap();
+    assert_eq!(server.result(), 9);
+    assert_eq!(o.stdout_text(), "thanks\n");
+    assert!(
+        o.last_line()
+            .starts_with("ttc: socket_shutdown reason=linger "),
+        "{o:?}"
+    );
+    assert_eq!(o.code, Some(1), "{o:?}");
 }
 
 #[test]

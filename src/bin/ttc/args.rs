@@ -94,8 +94,10 @@ Client options:
       --write-timeout SECS    fail when no queued byte is written for this long
                               (default 30; 0 or none: no limit)
       --linger SECS           after our half-close, end when the server has
-                              sent nothing for SECS (default 5; 0: no wait;
-                              none: wait for its close)
+                              sent nothing for SECS (default 5; none: wait
+                              for its close; 0: wait for no reply, only for
+                              the server's TCP to acknowledge what was sent:
+                              an upload, exit 0 once it did)
       --no-delay / --delay    TCP_NODELAY on (default) / off
       --keepalive IDLE[,INTERVAL[,COUNT]]
                               TCP keepalive: idle time before the first probe
@@ -145,7 +147,8 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
     tls_serve_help!(signal),
     "REASON: finished, linger, peer_closed, shutdown, aborted or error.
 input_left (if the server closed first or the input was not all taken):
-bytes of the input never taken; for stdin, unknown unless it had ended.
+bytes of the input never taken; for a pipe, terminal or socket on stdin,
+unknown unless it had ended or had nothing waiting (then 0).
 With --json: one object per line, the name under \"signal\", the same keys
 (\"input_left\":null for unknown).
 acked: of what was sent, the bytes the server's TCP acknowledged; sent - acked
@@ -164,8 +167,9 @@ as two signals).
 
 Differences from nc and socat:
   End of input half-closes (nc -N); nc -q SECS is about --linger SECS, and
-  ttc -q is quiet. -w is only the connect timeout. A server closing before
-  the input is all taken is exit 1 (socat: 1, nc: 0).
+  ttc -q is quiet. -w is only the connect timeout. A server closing while
+  input is waiting is exit 1 (nc: 0; socat: 1 once it writes after the
+  close); with nothing waiting, 0 as with both.
 
 Environment:
   TTC_LOG (or RUST_LOG)  level of the library's log lines on stderr: error,
@@ -174,10 +178,11 @@ Environment:
 
 Exit status:
   0    all of the input was sent and the server closed (with --reconnect:
-       and acknowledged); or the reader of stdout closed it
+       and acknowledged); with --linger 0, everything sent was acknowledged;
+       or the reader of stdout closed it
   1    network error (resolve, connect, reset, timeout); input_left or
-       unsent > 0; reason=linger (--linger none waits); a failed input or
-       stdout
+       unsent > 0; reason=linger (--linger none waits; 0 see above); a
+       failed input or stdout
   2    usage error: bad option, port, address, rate, missing file
   130  stopped by SIGINT (143: SIGTERM)
 ",

@@ -47,6 +47,7 @@ pub fn run(json: bool) -> i32 {
             port: addr.port(),
         },
         initial_len: 0,
+        linger_zero: false,
     };
     run::session(config, Source::Nothing, &options)
 }

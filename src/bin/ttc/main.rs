@@ -12,6 +12,7 @@ mod run;
 mod send;
 mod serve;
 mod signals;
+mod stdin;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -59,6 +59,8 @@ pub struct Options<'a> {
     pub target: Target<'a>,
     /// Length of the initial message: the report counts it with the input.
     pub initial_len: u64,
+    /// `--linger 0`: no reply is waited for after the half-close.
+    pub linger_zero: bool,
 }
 
 /// `ttc [OPTIONS] HOST PORT`: checks the files named on the command line,
@@ -100,6 +102,7 @@ pub fn connect(c: Connect) -> i32 {
             port: c.port,
         },
         initial_len: initial.len() as u64,
+        linger_zero: c.linger == Some(Some(Duration::ZERO)),
     };
     #[allow(unused_mut)]
     let mut config = c.config(initial);
@@ -165,22 +168,30 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     };
     // What the final line says about the input, from the report and how
     // far the feeder got.
+    // (A regular file on stdin has a size too: from its offset to its end.)
     let size = match &source {
         Source::File { size, .. } => Some(*size),
-        Source::Stdin => Some(None),
+        Source::Stdin => Some(crate::stdin::regular_rest()),
         Source::Nothing => None,
     };
+    let stdin_stream = matches!(source, Source::Stdin) && size == Some(None);
     let input = Arc::new(AtomicU8::new(INPUT_READING));
     let input_left = |report: Option<&ShutdownReport>| {
         let state = input.load(Ordering::Acquire);
         let size = size?;
         let taken = report.map_or(0, |r| (r.sent + r.unsent).saturating_sub(o.initial_len));
+        let peer_closed = report.is_some_and(|r| r.reason == Reason::PeerClosed);
         let left = match size {
             _ if state == INPUT_ENDED => InputLeft::Bytes(0),
             Some(n) => InputLeft::Bytes(n.saturating_sub(taken)),
+            // The server closed while stdin (a pipe, a terminal, a socket)
+            // was open: nothing was left behind if nothing was waiting in
+            // it (as nc and socat see it).
+            None if peer_closed && stdin_stream && crate::stdin::waiting() == Some(0) => {
+                InputLeft::Bytes(0)
+            }
             None => InputLeft::Unknown,
         };
-        let peer_closed = report.is_some_and(|r| r.reason == Reason::PeerClosed);
         (peer_closed || left != InputLeft::Bytes(0)).then_some(left)
     };
     let client = match config.spawn_sized::<CHUNK, BOX_CHUNKS, BOX_CHUNKS>() {
@@ -279,6 +290,7 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
         output_error: output_error.as_ref(),
         input_failed: input.load(Ordering::Acquire) == INPUT_FAILED,
         input_left: left,
+        no_reply_wait: o.linger_zero,
     });
     // With reconnect, success is everything accepted acknowledged.
     if reconnect && status == EXIT_OK && !report.all_acked() {
@@ -310,6 +322,8 @@ struct Ending<'a> {
     output_error: Option<&'a io::Error>,
     input_failed: bool,
     input_left: Option<InputLeft>,
+    /// `--linger 0`: no reply is waited for after the half-close.
+    no_reply_wait: bool,
 }
 
 /// The exit status: 0 only when everything the user asked to send was sent
@@ -336,8 +350,16 @@ fn exit_status(e: &Ending<'_>) -> i32 {
         Reason::PeerClosed if r.error.is_none() && r.unsent == 0 && all_taken => EXIT_OK,
         // Stopped because whoever read stdout closed it: they had enough.
         Reason::Shutdown => EXIT_OK,
-        // The linger ended it: the server never closed, and the reply may
-        // be cut short. Everything else is an error of some kind.
+        // `--linger 0`, an upload that waits for no reply: it succeeded
+        // once the server's TCP acknowledged everything sent (the worker
+        // waits for that, up to the write timeout).
+        Reason::Linger
+            if e.no_reply_wait && r.error.is_none() && r.unsent == 0 && r.acked >= r.sent =>
+        {
+            EXIT_OK
+        }
+        // Otherwise the linger ended it: the server never closed, and the
+        // reply may be cut short. Everything else is an error of some kind.
         _ => EXIT_ERROR,
     }
 }

@@ -6,7 +6,8 @@
 //! for them with `sigwait(2)` on a dedicated thread and calls a plain Rust
 //! closure: no async-signal-safety rules apply there.
 //!
-//! This is the only module of the binary with `unsafe` code.
+//! With stdin.rs (`FIONREAD`), the only modules of the binary with `unsafe`
+//! code.
 #![allow(unsafe_code)]
 
 use std::io;
