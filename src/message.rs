@@ -477,10 +477,27 @@ pub struct ShutdownReport {
     /// message on each new connection, and inbox bytes not delivered on an
     /// earlier one (0 without reconnect).
     pub resent: u64,
-    /// Bytes written and neither delivered nor kept for sending again.
-    /// The kept window is the write buffer, so nothing is written that is
-    /// not kept: 0, and there so that such a loss could never be silent.
+    /// Bytes written and known lost: neither delivered nor kept for
+    /// sending again. The kept window is the write buffer, so nothing is
+    /// written that is not kept: 0. It counts only what is known; bytes
+    /// that may be lost are in [`unconfirmed`](ShutdownReport::unconfirmed).
     pub lost: u64,
+    /// Of `acked`, bytes that may be lost: with reconnect and
+    /// [`Delivery::TcpAck`](crate::Delivery::TcpAck), the inbox bytes the
+    /// server's TCP acknowledged on a connection that then ended with an
+    /// error (a reset, a timeout). Its kernel had them, but nothing says
+    /// its application read them before the end: a server that dies with
+    /// data unread in its receive buffer loses them, and they are not sent
+    /// again. 0 with [`Delivery::Confirmed`](crate::Delivery::Confirmed)
+    /// (only the application's receipts count there) and without
+    /// reconnect.
+    ///
+    /// The three levels of delivery: `sent` (written into our kernel),
+    /// `acked` (acknowledged by the server's TCP: in its kernel), and
+    /// confirmed by the server's application (`Delivery::Confirmed`,
+    /// [`Inbox::confirm`](crate::Inbox::confirm)); only the last survives
+    /// a server that dies.
+    pub unconfirmed: u64,
     /// Connections made (0 if none; at most 1 without reconnect).
     pub connections: u32,
     /// Bytes read from the socket, all of them delivered to the outbox.
@@ -514,6 +531,7 @@ impl ShutdownReport {
             acked: 0,
             resent: 0,
             lost: 0,
+            unconfirmed: 0,
             connections: 0,
             received: 0,
             unsent: 0,
@@ -532,9 +550,12 @@ impl ShutdownReport {
             .saturating_sub(self.acked)
     }
 
-    /// Everything accepted was written and acknowledged (or confirmed).
+    /// Everything accepted was written and acknowledged (or confirmed),
+    /// and nothing is known or possibly lost: false when
+    /// [`unconfirmed`](ShutdownReport::unconfirmed) is not 0, since the
+    /// report cannot know whether those bytes reached the application.
     pub fn all_acked(&self) -> bool {
-        self.unsent == 0 && self.unacked() == 0 && self.lost == 0
+        self.unsent == 0 && self.unacked() == 0 && self.lost == 0 && self.unconfirmed == 0
     }
 }
 
@@ -553,7 +574,8 @@ pub struct TlsInfo {
 /// `key=value` pairs, as the `ttc` command prints them on its final line:
 /// `reason=finished sent=12 acked=12 received=34 unsent=0 attempts=1`;
 /// with reconnect, when there was more than one connection or anything
-/// was sent again or lost, `connections=N resent=N lost=N`; if the
+/// was sent again, lost or possibly lost,
+/// `connections=N resent=N lost=N unconfirmed=N`; if the
 /// connection used TLS (the `tls` feature), `tls_version=V cipher=C`;
 /// then, if the connection ended with an error, `error="PHASE: MESSAGE"`
 /// (a `"` or `\` in it is escaped with a backslash).
@@ -576,11 +598,11 @@ impl fmt::Display for ShutdownReport {
             "reason={} sent={} acked={} received={} unsent={} attempts={}",
             self.reason, self.sent, self.acked, self.received, self.unsent, self.attempts
         )?;
-        if self.connections > 1 || self.resent > 0 || self.lost > 0 {
+        if self.connections > 1 || self.resent > 0 || self.lost > 0 || self.unconfirmed > 0 {
             write!(
                 f,
-                " connections={} resent={} lost={}",
-                self.connections, self.resent, self.lost
+                " connections={} resent={} lost={} unconfirmed={}",
+                self.connections, self.resent, self.lost, self.unconfirmed
             )?;
         }
         #[cfg(feature = "tls")]

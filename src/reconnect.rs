@@ -137,7 +137,10 @@ impl Backoff {
 pub enum Delivery {
     /// Bytes the server's TCP acknowledged (default). A server that
     /// acknowledged bytes and then died before its application read them
-    /// has lost them; use `Confirmed` when that matters.
+    /// has lost them: after a connection that ended with an error, the
+    /// report counts what it acknowledged in
+    /// [`ShutdownReport::unconfirmed`](crate::ShutdownReport::unconfirmed)
+    /// (possibly lost). Use `Confirmed` when that matters.
     #[default]
     TcpAck,
     /// Bytes the application confirmed with

@@ -481,6 +481,11 @@ struct Across {
     acked_stream: u64,
     /// The stream offset the current connection's inbox bytes start at.
     conn_base: u64,
+    /// `acked_stream` when the current connection started.
+    acked_at_start: u64,
+    /// Inbox bytes acknowledged by TCP on connections that then ended with
+    /// an error: the server's application may never have read them.
+    unconfirmed: u64,
     /// The error of the last connection or connect attempt that failed.
     last_error: Option<Error>,
 }
@@ -567,6 +572,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
                     written_max: 0,
                     acked_stream: 0,
                     conn_base: 0,
+                    acked_at_start: 0,
+                    unconfirmed: 0,
                     last_error: None,
                 }),
             ),
@@ -673,6 +680,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             a.last_error = None;
             k.rewind();
             a.conn_base = k.written();
+            a.acked_at_start = a.acked_stream;
         }
         self.set_state(State {
             link: Link::Connected,
@@ -1675,6 +1683,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         };
         r.acked = a.initial_acked_max + delivered;
         r.lost = 0;
+        // Only the application's receipts survive a server that dies; TCP's
+        // acknowledgements on a connection that failed may not have.
+        if self.config.delivery == Delivery::TcpAck {
+            r.unconfirmed = a.unconfirmed.min(r.acked);
+        }
         if matches!(reason, Reason::Error | Reason::PeerClosed) {
             r.error = a.last_error.clone();
         }
@@ -1732,9 +1745,19 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let sent = self.report.sent;
         let acked = self.acks.acked.min(sent);
         let unwritten = self.initial_left() as u64 + self.out.unwritten() as u64;
+        let failed = ended == Reason::Error || self.report.error.is_some();
         let Some(a) = self.across.as_mut() else {
             return;
         };
+        // What this connection's server acknowledged: after an error, its
+        // application may not have read it (a server that died with data
+        // unread in its receive buffer).
+        let acked_here = a.conn_base + acked.saturating_sub(initial);
+        a.acked_stream = a.acked_stream.max(acked_here).min(a.written_max);
+        if failed {
+            a.unconfirmed += a.acked_stream.saturating_sub(a.acked_at_start);
+        }
+        a.acked_at_start = a.acked_stream;
         a.sent += sent;
         a.received += self.report.received;
         a.resent += self.report.resent;

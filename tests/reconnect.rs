@@ -223,6 +223,55 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
 }
 
 #[test]
+fn test_server_killed_with_acknowledged_data_unread_is_never_reported_as_nothing_lost() {
+    // The restarting server again, with the default Delivery::TcpAck and
+    // no one confirming: at each reset its kernel holds bytes it
+    // acknowledged and the server never read. They are not sent again,
+    // so the server misses them, and the report must not claim otherwise.
+    const INITIAL: &[u8] = b"HELLO\n";
+    let total: u64 = if qemu() { 1600 } else { 3000 };
+    let per_round = total / 5;
+    let port = refused_port();
+    let server = restarting_server(port, 4, per_round, INITIAL);
+    let client = Config::new("127.0.0.1", port)
+        .initial_message(INITIAL.to_vec())
+        .reconnect(quick())
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 6 * SOON);
+    // The receipts are read and ignored.
+    let outbox = client.outbox().clone();
+    let drain = std::thread::spawn(move || while outbox.recv().is_ok() {});
+    assert_eq!(feed_chunks(&client, total, None).join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let (streams, unread_at_reset) = server.join().unwrap();
+    drain.join().unwrap();
+    let report = final_of(&signals);
+    assert!(
+        unread_at_reset.iter().all(|&u| u > 0),
+        "{unread_at_reset:?}"
+    );
+    // The chunks some connection of the server read.
+    let mut seen = std::collections::BTreeSet::new();
+    for stream in &streams {
+        let body = stream.strip_prefix(INITIAL).unwrap_or(stream);
+        for chunk in body.chunks_exact(SEQ_CHUNK) {
+            if let Some(n) = seq_of(chunk) {
+                seen.insert(n);
+            }
+        }
+    }
+    let missing = (total - seen.len() as u64) * SEQ_CHUNK as u64;
+    // Whatever the server missed, the report says may be lost: never
+    // "nothing lost".
+    assert!(report.unconfirmed >= missing, "{report}; {missing} missing");
+    assert!(report.unconfirmed > 0, "{report}");
+    assert!(!report.all_acked(), "{report}");
+    assert!(report.unconfirmed <= report.acked, "{report}");
+    assert!(report.to_string().contains(" unconfirmed="), "{report}");
+}
+
+#[test]
 fn test_server_fin_mid_upload_ends_that_connection_then_the_rest_goes_on_the_next() {
     // The server reads 500 chunks, half-closes, and keeps reading to the
     // end: the client stops writing on that connection, waits for what is

@@ -108,7 +108,9 @@ Client options:
       --idle-timeout SECS     end the connection when the server sends
                               nothing for this long
       --reconnect             when the connection is lost, connect again and
-                              send again what the server did not acknowledge
+                              send again what the server's TCP did not
+                              acknowledge (what it acknowledged on a failed
+                              connection is unconfirmed: exit 1)
       --backoff INITIAL,MAX   wait before a reconnect: random, up to INITIAL
                               doubled per attempt, at most MAX (default 0.5,30)
       --max-attempts N        give up after N reconnect attempts in a row
@@ -142,7 +144,7 @@ Signal lines (stderr, one per line; socket_shutdown is always last):
   ttc: disconnected reason=REASON acked=N       (--reconnect: one connection ended)
   ttc: reconnecting attempt=N delay=SECS        (--reconnect: waiting, then attempt N)
   ttc: socket_shutdown reason=REASON sent=N acked=N received=N unsent=N
-      attempts=N [connections=N resent=N lost=N] [input_left=N]
+      attempts=N [connections=N resent=N lost=N unconfirmed=N] [input_left=N]
 ",
     tls_serve_help!(signal),
     "REASON: finished, linger, peer_closed, shutdown, aborted or error.
@@ -151,8 +153,12 @@ bytes of the input never taken; for a pipe, terminal or socket on stdin,
 unknown unless it had ended or had nothing waiting (then 0).
 With --json: one object per line, the name under \"signal\", the same keys
 (\"input_left\":null for unknown).
-acked: of what was sent, the bytes the server's TCP acknowledged; sent - acked
-may not have reached the server. connections, resent, lost: with --reconnect.
+Delivered, at three levels: sent (written into our kernel), acked (of sent,
+acknowledged by the server's TCP: in its kernel, not necessarily read by
+the server; sent - acked may not have reached it), and confirmed by the
+server's application (the library's Delivery::Confirmed; the command has no
+such mode). connections, resent, lost, unconfirmed: with --reconnect;
+unconfirmed: acked on a connection that then failed, so possibly lost.
 
 End of stdin (or of FILE) flushes, half-closes the connection and prints the
 server's reply until it closes (reason=finished), or until it has sent
@@ -178,7 +184,7 @@ Environment:
 
 Exit status:
   0    all of the input was sent and the server closed (with --reconnect:
-       and acknowledged); with --linger 0, everything sent was acknowledged;
+       and acknowledged, with unconfirmed=0); with --linger 0, everything sent was acknowledged;
        or the reader of stdout closed it
   1    network error (resolve, connect, reset, timeout); input_left or
        unsent > 0; reason=linger (--linger none waits; 0 see above); a

@@ -15,7 +15,7 @@
 //! ```text
 //! ttc: disconnected reason=error acked=4096
 //! ttc: reconnecting attempt=1 delay=0.231
-//! ttc: socket_shutdown reason=finished sent=9000 acked=8192 received=0 unsent=0 attempts=2 connections=2 resent=808 lost=0
+//! ttc: socket_shutdown reason=finished sent=9000 acked=8192 received=0 unsent=0 attempts=2 connections=2 resent=808 lost=0 unconfirmed=0
 //! ```
 //!
 //! JSON lines carry the same fields, with a `"signal"` key naming the line.
@@ -255,7 +255,7 @@ pub fn final_line(format: Format, r: Option<&ShutdownReport>, left: Option<Input
 /// library's `Display` does): more than one connection, or anything sent
 /// again or lost.
 fn shows_totals(r: &ShutdownReport) -> bool {
-    r.connections > 1 || r.resent > 0 || r.lost > 0
+    r.connections > 1 || r.resent > 0 || r.lost > 0 || r.unconfirmed > 0
 }
 
 /// [`final_line`]; with `reconnect` the totals (`connections`, `resent`,
@@ -278,8 +278,8 @@ pub fn final_line_with(
                     if reconnect && !shows_totals(&r) {
                         let _ = write!(
                             s,
-                            " connections={} resent={} lost={}",
-                            r.connections, r.resent, r.lost
+                            " connections={} resent={} lost={} unconfirmed={}",
+                            r.connections, r.resent, r.lost, r.unconfirmed
                         );
                     }
                 }
@@ -311,6 +311,7 @@ pub fn final_line_with(
                         j.num("connections", u64::from(r.connections))
                             .num("resent", r.resent)
                             .num("lost", r.lost)
+                            .num("unconfirmed", r.unconfirmed)
                     } else {
                         j
                     };
