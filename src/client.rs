@@ -393,6 +393,26 @@ impl<const C: usize, const N: usize> Inbox<C, N> {
         self.core.confirm(bytes);
     }
 
+    /// [`Inbox::confirm`] by message: the server has the first `sends`
+    /// sends this inbox accepted, counted from the first one ever, across
+    /// connections. A send is one `try_send`, `send_timeout` or `send`
+    /// chunk, one piece of at most `C` bytes of a `send_slice` (a slice of
+    /// up to `C` bytes is one send), or one `read_from`. For a protocol
+    /// whose receipts count messages ("got 42"), send each message as one
+    /// send and pass the count here. Sends the worker has not written yet
+    /// count only as far as they were written. Never blocks.
+    ///
+    /// Without `Delivery::Confirmed` and reconnect it has no effect.
+    ///
+    /// ```no_run
+    /// # let client = ttc::Config::new("127.0.0.1", 9).spawn().unwrap();
+    /// // The server answered "ok 3": the first three lines are its own.
+    /// client.inbox().confirm_sends(3);
+    /// ```
+    pub fn confirm_sends(&self, sends: u64) {
+        self.core.confirm_sends(sends);
+    }
+
     /// Capacity in bytes (`N * C` rounded up to a power of two; with
     /// reconnect `N * (C + 4)`, as each send also takes 4 bytes of it for
     /// its length).

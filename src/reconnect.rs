@@ -218,6 +218,9 @@ pub(crate) struct Kept {
     head: u64,
     written: u64,
     end: u64,
+    /// Sends released so far: the send at `first` is send number
+    /// `released + 1`, counted from the first send ever.
+    released: u64,
 }
 
 impl Kept {
@@ -234,6 +237,7 @@ impl Kept {
             head: 0,
             written: 0,
             end: 0,
+            released: 0,
         }
     }
 
@@ -338,8 +342,24 @@ impl Kept {
             self.head += len;
             self.first = (self.first + 1) % self.lens.len();
             self.count -= 1;
+            self.released += 1;
         }
         self.head
+    }
+
+    /// The stream offset at the end of send number `sends` (counted from
+    /// the first send ever, across connections), at most what was written:
+    /// `None` when that send was released already (its bytes are at or
+    /// before `head`).
+    pub(crate) fn end_of_send(&self, sends: u64) -> Option<u64> {
+        let k = sends.checked_sub(self.released).filter(|&k| k > 0)?;
+        let mut at = self.head;
+        let mut i = self.first;
+        for _ in 0..k.min(self.count as u64) {
+            at += u64::from(self.lens[i]);
+            i = (i + 1) % self.lens.len();
+        }
+        Some(at.min(self.written))
     }
 
     /// A new connection: write again from the first chunk not delivered.
@@ -351,6 +371,27 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_end_of_send_counts_sends_across_releases_and_stops_at_written() {
+        let mut k = Kept::new(1024, 64);
+        for len in [10usize, 20, 30, 40] {
+            assert!(k.push(&vec![1u8; len]));
+        }
+        k.advance(60);
+        // Send 1 ends at 10, 2 at 30, 3 at 60; 4 is not written yet.
+        assert_eq!(k.end_of_send(0), None);
+        assert_eq!(k.end_of_send(1), Some(10));
+        assert_eq!(k.end_of_send(3), Some(60));
+        assert_eq!(k.end_of_send(4), Some(60));
+        assert_eq!(k.end_of_send(99), Some(60));
+        // After sends 1 and 2 are released, numbering goes on.
+        assert_eq!(k.release(30), 30);
+        assert_eq!(k.end_of_send(2), None);
+        assert_eq!(k.end_of_send(3), Some(60));
+        k.advance(40);
+        assert_eq!(k.end_of_send(4), Some(100));
+    }
 
     #[test]
     fn test_backoff_grows_to_its_cap_without_jitter() {

@@ -62,6 +62,9 @@ pub(crate) struct Core {
     /// With `Delivery::Confirmed`: the most inbox bytes the application
     /// confirmed so far (cumulative).
     confirmed: AtomicU64,
+    /// With `Delivery::Confirmed`: the most sends (counted from the first)
+    /// the application confirmed so far.
+    confirmed_sends: AtomicU64,
     /// True while the worker sleeps (or is about to) in `poll`.
     parked: AtomicBool,
     wake: EventFd,
@@ -77,6 +80,7 @@ impl Core {
         Ok(Core {
             control: AtomicU8::new(0),
             confirmed: AtomicU64::new(0),
+            confirmed_sends: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             wake: EventFd::new()?,
             final_report: Mutex::new(None),
@@ -130,6 +134,18 @@ impl Core {
     /// The most inbox bytes confirmed so far.
     pub(crate) fn confirmed(&self) -> u64 {
         self.confirmed.load(Ordering::SeqCst)
+    }
+
+    /// Records that the application confirmed the first `sends` sends in
+    /// all, and wakes the worker, as [`Core::confirm`].
+    pub(crate) fn confirm_sends(&self, sends: u64) {
+        self.confirmed_sends.fetch_max(sends, Ordering::SeqCst);
+        self.wake_worker();
+    }
+
+    /// The most sends confirmed so far.
+    pub(crate) fn confirmed_sends(&self) -> u64 {
+        self.confirmed_sends.load(Ordering::SeqCst)
     }
 
     /// Wakes the worker if it sleeps or is about to. Paired with

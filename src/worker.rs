@@ -543,6 +543,8 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// The application's confirmed count as last acted on
     /// (`Delivery::Confirmed`).
     seen_confirmed: u64,
+    /// The sends confirmed when the worker last looked.
+    seen_confirmed_sends: u64,
     /// The transport holds output taken already (TLS records), as of its
     /// last write or read.
     tls_pending: bool,
@@ -600,6 +602,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             connections: 0,
             across,
             seen_confirmed: 0,
+            seen_confirmed_sends: 0,
             tls_pending: false,
             unflushed: 0,
             last_write: LastWrite::default(),
@@ -874,7 +877,10 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let delivered = match self.config.delivery {
             Delivery::TcpAck => a.acked_stream,
             Delivery::Confirmed => {
-                self.seen_confirmed = self.boxes.core.confirmed();
+                let core = &self.boxes.core;
+                self.seen_confirmed_sends = core.confirmed_sends();
+                let by_sends = k.end_of_send(self.seen_confirmed_sends).unwrap_or(0);
+                self.seen_confirmed = self.seen_confirmed.max(core.confirmed()).max(by_sends);
                 self.seen_confirmed.min(a.written_max)
             }
         };
@@ -886,7 +892,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     fn confirm_pending(&self) -> bool {
         self.across.is_some()
             && self.config.delivery == Delivery::Confirmed
-            && self.boxes.core.confirmed() > self.seen_confirmed
+            && (self.boxes.core.confirmed() > self.seen_confirmed
+                || self.boxes.core.confirmed_sends() > self.seen_confirmed_sends)
     }
 
     /// With reconnect: everything written on this connection is delivered
@@ -1679,7 +1686,20 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         r.unsent = (initial - a.initial_written_max) + taken_unwritten + queued;
         let delivered = match self.config.delivery {
             Delivery::TcpAck => a.acked_stream,
-            Delivery::Confirmed => self.boxes.core.confirmed().min(a.written_max),
+            Delivery::Confirmed => {
+                let by_sends = match &self.out {
+                    Outgoing::Kept(k) => k
+                        .end_of_send(self.boxes.core.confirmed_sends())
+                        .unwrap_or(0),
+                    Outgoing::Inbox => 0,
+                };
+                self.boxes
+                    .core
+                    .confirmed()
+                    .max(self.seen_confirmed)
+                    .max(by_sends)
+                    .min(a.written_max)
+            }
         };
         r.acked = a.initial_acked_max + delivered;
         r.lost = 0;

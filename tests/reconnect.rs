@@ -223,6 +223,60 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
 }
 
 #[test]
+fn test_server_restarts_with_confirmation_by_send_and_no_gap() {
+    // As above, but the receipts ("ack N": N chunks handled, each chunk one
+    // send) are confirmed by message with `confirm_sends(N)`.
+    const INITIAL: &[u8] = b"HELLO\n";
+    let total: u64 = if qemu() { 1600 } else { 3000 };
+    let per_round = total / 5;
+    let port = refused_port();
+    let server = restarting_server(port, 4, per_round, INITIAL);
+    let client = Config::new("127.0.0.1", port)
+        .initial_message(INITIAL.to_vec())
+        .reconnect(quick())
+        .delivery(Delivery::Confirmed)
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 6 * SOON);
+    let outbox = client.outbox().clone();
+    let inbox = client.inbox().clone();
+    let confirmer = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut confirmed = 0u64;
+        while let Ok(chunk) = outbox.recv() {
+            text.extend_from_slice(&chunk);
+            while let Some(end) = text.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = text.drain(..=end).collect();
+                let line = std::str::from_utf8(&line).unwrap();
+                confirmed = line["ack ".len()..].trim_end().parse().unwrap();
+                inbox.confirm_sends(confirmed);
+            }
+        }
+        confirmed
+    });
+    assert_eq!(feed_chunks(&client, total, None).join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let (streams, unread_at_reset) = server.join().unwrap();
+    let confirmed = confirmer.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(confirmed, total, "not every chunk confirmed");
+    assert!(
+        unread_at_reset.iter().all(|&u| u > 0),
+        "{unread_at_reset:?}"
+    );
+    // Nothing missing: what TCP acknowledged and the server never read was
+    // sent again, since only receipts moved the window.
+    let r = reassemble(&streams, INITIAL).unwrap();
+    assert_eq!(r.chunks, total);
+    assert!(r.duplicates > 0, "nothing was sent again: {r:?}");
+    assert_eq!(report.connections, 4, "{report}");
+    assert_eq!(report.unconfirmed, 0, "{report}");
+    assert!(report.all_acked(), "{report}");
+    assert_restart_accounting(&report, &streams, &r, INITIAL, total);
+}
+
+#[test]
 fn test_server_killed_with_acknowledged_data_unread_is_never_reported_as_nothing_lost() {
     // The restarting server again, with the default Delivery::TcpAck and
     // no one confirming: at each reset its kernel holds bytes it
