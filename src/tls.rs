@@ -634,6 +634,9 @@ pub(crate) struct TlsStream {
     sock_eof: bool,
     /// ... and rustls has been told.
     eof_fed: bool,
+    /// Our `close_notify` is queued or written: our side of the session is
+    /// over.
+    notify_sent: bool,
     /// Plaintext bytes taken whose records are not all written yet.
     unflushed: usize,
     /// TLS bytes written to the socket, all told (the handshake's too:
@@ -792,14 +795,21 @@ impl TlsStream {
 
     /// Decrypted bytes into `buf` (not empty): `Ok(0)` after the server's
     /// `close_notify`; `WouldBlock` when a record is not complete yet; a
-    /// truncation (end of stream without `close_notify`) is an error.
-    /// Reads the socket at most once.
+    /// truncation (end of stream without `close_notify`) is an error,
+    /// unless our own `close_notify` went first: the session was over for
+    /// us, the server knew it, and many servers (nginx over TLS 1.3) then
+    /// close TCP without an alert of their own, as `openssl s_client` and
+    /// curl accept. Reads the socket at most once.
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut read_socket = false;
         loop {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && self.notify_sent => {
+                    log::debug!("TLS: the server closed after our close_notify without its own");
+                    return Ok(0);
+                }
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(truncated()),
                 Err(e) => return Err(e),
             }
@@ -864,10 +874,21 @@ impl TlsStream {
         Ok(n)
     }
 
-    /// `close_notify`, written out (trying for at most `limit`), then the
-    /// TCP half-close.
+    /// The end of our input: `close_notify`, written out (trying for at
+    /// most `limit`), then the TCP half-close. TLS 1.2 has no half-close: a
+    /// `close_notify` ends the whole session, and a server still sending
+    /// its reply (nginx) drops it with a reset. There only the records
+    /// still queued are written; the `close_notify` waits for the end of
+    /// the connection ([`TlsStream::close`]: the server closed, or the
+    /// linger ran out).
     pub(crate) fn shutdown_write(&mut self, limit: Duration) -> io::Result<()> {
-        self.conn.send_close_notify();
+        let half_close = self.conn.protocol_version() != Some(ProtocolVersion::TLSv1_2);
+        if half_close {
+            self.conn.send_close_notify();
+            self.notify_sent = true;
+        } else {
+            log::debug!("TLS 1.2: close_notify waits until the server closes or the linger ends");
+        }
         let deadline = Instant::now().checked_add(limit);
         while self.conn.wants_write() {
             self.flush_once()?;
@@ -878,6 +899,9 @@ impl TlsStream {
                 ));
             }
         }
+        if !half_close {
+            return Ok(());
+        }
         crate::sys::shutdown_write(&self.sock)
     }
 
@@ -886,8 +910,9 @@ impl TlsStream {
     /// is queued (that, or the alert rustls queued for an error) if no
     /// accepted byte is in it. Returns the socket.
     pub(crate) fn close(mut self, notify: bool, flush: bool) -> TcpStream {
-        if notify {
+        if notify && !self.notify_sent {
             self.conn.send_close_notify();
+            self.notify_sent = true;
         }
         if (notify || flush) && self.unflushed == 0 && self.conn.wants_write() {
             let _ = self.conn.write_tls(&mut &self.sock);
@@ -942,6 +967,7 @@ pub(crate) fn handshake(
         raw_end: 0,
         sock_eof: false,
         eof_fed: false,
+        notify_sent: false,
         unflushed: 0,
         written: 0,
         taken: 0,

@@ -1623,13 +1623,17 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
 
     /// Closes the socket; for an abort, with `SO_LINGER` 0 so the server
     /// sees a reset. With TLS, a `close_notify` goes first when the
-    /// connection ends without loss (the server closed, or `Shutdown` with
-    /// nothing queued) and was not half-closed already; the bytes of
-    /// records never written are taken back ([`Worker::take_back`]).
+    /// connection ends without loss (the server closed, the transfer
+    /// finished or lingered out, or `Shutdown` with nothing queued) and
+    /// none went out yet (over TLS 1.2 the end of input sends none); the
+    /// bytes of records never written are taken back
+    /// ([`Worker::take_back`]).
     fn close(&mut self, stream: Transport, reason: Reason) {
         let clean = stream.is_tls()
-            && matches!(reason, Reason::PeerClosed | Reason::Shutdown)
-            && self.state.write != WriteState::HalfClosed
+            && matches!(
+                reason,
+                Reason::PeerClosed | Reason::Shutdown | Reason::Finished | Reason::Linger
+            )
             && self.report.error.is_none()
             && !self.has_pending()
             && self.inbox.is_empty();

@@ -375,6 +375,11 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(pki: &Pki, root: &Path) -> Nginx {
+        Nginx::start_with(pki, root, "TLSv1.2 TLSv1.3")
+    }
+
+    /// With `ssl_protocols` set to `protocols` ("TLSv1.2", "TLSv1.3").
+    pub fn start_with(pki: &Pki, root: &Path, protocols: &str) -> Nginx {
         let dir = TempDir::new("nginx");
         let d = dir.path().display();
         let conf_path = dir.file("nginx.conf");
@@ -390,7 +395,7 @@ impl Nginx {
                    proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
                    uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                    server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n\
-                     ssl_protocols TLSv1.2 TLSv1.3;\n\
+                     ssl_protocols {protocols};\n\
                      ssl_certificate {cert};\n    ssl_certificate_key {key};\n\
                      root {root};\n  }}\n}}\n",
                 cert = pki.path("server.pem"),

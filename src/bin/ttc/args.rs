@@ -28,7 +28,11 @@ macro_rules! tls_help {
       --servername NAME       name to send and verify (default: HOST)
       --insecure              TEST AID: do not verify the server's certificate
                               (prints a warning on every use)
-                              Each of these implies --tls.
+                              Each of these implies --tls. End of input:
+                              close_notify over TLS 1.3; over TLS 1.2 (no
+                              half-close) the server's close or the linger
+                              comes first. A close without close_notify is
+                              an error only before ours (truncated).
 "
     };
 }
