@@ -495,6 +495,10 @@ fn test_tls_cli_nginx_get_of_1_mib_file() {
 /// `GET /f.bin` of 1 MiB from nginx limited to `protocols`, the request
 /// on stdin, which then ends (as `printf ... | ttc`): the body arrives
 /// whole and the command exits 0.
+/// (Over TLS 1.3 the end of input sends close_notify, a half-close there;
+/// nginx may take it as the client giving up before it has read the
+/// request, so that case is tested against a server that answers after
+/// our close_notify, in tls_stay.rs.)
 fn nginx_get_with_stdin_ended(protocols: &str, version: &str) {
     let pki = Pki::new();
     let root = TempDir::new("www");
@@ -519,11 +523,6 @@ fn nginx_get_with_stdin_ended(protocols: &str, version: &str) {
         last.starts_with("ttc: socket_shutdown reason=finished "),
         "{last}"
     );
-}
-
-#[test]
-fn test_tls_cli_nginx_tls13_get_with_stdin_ended_exits_0() {
-    nginx_get_with_stdin_ended("TLSv1.3", "TLSv1.3");
 }
 
 #[test]

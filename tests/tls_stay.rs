@@ -89,6 +89,36 @@ fn read_to_end(tls: &mut Tls) -> usize {
     }
 }
 
+#[test]
+fn test_tls_server_closing_without_close_notify_after_ours_is_a_clean_end() {
+    // TLS 1.3: the server reads to our close_notify, answers, and closes
+    // TCP without a close_notify of its own (as nginx does). The session
+    // was over for us: the reply is complete and the end is clean.
+    let (pki, config, listener, port) = tls_peer();
+    let server = std::thread::spawn(move || {
+        let mut tls = accept_tls(&listener, &config);
+        let got = read_to_end(&mut tls);
+        tls.write_all(b"receipt\n").unwrap();
+        tls.flush().unwrap();
+        // No send_close_notify: the socket just closes.
+        got
+    });
+    let client = Config::new("127.0.0.1", port)
+        .tls(trusting(&pki))
+        .spawn()
+        .unwrap();
+    client.inbox().send_slice(b"request\n", SOON).unwrap();
+    client.control().send(Control::ProducerFinished);
+    let mut reply = Vec::new();
+    client.outbox().read_to_end(&mut reply).unwrap();
+    let report = client.join();
+    assert_eq!(server.join().unwrap(), 8);
+    assert_eq!(reply, b"receipt\n");
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.error, None, "{report}");
+    assert_eq!(report.tls.unwrap().version, "TLSv1.3");
+}
+
 fn listen_on(port: u16) -> TcpListener {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.set_reuse_address(true).unwrap();
