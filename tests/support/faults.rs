@@ -321,7 +321,11 @@ pub fn wait_backed_up<const C: usize, const N: usize>(
     let mut last = (u64::MAX, Instant::now());
     eventually(SOON, || {
         let now = progress.load(Ordering::Acquire);
-        if now != last.0 || inbox.len() < inbox.capacity() {
+        // Full: no room for another chunk (the inbox counts bytes, and the
+        // worker may have written part of the oldest one; with reconnect
+        // each send also takes a 4-byte length).
+        let full = inbox.len() + C + 4 > inbox.capacity();
+        if now != last.0 || !full {
             last = (now, Instant::now());
             return false;
         }
