@@ -97,9 +97,21 @@ pub(crate) fn connect(
         return Err(Failure::Stopped(reason));
     }
     let addrs = candidates(resolved, config.family, config.local_addr)?;
+    dial(&addrs, config, core, deadline, attempts)
+}
+
+/// Races connection attempts to `addrs` (the server's, or a proxy's)
+/// through `config`'s interface and source address, within `deadline`.
+fn dial(
+    addrs: &[SocketAddr],
+    config: &Config,
+    core: &Core,
+    deadline: Option<Instant>,
+    attempts: &mut u32,
+) -> Result<(TcpStream, SocketAddr), Failure> {
     let way_out = WayOut::new(config)?;
     race(
-        &addrs,
+        addrs,
         &way_out,
         config.attempt_delay,
         core,
@@ -147,16 +159,7 @@ fn via_proxy(
         crate::resolve::lookup_host(config, proxy.host(), proxy.port(), false, core, deadline)
             .map_err(in_proxy)?;
     let addrs = candidates(resolved, config.family, config.local_addr).map_err(in_proxy)?;
-    let way_out = WayOut::new(config)?;
-    let (stream, peer) = race(
-        &addrs,
-        &way_out,
-        config.attempt_delay,
-        core,
-        deadline,
-        attempts,
-    )
-    .map_err(in_proxy)?;
+    let (stream, peer) = dial(&addrs, config, core, deadline, attempts).map_err(in_proxy)?;
     log::debug!("connected to proxy {peer}; asking for {target:?}");
     proxy.handshake(&stream, target, core, deadline)?;
     Ok((stream, peer))

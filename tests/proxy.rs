@@ -313,13 +313,7 @@ fn restarting_server(
         let mut streams = Vec::new();
         let mut processed = 0u64;
         for round in 0..rounds {
-            let sock =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            sock.set_reuse_address(true).unwrap();
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            sock.bind(&addr.into()).unwrap();
-            sock.listen(4).unwrap();
-            let listener: TcpListener = sock.into();
+            let listener = listen_on(port);
             let (mut s, _) = listener.accept().unwrap();
             drop(listener);
             s.set_read_timeout(Some(3 * SOON)).unwrap();

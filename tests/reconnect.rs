@@ -13,7 +13,7 @@
 mod support;
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -102,13 +102,7 @@ fn restarting_server(
         let mut unread_at_reset = Vec::new();
         let mut processed = 0u64;
         for round in 0..rounds {
-            let sock =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            sock.set_reuse_address(true).unwrap();
-            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-            sock.bind(&addr.into()).unwrap();
-            sock.listen(4).unwrap();
-            let listener: TcpListener = sock.into();
+            let listener = listen_on(port);
             let (mut s, _) = listener.accept().unwrap();
             drop(listener);
             s.set_read_timeout(Some(3 * SOON)).unwrap();
@@ -321,12 +315,7 @@ fn test_inbox_stays_open_while_disconnected_and_its_data_goes_on_the_next_connec
     // Full, still open, while disconnected.
     assert!(queued >= 4, "{queued}");
     assert!(!inbox.is_closed());
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_reuse_address(true).unwrap();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    sock.bind(&addr.into()).unwrap();
-    sock.listen(4).unwrap();
-    let recorder = Recorder::on(sock.into());
+    let recorder = Recorder::on(listen_on(port));
     for n in queued..100 {
         inbox
             .send_timeout(ttc::Chunk::from_slice(&seq_chunk(n)).unwrap(), SOON)

@@ -12,7 +12,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -87,15 +87,6 @@ fn read_to_end(tls: &mut Tls) -> usize {
             Ok(n) => got += n,
         }
     }
-}
-
-fn listen_on(port: u16) -> TcpListener {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.set_reuse_address(true).unwrap();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    sock.bind(&addr.into()).unwrap();
-    sock.listen(4).unwrap();
-    sock.into()
 }
 
 /// A TLS server that restarts `rounds - 1` times: each round listens on

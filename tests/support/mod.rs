@@ -260,6 +260,17 @@ pub fn refused_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// A loopback listener on `port` (SO_REUSEADDR: a server that comes back
+/// on the port it had, or on one `refused_port` gave).
+pub fn listen_on(port: u16) -> TcpListener {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_reuse_address(true).unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    sock.bind(&addr.into()).unwrap();
+    sock.listen(4).unwrap();
+    sock.into()
+}
+
 /// A loopback listener with backlog 0 that never accepts, with its queue
 /// already full: the kernel drops new SYNs, so a connect to it hangs until
 /// the client's timeout. Keep it alive for the test.
