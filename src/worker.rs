@@ -1489,17 +1489,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         // Re-check every box after marking ourselves parked (see
         // `Core::wake_worker`): anything that arrived before the mark is
         // seen here, anything after it notifies the eventfd.
-        let more_input = match self.out {
-            // Input came while we marked ourselves waiting for it (queued
-            // input otherwise waits for the socket: `write_now`).
-            Outgoing::Inbox => wait_input && !self.inbox.is_empty(),
-            // Input to move into the kept window, or to start the timer.
-            Outgoing::Kept(_) => {
-                self.state.writing()
-                    && (self.out.can_take::<C>() || wait_input)
-                    && !self.inbox.is_empty()
-            }
-        };
+        // Input came that we marked ourselves waiting for (other queued
+        // input waits for the socket: `write_now`).
+        let more_input = wait_input && !self.inbox.is_empty();
         let room_again = wait_room && self.outbox.room() >= read_room;
         let control_now = match core.control() {
             Some(Control::ProducerFinished) => self.state.write == WriteState::Open,
