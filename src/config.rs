@@ -1,13 +1,12 @@
 //! [`Config`]: where to connect and how, and [`Config::spawn`] which starts
 //! the worker.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::client::Client;
-use crate::message::{Error, DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
+use crate::message::{DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
 use crate::reconnect::{Backoff, Delivery};
-use crate::resolve::Resolver;
 
 /// Which address families a host name may resolve to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -541,38 +540,69 @@ impl Config {
         self.tls = Some(tls);
         self
     }
-
-    /// Starts the worker with the default chunk size (1 KiB) and box
-    /// capacities (64 chunks, 64 KiB, each way). Returns at once; the connection
-    /// happens on the worker and is reported on the signal outbox.
-    ///
-    /// Fails only if the worker cannot be started (no thread or no file
-    /// descriptor left); the error's phase is [`Phase::Spawn`](crate::Phase).
-    pub fn spawn(self) -> Result<Client, Error> {
-        self.spawn_sized::<DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX>()
-    }
-
-    /// Starts the worker with chunk size `C` bytes, an inbox of `I` chunks
-    /// and an outbox of `O` chunks: byte rings of `I * C` and `O * C`
-    /// bytes (rounded up to a power of two; with reconnect the inbox also
-    /// has room for each send's 4-byte length), allocated here, their
-    /// pages touched only as they are used.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let port = listener.local_addr().unwrap().port();
-    /// let client = ttc::Config::new("127.0.0.1", port)
-    ///     .spawn_sized::<256, 4, 8>()
-    ///     .unwrap();
-    /// assert_eq!(client.inbox().capacity(), 4 * 256);
-    /// assert_eq!(client.outbox().capacity(), 8 * 256);
-    /// client.control().send(ttc::Control::Shutdown);
-    /// assert_eq!(client.join().reason, ttc::Reason::Shutdown);
-    /// ```
-    pub fn spawn_sized<const C: usize, const I: usize, const O: usize>(
-        self,
-    ) -> Result<Client<C, I, O>, Error> {
-        Client::spawn(self)
-    }
 }
+
+/// How the connect phase turns the host name into addresses. Set it with
+/// [`Config::resolver`](crate::Config::resolver); the default is
+/// [`Resolver::Auto`]. An IP address given as the host (`192.0.2.7`,
+/// `::1`, `[::1]`, `fe80::1%eth0`) is used as it is with every resolver
+/// but [`Resolver::Static`].
+///
+/// Every lookup is bounded by
+/// [`Config::resolve_timeout`](crate::Config::resolve_timeout) and the
+/// connect budget, and `Shutdown` or `Abort` ends it at once. A failed
+/// lookup is an [`Error`](crate::Error) of phase
+/// [`Phase::Resolve`](crate::Phase): kind `NotFound` for a name that does
+/// not exist or has no address, `TimedOut` for the time limit,
+/// `InvalidData` for a reply that does not parse, `InvalidInput` for a
+/// host name that cannot be sent.
+///
+/// **On phones.** The static aarch64 build (musl) is the one meant for an
+/// Android shell, where there is no `/etc/resolv.conf` and musl's own
+/// resolver finds nothing. There [`Resolver::Auto`] asks Android's netd
+/// over `/dev/socket/dnsproxyd`, speaking the protocol of bionic's
+/// `getaddrinfo` proxy client. That protocol is implemented from bionic's
+/// and netd's public sources and tested against a fake netd that speaks
+/// their framing byte for byte, on the host and under qemu-aarch64 with
+/// the static build. **None of it has been run on a real phone.**
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Resolver {
+    /// Chosen for each lookup from what the system has (see
+    /// [`Resolver::Dnsproxyd`] and [`Resolver::System`]): netd's
+    /// `/dev/socket/dnsproxyd` when `/etc/resolv.conf` does not exist and
+    /// that socket does (an Android system seen from a static build),
+    /// otherwise the system resolver. Builds for Android itself (bionic)
+    /// always use the system resolver: bionic's `getaddrinfo` already asks
+    /// netd. Deciding per lookup costs two `stat` calls and follows a
+    /// `resolv.conf` that appears or goes away (DHCP on a board).
+    #[default]
+    Auto,
+    /// The C library's `getaddrinfo` (through std), with whatever it
+    /// reads: `/etc/hosts`, `/etc/resolv.conf`, NSS on glibc. It runs on a
+    /// short-lived helper thread (128 KiB stack) so that the worker can
+    /// stop waiting for it; the helper ends on its own when `getaddrinfo`
+    /// returns.
+    System,
+    /// Android's netd, over the UNIX socket at this path (on a phone
+    /// `/dev/socket/dnsproxyd`), as bionic's `getaddrinfo` asks it. Another
+    /// path is for tests. Reads `/etc/hosts`-like files and the phone's DNS
+    /// settings, private DNS included, since netd does the lookup.
+    Dnsproxyd(PathBuf),
+    /// A small built-in DNS client that asks these servers over UDP
+    /// (port 53 unless given), in turn, with a random id per query: an
+    /// `AAAA` and an `A` query (only one of them when
+    /// [`Config::family`](crate::Config::family) asks for one family), up
+    /// to three rounds over the list with per-try timeouts of 1, 2 and 4 s,
+    /// within the resolve time limit. A truncated reply is asked again
+    /// over TCP. A name is sent as it is, with no search domains;
+    /// `/etc/hosts` is not read. Once one family has answered with
+    /// addresses, the other gets at most 50 ms more (RFC 8305's resolution
+    /// delay). CNAMEs are followed within the reply only.
+    Dns(Vec<SocketAddr>),
+    /// These addresses, whatever the host name (with the configured
+    /// port): for tests, and for pinning a server's addresses.
+    Static(Vec<IpAddr>),
+}
+
+/// Where Android's netd listens for resolver requests.
+pub const ANDROID_DNSPROXYD: &str = "/dev/socket/dnsproxyd";

@@ -16,21 +16,11 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, IpFamily};
-use crate::message::{Phase, Reason};
+use crate::message::{Failure, Phase, Reason};
 #[cfg(feature = "proxy")]
 use crate::proxy::{Proxy, ProxyKind, Target};
 use crate::sys::{self, Handshake};
 use crate::wake::Core;
-
-/// Why the connect phase produced no connection.
-pub(crate) enum Failure {
-    /// The application asked to stop (`Shutdown` or `Abort`).
-    Stopped(Reason),
-    /// Resolving or connecting failed.
-    Failed(Phase, io::Error),
-    /// Connecting failed, described already (with its context).
-    Error(crate::Error),
-}
 
 /// Most attempts pending at once. With the shortest attempt delay (10 ms)
 /// and many addresses that never answer, this bounds the sockets held;
@@ -406,24 +396,16 @@ fn race(
         }
         let mut seen = [Handshake::Pending; MAX_PENDING];
         let (fds, seen) = (&fds[..pending.len()], &mut seen[..pending.len()]);
-        core.park();
+        let parked = core.park();
         // Re-check after marking ourselves parked: a control message sent
         // before the mark is seen here, one sent after it wakes the poll.
         if let Some(reason) = core.stop_requested() {
-            core.unpark();
+            drop(parked);
             return Err(stopped(reason, pending.len()));
         }
-        let polled = sys::poll_connecting(
-            fds,
-            seen,
-            core.wake_fd(),
-            wake_at.map(|t| t.saturating_duration_since(now)),
-        );
-        core.unpark();
-        match polled {
-            Ok(true) => core.wake_fd().drain(),
-            Ok(false) => {}
-            Err(e) => return Err(Failure::Failed(Phase::Connect, e)),
+        let timeout = wake_at.map(|t| t.saturating_duration_since(now));
+        if let Err(e) = parked.poll(|wake| sys::poll_connecting(fds, seen, wake, timeout)) {
+            return Err(Failure::Failed(Phase::Connect, e));
         }
         // Settle the attempts that are done, in the order they started
         // (`pending` and `seen` are in that order).

@@ -93,6 +93,7 @@ pub use client::{
     SignalOutbox,
 };
 pub use config::{Config, IpFamily, Keepalive};
+pub use config::{Resolver, ANDROID_DNSPROXYD};
 #[doc(hidden)]
 pub use connect::ConnectPhase;
 pub use mailbox::{
@@ -112,7 +113,6 @@ pub use proxy::fuzzing as proxy_fuzzing;
 #[cfg(feature = "proxy")]
 pub use proxy::{Proxy, ProxyKind, ProxyUrlError, DEFAULT_PROXY_PORT, MAX_HTTP_HEAD};
 pub use reconnect::{Backoff, Delivery, Jitter};
-pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 #[cfg(feature = "tls")]
 #[doc(hidden)]
 pub use tls::fuzzing as tls_fuzzing;

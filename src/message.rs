@@ -618,6 +618,18 @@ impl Signal {
     }
 }
 
+/// Why the connect phase (resolving, connecting, a proxy or TLS handshake)
+/// produced no connection. It sits here, below every phase that returns
+/// it, so none of them imports the module that calls it.
+pub(crate) enum Failure {
+    /// The application asked to stop (`Shutdown` or `Abort`).
+    Stopped(Reason),
+    /// Resolving or connecting failed.
+    Failed(Phase, io::Error),
+    /// Connecting failed, described already (with its context).
+    Error(Error),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

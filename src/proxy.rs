@@ -19,7 +19,7 @@ use std::os::fd::AsRawFd;
 use std::str::FromStr;
 use std::time::Instant;
 
-use crate::connect::Failure;
+use crate::message::Failure;
 use crate::message::Phase;
 use crate::sys;
 use crate::wake::Core;
@@ -644,22 +644,14 @@ impl Socket<'_> {
         if self.deadline.is_some_and(|d| now >= d) {
             return Err(refused(io::ErrorKind::TimedOut, "handshake timed out"));
         }
-        self.core.park();
+        let parked = self.core.park();
         if let Some(reason) = self.core.stop_requested() {
-            self.core.unpark();
+            drop(parked);
             return Err(Stop::Stopped(reason));
         }
-        let polled = sys::poll(
-            self.stream.as_raw_fd(),
-            !write,
-            write,
-            self.core.wake_fd(),
-            self.deadline.map(|d| d.saturating_duration_since(now)),
-        );
-        self.core.unpark();
-        if polled?.woken {
-            self.core.wake_fd().drain();
-        }
+        let fd = self.stream.as_raw_fd();
+        let timeout = self.deadline.map(|d| d.saturating_duration_since(now));
+        parked.poll(|wake| sys::poll(fd, !write, write, wake, timeout))?;
         Ok(())
     }
 }

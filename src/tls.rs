@@ -36,7 +36,7 @@ use rustls::{
     ProtocolVersion, RootCertStore, SignatureScheme,
 };
 
-use crate::connect::Failure;
+use crate::message::Failure;
 use crate::message::{Phase, TlsInfo};
 use crate::sys;
 use crate::wake::Core;
@@ -1013,23 +1013,15 @@ fn drive_handshake(s: &mut TlsStream, core: &Core, timeout: Duration) -> Result<
         let want_write = s.conn.wants_write();
         let want_read = true;
         let left = deadline.map(|d| d.saturating_duration_since(now));
-        core.park();
+        let parked = core.park();
         if core.stop_requested().is_some() {
-            core.unpark();
+            drop(parked);
             continue;
         }
-        let ready = sys::poll(
-            std::os::fd::AsRawFd::as_raw_fd(&s.sock),
-            want_read,
-            want_write,
-            core.wake_fd(),
-            left,
-        );
-        core.unpark();
-        let ready = ready.map_err(tls_failed)?;
-        if ready.woken {
-            core.wake_fd().drain();
-        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&s.sock);
+        let ready = parked
+            .poll(|wake| sys::poll(fd, want_read, want_write, wake, left))
+            .map_err(tls_failed)?;
         if want_read && ready.readable {
             match s.read_socket() {
                 Ok(()) => {}
