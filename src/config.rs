@@ -343,7 +343,7 @@ impl Config {
     /// A limit on resolving the host name alone (default `None`: the
     /// connect budget, [`Config::connect_timeout`], is the only limit).
     /// Resolution ends at whichever comes first; running out is an
-    /// [`Error`] of phase [`Phase::Resolve`](crate::Phase) and kind
+    /// [`Error`](crate::Error) of phase [`Phase::Resolve`](crate::Phase) and kind
     /// [`TimedOut`](std::io::ErrorKind::TimedOut).
     pub fn resolve_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.resolve_timeout = timeout;
@@ -379,7 +379,7 @@ impl Config {
     /// system does not permit it (`EPERM`: before Linux 5.7 it needs
     /// `CAP_NET_RAW`), or there is no such interface (`ENODEV`), or the
     /// name is empty or longer than 15 bytes, the connect fails with an
-    /// [`Error`] of phase [`Connect`](crate::Phase::Connect) whose message
+    /// [`Error`](crate::Error) of phase [`Connect`](crate::Phase::Connect) whose message
     /// names the interface.
     pub fn bind_device(mut self, interface: impl Into<String>) -> Config {
         self.bind_device = Some(interface.into());
