@@ -60,6 +60,8 @@ pub(crate) struct Core {
     /// With `Delivery::Confirmed`: the most inbox bytes the application
     /// confirmed so far (cumulative).
     confirmed: AtomicU64,
+    /// [`Control::Reconnect`] was sent and not acted on yet.
+    reconnect: AtomicBool,
     /// True while the worker sleeps (or is about to) in `poll`.
     parked: AtomicBool,
     wake: EventFd,
@@ -75,6 +77,7 @@ impl Core {
         Ok(Core {
             control: AtomicU8::new(0),
             confirmed: AtomicU64::new(0),
+            reconnect: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             wake: EventFd::new()?,
             final_report: Mutex::new(None),
@@ -110,11 +113,26 @@ impl Core {
         }
     }
 
-    /// Records `msg` (a stronger message overrides a weaker one) and wakes
-    /// the worker.
+    /// Records `msg` (a stronger message overrides a weaker one;
+    /// `Reconnect` is a request of its own) and wakes the worker.
     pub(crate) fn send_control(&self, msg: Control) {
-        self.control.fetch_max(msg as u8, Ordering::SeqCst);
+        if msg == Control::Reconnect {
+            self.reconnect.store(true, Ordering::SeqCst);
+        } else {
+            self.control.fetch_max(msg as u8, Ordering::SeqCst);
+        }
         self.wake_worker();
+    }
+
+    /// A [`Control::Reconnect`] waits to be acted on (the worker's re-check
+    /// after parking).
+    pub(crate) fn reconnect_requested(&self) -> bool {
+        self.reconnect.load(Ordering::SeqCst)
+    }
+
+    /// Takes a waiting [`Control::Reconnect`]: true once per request.
+    pub(crate) fn take_reconnect(&self) -> bool {
+        self.reconnect.swap(false, Ordering::SeqCst)
     }
 
     /// Records that the application confirmed `bytes` inbox bytes in all

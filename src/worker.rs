@@ -209,6 +209,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         // The end of a TLS handshake (our Finished) may still wait.
         self.tls_pending = transport.wants_write();
         self.deadlines.connected(Instant::now());
+        // A request made while this connection was being made is met: it
+        // is on the network there is now.
+        self.boxes.core.take_reconnect();
         if let Some(s) = self.session.as_mut() {
             s.connected();
         }
@@ -221,7 +224,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
     /// logged.
     fn set_state(&mut self, to: State) {
         if to != self.state {
-            log::debug!("state {:?} -> {:?}", self.state, to);
+            log::debug!("state {} -> {}", self.state, to);
             self.state = to;
         }
     }
@@ -537,6 +540,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Some(reason) = self.boxes.core.stop_requested() {
             return Some(reason);
         }
+        // Without reconnect the request is dropped: a connection that
+        // cannot be remade is not ended for it.
+        if self.boxes.core.take_reconnect() && self.session.is_some() {
+            return Some(Reason::NetworkChanged);
+        }
         if self.confirm_pending() {
             self.release_delivered();
         }
@@ -767,11 +775,12 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         // input waits for the socket: `write_now`).
         let more_input = wait_input && !self.inbox.is_empty();
         let room_again = wait_room && self.can_read();
-        let control_now = match core.control() {
-            Some(Control::ProducerFinished) => self.state.write == WriteState::Open,
-            Some(_) => true,
-            None => false,
-        };
+        let control_now = core.reconnect_requested()
+            || match core.control() {
+                Some(Control::ProducerFinished) => self.state.write == WriteState::Open,
+                Some(_) => true,
+                None => false,
+            };
         let write_now = want_write && self.writable;
         let busy = more_input
             || room_again

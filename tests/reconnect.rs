@@ -537,3 +537,123 @@ fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_withou
     assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
     assert!(dropped > 0, "the dark link dropped nothing");
 }
+
+/// A client with a long backoff (a reconnect that waited for it would
+/// show) to a recorder on loopback, with its signal collector.
+fn long_backoff_client() -> (ttc::Client, JoinHandle<Vec<(Instant, Signal)>>, Recorder) {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let long = Backoff::default()
+        .initial(Duration::from_secs(30))
+        .jitter(Jitter::Off);
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .reconnect(long)
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 4 * SOON);
+    (client, signals, recorder)
+}
+
+#[test]
+fn test_reconnect_control_ends_the_connection_and_connects_again_at_once_without_a_gap() {
+    let (total, rate) = if qemu() { (2048, 2048) } else { (4096, 4096) };
+    let (client, signals, recorder) = long_backoff_client();
+    let feeder = feed_chunks(&client, total, Some(rate));
+    let third = total * SEQ_CHUNK as u64 / 3;
+    assert!(
+        eventually(2 * SOON, || recorder.received() >= third),
+        "the upload did not get going"
+    );
+    let asked = Instant::now();
+    client.control().send(Control::Reconnect);
+    assert_eq!(feeder.join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 2, "{report}");
+
+    let ended = signals.iter().find_map(|(_, s)| match s {
+        Signal::Disconnected(r) => Some(r.clone()),
+        _ => None,
+    });
+    let ended = ended.expect("the connection did not end");
+    assert_eq!(ended.reason, Reason::NetworkChanged, "{ended}");
+    assert!(ended.error.is_none(), "{ended}");
+    assert!(
+        signals.iter().any(|(_, s)| matches!(
+            s,
+            Signal::Reconnecting {
+                attempt: 1,
+                delay: Duration::ZERO
+            }
+        )),
+        "no immediate reconnect: {signals:?}"
+    );
+    let again = signals
+        .iter()
+        .filter_map(|(t, s)| matches!(s, Signal::Connected(_)).then_some(*t))
+        .nth(1)
+        .expect("no second connection");
+    let bound = Duration::from_secs(if qemu() { 3 } else { 1 });
+    assert!(
+        again - asked < bound,
+        "connected again after {:?}",
+        again - asked
+    );
+
+    let bytes = total * SEQ_CHUNK as u64;
+    assert!(eventually(SOON, || recorder.received() >= bytes));
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!(r.chunks, total, "{r:?}");
+    assert_eq!(r.connections, 2, "{r:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.acked, bytes, "{report}");
+    assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
+}
+
+#[test]
+fn test_reconnect_control_without_reconnect_is_ignored() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .spawn()
+        .unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    let feeder = feed_chunks(&client, 256, None);
+    client.control().send(Control::Reconnect);
+    assert_eq!(feeder.join().unwrap(), 256);
+    let report = client.join();
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 1, "{report}");
+    assert_eq!(report.unsent, 0, "{report}");
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!((r.chunks, r.connections), (256, 1), "{r:?}");
+}
+
+#[test]
+fn test_reconnect_control_during_the_backoff_wait_tries_at_once() {
+    // One attempt is refused and the 30 s wait starts; the request cuts it
+    // short: the second attempt (refused too) comes at once, and with
+    // max_attempts 1 the component then gives up.
+    let long = Backoff::default()
+        .initial(Duration::from_secs(30))
+        .jitter(Jitter::Off)
+        .max_attempts(Some(1));
+    let client = Config::new("127.0.0.1", refused_port())
+        .reconnect(long)
+        .spawn()
+        .unwrap();
+    loop {
+        let s = next_signal(client.signal());
+        if matches!(s, Signal::Reconnecting { attempt: 1, .. }) {
+            break;
+        }
+        assert!(matches!(s, Signal::Error(_)), "{s:?}");
+    }
+    let asked = Instant::now();
+    client.control().send(Control::Reconnect);
+    let report = client.join();
+    let took = asked.elapsed();
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    assert_eq!(report.attempts, 2, "{report}");
+    let bound = Duration::from_secs(if qemu() { 3 } else { 1 });
+    assert!(took < bound, "the wait went on for {took:?}");
+}

@@ -74,7 +74,12 @@ impl Acks {
             _ if sys::send_queue(fd).is_ok() => Source::SendQueue,
             _ => Source::Unknown,
         };
-        log::debug!("acknowledged bytes from {source:?}");
+        let from = match source {
+            Source::TcpInfo => "TCP_INFO",
+            Source::SendQueue => "the send queue",
+            Source::Unknown => "nowhere",
+        };
+        log::debug!("acknowledged bytes from {from}");
         Acks {
             live: source == Source::SendQueue || window,
             source,

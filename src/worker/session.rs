@@ -244,7 +244,12 @@ impl Session {
             log::debug!("giving up after {} reconnect attempts", self.attempt);
             return Next::End(ended);
         }
-        let delay = self.backoff.delay(self.attempt, &mut self.rng);
+        // Asked to reconnect (the network changed): no wait.
+        let delay = if ended == Reason::NetworkChanged {
+            Duration::ZERO
+        } else {
+            self.backoff.delay(self.attempt, &mut self.rng)
+        };
         if let Some(limit) = self.backoff.max_elapsed {
             if now.saturating_duration_since(lost_at).saturating_add(delay) > limit {
                 log::debug!("giving up: reconnecting for more than {limit:?}");
@@ -277,6 +282,9 @@ impl Session {
             if let Some(reason) = core.stop_requested() {
                 return Err(reason);
             }
+            if core.take_reconnect() {
+                return Ok(());
+            }
             if core.control() == Some(Control::ProducerFinished) && !inbox.is_closed() {
                 boxes.inbox.close();
             }
@@ -292,11 +300,12 @@ impl Session {
             let parked = core.park();
             // Re-check after marking ourselves parked (see
             // `Core::wake_worker`).
-            let control_now = match core.control() {
-                Some(Control::ProducerFinished) => !inbox.is_closed(),
-                Some(_) => true,
-                None => false,
-            };
+            let control_now = core.reconnect_requested()
+                || match core.control() {
+                    Some(Control::ProducerFinished) => !inbox.is_closed(),
+                    Some(_) => true,
+                    None => false,
+                };
             if control_now || self.confirm_pending(core.confirmed()) {
                 continue;
             }

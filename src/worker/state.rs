@@ -2,6 +2,7 @@
 //! own), and the end-of-connection decision as a pure function of that
 //! state and a few facts, unit-tested here.
 
+use std::fmt;
 use std::time::Instant;
 
 use crate::message::Reason;
@@ -87,6 +88,34 @@ impl State {
     /// We sent our FIN and the server sent its own.
     pub fn both_closed(self) -> bool {
         self.write == WriteState::HalfClosed && self.read == ReadState::Eof
+    }
+}
+
+/// Short names for the log's transition lines: `link/write/read`, with a
+/// backoff's attempt number (a hand-written `Display`: smaller than the
+/// derived `Debug` of the nested enums and their deadlines).
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let link = match self.link {
+            Link::Connecting => "connecting",
+            Link::Connected => "connected",
+            Link::Backoff { .. } => "backoff",
+        };
+        let write = match self.write {
+            WriteState::Open => "open",
+            WriteState::Draining => "draining",
+            WriteState::HalfClosed => "half-closed",
+            WriteState::Settling { .. } => "settling",
+        };
+        let read = match self.read {
+            ReadState::Open => "open",
+            ReadState::Eof => "eof",
+        };
+        write!(f, "{link}/{write}/{read}")?;
+        if let Link::Backoff { attempt, .. } = self.link {
+            write!(f, " (attempt {attempt})")?;
+        }
+        Ok(())
     }
 }
 

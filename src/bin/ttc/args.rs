@@ -194,7 +194,8 @@ The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
 idle, and still prints the shutdown line with the unsent count. Pending
 connection attempts stop at once too. A second SIGINT/SIGTERM exits immediately if it comes 1 s
 or more after the first, or is the other signal (timeout(1) sends one request
-as two signals).
+as two signals). SIGHUP: with --reconnect, reconnect now (the network
+changed); without it, ignored.
 
 Differences from nc and socat:
   End of input half-closes (nc -N); nc -q SECS is about --linger SECS, and
