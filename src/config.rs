@@ -2,8 +2,11 @@
 //! the worker.
 
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use std::{fmt, io};
 
 use crate::message::{DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
 use crate::reconnect::{Backoff, Delivery};
@@ -94,6 +97,7 @@ pub struct Config {
     pub(crate) attempt_delay: Duration,
     pub(crate) bind_device: Option<String>,
     pub(crate) local_addr: Option<IpAddr>,
+    pub(crate) before_connect: Option<SocketHook>,
     pub(crate) user_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) reconnect: Option<Backoff>,
@@ -162,6 +166,7 @@ impl Config {
             attempt_delay: Self::DEFAULT_ATTEMPT_DELAY,
             bind_device: None,
             local_addr: None,
+            before_connect: None,
             user_timeout: None,
             idle_timeout: None,
             reconnect: None,
@@ -396,6 +401,43 @@ impl Config {
         self
     }
 
+    /// Calls `hook` with every socket the connect phase makes, after it
+    /// is made and set up ([`Config::bind_device`], [`Config::local_addr`])
+    /// and before its `connect`: each Happy Eyeballs attempt, on every
+    /// connection with reconnect, and the socket to a proxy. It runs on
+    /// the worker's thread. This is where a socket is put on a chosen
+    /// network: on Android, Java's `Network.bindSocket` (through a file
+    /// descriptor) or the NDK's `android_setsocknetwork`; on a board,
+    /// `SO_MARK` or any other socket option. An error it returns fails
+    /// that attempt (the next address is tried) with an error of phase
+    /// [`Connect`](crate::Phase::Connect) that says `pre-connect hook`.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let config = ttc::Config::new("192.0.2.7", 7).before_connect(|fd| {
+    ///     let mark: libc::c_int = 42;
+    ///     // SAFETY: a live socket, and a c_int option value.
+    ///     let rc = unsafe {
+    ///         libc::setsockopt(
+    ///             fd.as_raw_fd(),
+    ///             libc::SOL_SOCKET,
+    ///             libc::SO_MARK,
+    ///             (&mark as *const libc::c_int).cast(),
+    ///             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+    ///         )
+    ///     };
+    ///     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    /// });
+    /// # drop(config);
+    /// ```
+    pub fn before_connect(
+        mut self,
+        hook: impl Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Config {
+        self.before_connect = Some(SocketHook(Arc::new(hook)));
+        self
+    }
+
     /// Reconnect when the connection is lost (default: off, the component
     /// ends with the connection). On any end other than
     /// [`Control::Shutdown`](crate::Control), `Abort` or a finished
@@ -541,6 +583,35 @@ impl Config {
         self
     }
 }
+
+/// The hook of [`Config::before_connect`].
+#[derive(Clone)]
+pub(crate) struct SocketHook(Arc<dyn Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync>);
+
+impl SocketHook {
+    /// Runs the hook on `fd`; its error says where it came from.
+    pub(crate) fn call(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        (self.0)(fd).map_err(|e| io::Error::new(e.kind(), HookError(e)))
+    }
+}
+
+impl fmt::Debug for SocketHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SocketHook")
+    }
+}
+
+/// An error of the pre-connect hook, as the attempt reports it.
+#[derive(Debug)]
+struct HookError(io::Error);
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pre-connect hook: {}", self.0)
+    }
+}
+
+impl std::error::Error for HookError {}
 
 /// How the connect phase turns the host name into addresses. Set it with
 /// [`Config::resolver`](crate::Config::resolver); the default is

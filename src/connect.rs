@@ -10,12 +10,12 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::{Config, IpFamily};
+use crate::config::{Config, IpFamily, SocketHook};
 use crate::message::{Failure, Phase, Reason};
 #[cfg(feature = "proxy")]
 use crate::proxy::{Proxy, ProxyKind, Target};
@@ -242,6 +242,7 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 struct WayOut<'a> {
     device: Option<&'a str>,
     source: Option<IpAddr>,
+    hook: Option<&'a SocketHook>,
 }
 
 impl<'a> WayOut<'a> {
@@ -259,6 +260,7 @@ impl<'a> WayOut<'a> {
         Ok(WayOut {
             device,
             source: config.local_addr,
+            hook: config.before_connect.as_ref(),
         })
     }
 }
@@ -309,6 +311,9 @@ fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
                 format_args!("source {ip}"),
             ))
         })?;
+    }
+    if let Some(hook) = way.hook {
+        hook.call(sock.as_fd()).map_err(StartError::Attempt)?;
     }
     match sock.connect(&addr.into()) {
         Ok(()) => Ok(Started::Connected(sock)),
@@ -557,6 +562,7 @@ mod tests {
         let way = WayOut {
             device: None,
             source: None,
+            hook: None,
         };
         let mut attempts = 0;
         let deadline = Instant::now().checked_add(Duration::from_secs(10));

@@ -16,6 +16,8 @@ mod support;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener};
 use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::faults::*;
@@ -103,14 +105,30 @@ fn one_family_blackholed(hole_v6: bool) {
     };
     let budget = Duration::from_secs(8);
     let t0 = Instant::now();
+    // The pre-connect hook sees both sockets, each before its connect.
+    let hooked = Arc::new(AtomicU32::new(0));
+    let h = hooked.clone();
     let client = spawn_in_b(
         &pair,
         Config::new("dual.test", port)
             .resolver(ttc::Resolver::Static(vec![first, second]))
             .attempt_delay(DELAY)
-            .connect_timeout(budget),
+            .connect_timeout(budget)
+            .before_connect(move |fd| {
+                // Not connected yet: no peer.
+                let peer = socket2::SockRef::from(&fd).peer_addr();
+                if peer.is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN)) {
+                    h.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            }),
     );
     let (peer, took) = connected(&client, t0);
+    assert_eq!(
+        hooked.load(Ordering::SeqCst),
+        2,
+        "the hook ran on each attempt"
+    );
     assert_eq!(peer, SocketAddr::new(second, port));
     // The second attempt started only once the first had been pending for
     // the attempt delay, and well before the budget ran out.

@@ -18,6 +18,9 @@ use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use support::cli::unread;
 use support::faults::reset;
 use support::netns::*;
@@ -656,4 +659,73 @@ fn test_reconnect_control_during_the_backoff_wait_tries_at_once() {
     assert_eq!(report.attempts, 2, "{report}");
     let bound = Duration::from_secs(if qemu() { 3 } else { 1 });
     assert!(took < bound, "the wait went on for {took:?}");
+}
+
+/// Counts the sockets the pre-connect hook saw before their connect.
+fn counting_hook(count: &Arc<AtomicU32>) -> impl Fn(BorrowedFd<'_>) -> io::Result<()> {
+    let count = count.clone();
+    move |fd| {
+        let peer = socket2::SockRef::from(&fd).peer_addr();
+        if peer.is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN)) {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn test_pre_connect_hook_runs_before_every_connection() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let hooked = Arc::new(AtomicU32::new(0));
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .reconnect(quick())
+        .before_connect(counting_hook(&hooked))
+        .spawn()
+        .unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    client.control().send(Control::Reconnect);
+    loop {
+        let s = next_signal(client.signal());
+        if matches!(s, Signal::Connected(_)) {
+            break;
+        }
+        assert!(
+            matches!(s, Signal::Disconnected(_) | Signal::Reconnecting { .. }),
+            "{s:?}"
+        );
+    }
+    assert_eq!(hooked.load(Ordering::SeqCst), 2, "once per connection");
+    client.control().send(Control::Shutdown);
+    assert_eq!(client.join().connections, 2);
+}
+
+#[test]
+fn test_pre_connect_hook_error_fails_the_attempt_with_its_reason() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .before_connect(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "no such network",
+            ))
+        })
+        .spawn()
+        .unwrap();
+    let Signal::Error(e) = next_signal(client.signal()) else {
+        panic!("no error");
+    };
+    assert_eq!(
+        (e.phase, e.kind),
+        (Phase::Connect, io::ErrorKind::PermissionDenied),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("pre-connect hook: no such network"),
+        "{e}"
+    );
+    let report = client.join();
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    assert_eq!(report.connections, 0, "{report}");
+    assert!(recorder.streams().is_empty(), "connected anyway");
 }
