@@ -5,7 +5,11 @@
 # cross gccs (against that target's libttc.a, run under QEMU user-mode),
 # each run against the test peers of the host's `ttc serve` on loopback:
 # echo byte-exact, sink count and hash checked, an initial message, a
-# refused connection's error and report.
+# refused connection's error and report. Then the connection features
+# (ffi/tests/features_test.c): reconnect with confirmed delivery across a
+# server restart, TLS against `openssl s_server` with a CA file (made here
+# with the openssl CLI), a wrong CA refused, a refused port, an idle
+# timeout, refused options as error values.
 #
 #   bash ffi/tests/c_tests.sh [host] [armv7] [aarch64]   # default: all three
 #
@@ -76,6 +80,26 @@ kill "$peer_pid"
 wait "$peer_pid" 2>/dev/null || true
 closed_port=$peer_port
 
+# TLS: a CA, a server certificate for 127.0.0.1 by it, and another CA;
+# `openssl s_server -rev` (each line back reversed) with that certificate.
+pki=$work/pki
+mkdir -p "$pki"
+keygen=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -batch)
+for ca in ca other_ca; do
+    openssl req -x509 "${keygen[@]}" -subj "/CN=ttc test $ca" -days 30 \
+        -keyout "$pki/$ca.key" -out "$pki/$ca.pem" 2>/dev/null
+done
+openssl req "${keygen[@]}" -subj /CN=localhost -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$pki/ext"
+openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 30 -extfile "$pki/ext" -out "$pki/server.pem" 2>/dev/null
+tls_out=$work/s_server.out
+openssl s_server -rev -accept 127.0.0.1:0 -cert "$pki/server.pem" -key "$pki/server.key" \
+    </dev/null >"$tls_out" 2>&1 &
+pids+=($!)
+tls_port=$(wait_line "$tls_out" '^ACCEPT ' | sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p')
+[ -n "$tls_port" ] || { echo "openssl s_server did not start" >&2; exit 1; }
+
 head -c 300000 /dev/urandom >"$work/echo.in"
 head -c 1000000 /dev/urandom >"$work/sink.in"
 sink_hash=$(fnv1a "$work/sink.in")
@@ -100,6 +124,7 @@ run_variant() {
     [ "$name" = host-asan ] && extra=(-fsanitize=address -fno-omit-frame-pointer)
     "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/examples/ttc_nc.c "$lib/libttc.a" "${libs[@]}" -o "$dir/ttc_nc"
     "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/tests/api_test.c "$lib/libttc.a" "${libs[@]}" -o "$dir/api_test"
+    "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/tests/features_test.c "$lib/libttc.a" "${libs[@]}" -o "$dir/features_test"
     if [ "$name" = host-asan ]; then
         # The shared library too: the same programs against libttc.so.
         "$cc" "${cflags[@]}" "${extra[@]}" ffi/tests/api_test.c -L "$lib" -lttc -o "$dir/api_test_so"
@@ -117,6 +142,14 @@ run_variant() {
     else
         cat "$dir/api.out" >&2
         fail "$name: api_test"
+    fi
+
+    if "${run[@]}" "$dir/features_test" "$tls_port" "$pki/ca.pem" "$pki/other_ca.pem" "$closed_port" \
+        >"$dir/features.out" 2>&1; then
+        pass "$name: features_test ($(tail -n1 "$dir/features.out"))"
+    else
+        cat "$dir/features.out" >&2
+        fail "$name: features_test"
     fi
 
     # echo: byte-exact, and the report.

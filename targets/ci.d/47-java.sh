@@ -5,7 +5,8 @@
 # -Xcheck:jni) against `ttc serve` echo, sink and fortune: bytes and
 # final reports asserted. Then the JNI code for both Android triples:
 # clippy, and compiled to a static library (linking the .so needs the
-# NDK, which these machines cannot have; cross's Android images build it).
+# NDK, which these machines cannot have; cross's Android images build it),
+# without the tls feature (ring's C needs the NDK's clang too).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # shellcheck source=SCRIPTDIR/../lib.sh
@@ -21,6 +22,6 @@ ttc_run java -Xcheck:jni -Dttc.library="$PWD/target/debug/libttc.so" -cp "$class
     org.ttc.ClientTest "$PWD/target/debug/ttc"
 
 for t in "${TTC_ANDROID_TARGETS[@]}"; do
-    ttc_run cargo clippy --locked -p ttc-ffi --lib --features jni --target "$t" -- -D warnings
-    ttc_run cargo rustc -q --locked -p ttc-ffi --lib --features jni --target "$t" --crate-type staticlib
+    ttc_run cargo clippy --locked -p ttc-ffi --lib --no-default-features --features jni --target "$t" -- -D warnings
+    ttc_run cargo rustc -q --locked -p ttc-ffi --lib --no-default-features --features jni --target "$t" --crate-type staticlib
 done
