@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import ROOT, WAIT, fnv1a
+from conftest import INSTALLED, ROOT, WAIT, fnv1a
 
 import ttc
 from ttc import ThreadedTCPClient
@@ -189,7 +189,9 @@ def test_bad_options_and_closed_client():
 
 def test_library_is_found_through_ttc_library():
     code = "import ttc; print(ttc.library_path()); print(ttc.__version__)"
-    env = dict(os.environ, TTC_LIBRARY=ttc.library_path(), PYTHONPATH=str(ROOT / "python"))
+    env = dict(os.environ, TTC_LIBRARY=ttc.library_path())
+    if not INSTALLED:
+        env["PYTHONPATH"] = str(ROOT / "python")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=WAIT, check=True).stdout.split()
     assert out == [ttc.library_path(), ttc.__version__]
