@@ -22,7 +22,10 @@ fn refuse(status: ttc_status, phase: Phase, message: &str) -> Refusal {
     } else {
         io::ErrorKind::InvalidInput
     };
-    (status, Box::new(error_of(&ttc_rs::Error::new(phase, kind, message))))
+    (
+        status,
+        Box::new(error_of(&ttc_rs::Error::new(phase, kind, message))),
+    )
 }
 
 fn invalid(message: &str) -> Refusal {
@@ -153,7 +156,9 @@ pub(crate) unsafe fn config_of(
             let mut servers = Vec::new();
             for s in list(&list_text) {
                 servers.push(dns_server(s).ok_or_else(|| {
-                    invalid(&format!("resolver_addrs: {s:?} is not a DNS server address"))
+                    invalid(&format!(
+                        "resolver_addrs: {s:?} is not a DNS server address"
+                    ))
                 })?);
             }
             if servers.is_empty() {
@@ -193,7 +198,11 @@ pub(crate) unsafe fn config_of(
     let delivery = match opts.delivery {
         0 => Delivery::TcpAck,
         1 => Delivery::Confirmed,
-        d => return Err(invalid(&format!("delivery {d}: 0 (TCP ack) or 1 (confirmed)"))),
+        d => {
+            return Err(invalid(&format!(
+                "delivery {d}: 0 (TCP ack) or 1 (confirmed)"
+            )))
+        }
     };
     config = config.delivery(delivery);
     if opts.resend_window != 0 {
@@ -210,11 +219,7 @@ pub(crate) unsafe fn config_of(
             } else {
                 Jitter::Off
             })
-            .max_attempts(
-                u32::try_from(opts.max_attempts)
-                    .ok()
-                    .filter(|&n| n > 0),
-            )
+            .max_attempts(u32::try_from(opts.max_attempts).ok().filter(|&n| n > 0))
             .max_elapsed(positive(opts.max_elapsed_ms));
         config = config.reconnect(backoff);
     }

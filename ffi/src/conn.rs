@@ -139,7 +139,9 @@ impl<const C: usize> Conn for Sized<C> {
             // Held by a join in progress: not finished yet, look again.
             let finished = match self.client.try_lock() {
                 Ok(c) => c.as_ref().is_none_or(|c| c.is_finished()),
-                Err(TryLockError::Poisoned(c)) => c.get_ref().as_ref().is_none_or(|c| c.is_finished()),
+                Err(TryLockError::Poisoned(c)) => {
+                    c.get_ref().as_ref().is_none_or(|c| c.is_finished())
+                }
                 Err(TryLockError::WouldBlock) => false,
             };
             if finished {

@@ -83,16 +83,7 @@ closed_port=$peer_port
 # TLS: a CA, a server certificate for 127.0.0.1 by it, and another CA;
 # `openssl s_server -rev` (each line back reversed) with that certificate.
 pki=$work/pki
-mkdir -p "$pki"
-keygen=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -batch)
-for ca in ca other_ca; do
-    openssl req -x509 "${keygen[@]}" -subj "/CN=ttc test $ca" -days 30 \
-        -keyout "$pki/$ca.key" -out "$pki/$ca.pem" 2>/dev/null
-done
-openssl req "${keygen[@]}" -subj /CN=localhost -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$pki/ext"
-openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
-    -days 30 -extfile "$pki/ext" -out "$pki/server.pem" 2>/dev/null
+bash ffi/tests/make-pki.sh "$pki"
 tls_out=$work/s_server.out
 openssl s_server -rev -accept 127.0.0.1:0 -cert "$pki/server.pem" -key "$pki/server.key" \
     </dev/null >"$tls_out" 2>&1 &

@@ -27,6 +27,11 @@ INSTALLED = os.environ.get("TTC_TEST_INSTALLED") == "1"
 if not INSTALLED:
     sys.path.insert(0, str(ROOT / "python"))
 
+# The command that runs this Python in a child process: under QEMU
+# user-mode (no binfmt_misc) TTC_TEST_PYTHON gives it, e.g.
+# "qemu-arm /sysroot/usr/bin/python3.11".
+PYTHON = os.environ.get("TTC_TEST_PYTHON", sys.executable).split()
+
 # Generous: the machine running the suite may be loaded.
 WAIT = 20.0
 

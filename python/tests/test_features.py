@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from conftest import INSTALLED, WAIT, closed_port
+from conftest import INSTALLED, ROOT, WAIT, closed_port
 
 import ttc
 from ttc import Backoff, ThreadedTCPClient, Tls
@@ -211,7 +211,7 @@ def test_the_package_is_the_installed_one_when_asked():
     path = ttc.library_path()
     if INSTALLED:
         # The wheel's module and library, not the source tree's.
-        assert "site-packages" in ttc.__file__
-        assert path.startswith(ttc.__file__.rsplit("/", 1)[0])
+        assert not ttc.__file__.startswith(str(ROOT / "python"))
+        assert path == ttc.__file__.rsplit("/", 1)[0] + "/libttc.so"
     assert ttc.__doc__ and "ThreadedTCPClient" in ttc.__doc__
     assert ttc.ThreadedTCPClient.__doc__ and ttc.Report.__doc__
