@@ -119,6 +119,20 @@ run_variant() {
     if [ "$name" = host-asan ]; then
         # The shared library too: the same programs against libttc.so.
         "$cc" "${cflags[@]}" "${extra[@]}" ffi/tests/api_test.c -L "$lib" -lttc -o "$dir/api_test_so"
+        # The README's example, linked as the README says (an rpath, no
+        # LD_LIBRARY_PATH), against the echo peer and against s_server.
+        "$cc" "${cflags[@]}" "${extra[@]}" ffi/examples/hello.c -L "$lib" -lttc -Wl,-rpath,"$lib" -o "$dir/hello"
+        if (unset LD_LIBRARY_PATH; timeout 60 "$dir/hello" 127.0.0.1 "$echo_port" >"$dir/hello.out" 2>&1 &&
+            timeout 60 "$dir/hello" 127.0.0.1 "$tls_port" "$pki/ca.pem" >>"$dir/hello.out" 2>&1) &&
+            grep -qx 'hello: got back: hello, ttc' "$dir/hello.out" &&
+            grep -qx 'hello: got back: ctt ,olleh' "$dir/hello.out" &&
+            grep -q '^hello: report reason=.* TLSv1\.' "$dir/hello.out"; then
+            pass "$name: examples/hello.c, linked with an rpath, plain and TLS"
+            : >"$echo_out"
+        else
+            cat "$dir/hello.out" >&2
+            fail "$name: examples/hello.c"
+        fi
         if LD_LIBRARY_PATH=$lib timeout 60 "$dir/api_test_so" 127.0.0.1 "$sink_port" >"$dir/api_so.out" 2>&1; then
             pass "$name: api_test against libttc.so ($(tail -n1 "$dir/api_so.out"))"
         else
