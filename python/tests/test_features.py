@@ -195,6 +195,17 @@ def test_idle_timeout_raises_timeout_error_through_static_addresses():
         listener.close()
 
 
+def test_sends_are_kept_for_confirm_only_with_confirmed_delivery(echo):
+    with ThreadedTCPClient("127.0.0.1", echo.port) as c:
+        c.send(b"one\n")
+        c.send(b"two\n")
+        assert c.unconfirmed == 0
+        with pytest.raises(ValueError):
+            c.confirm()
+        c.producer_finished()
+        assert c.join(timeout=WAIT).acked == 8
+
+
 def test_bad_options_say_which_and_why(pki):
     with pytest.raises(ValueError, match="ca_file"):
         ThreadedTCPClient("127.0.0.1", 9, tls=Tls(ca_file="/nonexistent/ca.pem"))

@@ -634,6 +634,7 @@ class ThreadedTCPClient:
         # With confirmed delivery: where each send ends in the stream.
         self._ends: "collections.deque[int]" = collections.deque()
         self._offset = 0
+        self._confirmed = delivery == "confirmed"
         self._stopped = False
         opts = _lib.ttc_options_default()
         initial = bytes(initialsendmessage or b"")
@@ -774,7 +775,8 @@ class ThreadedTCPClient:
                 if limit != _FOREVER:
                     raise SendTimeout(done)
         finally:
-            if done:
+            # Kept only for confirm: without it the list would only grow.
+            if done and self._confirmed:
                 with self._lock:
                     self._offset += done
                     self._ends.append(self._offset)
@@ -785,7 +787,7 @@ class ThreadedTCPClient:
         message), as its own protocol said (a receipt, an 'OK' line, MQTT's
         PUBACK). After a reconnect, sending starts again from the first
         send not confirmed. Raises ValueError when fewer sends are waiting
-        for confirmation."""
+        for confirmation (always, without ``delivery='confirmed'``)."""
         if messages < 1:
             raise ValueError("messages must be at least 1")
         with self._lock:

@@ -148,6 +148,7 @@ public final class ThreadedTcpClient implements AutoCloseable {
      * @throws java.io.IOException when the worker cannot be started
      */
     public ThreadedTcpClient(String host, int port, Options o) throws java.io.IOException {
+        confirmed = o.confirmedDelivery;
         handle = nativeSpawn(host, port, o);
     }
 
@@ -177,7 +178,8 @@ public final class ThreadedTcpClient implements AutoCloseable {
     public int send(byte[] data, long timeoutMs) {
         long r = nativeSend(h(), data, 0, data.length, timeoutMs);
         int taken = (int) (r & 0xffffffffL);
-        if (taken > 0) {
+        // Kept only for confirm: without it the list would only grow.
+        if (taken > 0 && confirmed) {
             synchronized (ends) {
                 offset += taken;
                 ends.addLast(offset);
@@ -189,6 +191,7 @@ public final class ThreadedTcpClient implements AutoCloseable {
     // With confirmed delivery: where each send ends in the stream.
     private final java.util.ArrayDeque<Long> ends = new java.util.ArrayDeque<>();
     private long offset;
+    private final boolean confirmed;
 
     /**
      * With reconnect and {@code confirmedDelivery}: the server has the
