@@ -94,7 +94,8 @@ for pair in armhf:armv7l:arm arm64:aarch64:aarch64; do
     ttc_say "$arch: $("${python_arm[@]}" -c 'import platform, sys; print("Python", sys.version.split()[0], platform.machine())')"
     site=$TTC_ROOT/target/wheels/site-$arch
     rm -rf "$site"
-    python3 -m pip install -q --no-index --no-deps --disable-pip-version-check --target "$site" \
+    # The venv's pip: a system python3 may be "externally managed".
+    "$venv/bin/python" -m pip install -q --no-index --no-deps --disable-pip-version-check --target "$site" \
         --platform "manylinux_${v/./_}_$arch" --only-binary=:all: --python-version 3.11 \
         --implementation cp "${wheel[$arch]}"
     PYTHONPATH="$site:$host_site" TTC_TEST_PYTHON="${python_arm[*]}" \
