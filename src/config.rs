@@ -98,6 +98,8 @@ pub struct Config {
     pub(crate) bind_device: Option<String>,
     pub(crate) local_addr: Option<IpAddr>,
     pub(crate) before_connect: Option<SocketHook>,
+    #[cfg(feature = "routes")]
+    pub(crate) follow_routes: bool,
     pub(crate) user_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) reconnect: Option<Backoff>,
@@ -167,6 +169,8 @@ impl Config {
             bind_device: None,
             local_addr: None,
             before_connect: None,
+            #[cfg(feature = "routes")]
+            follow_routes: false,
             user_timeout: None,
             idle_timeout: None,
             reconnect: None,
@@ -436,6 +440,32 @@ impl Config {
     ) -> Config {
         self.before_connect = Some(SocketHook(Arc::new(hook)));
         self
+    }
+
+    /// With [`Config::reconnect`], follow the kernel's routes (the `routes`
+    /// feature; default off): the worker listens to address, link and
+    /// route changes on a NETLINK_ROUTE socket, in the same `poll` as its
+    /// socket (no thread, no wake-up while nothing changes). When the
+    /// connection's local address is removed, its interface goes down, or
+    /// the server is no longer routed through that interface, it ends the
+    /// connection as [`Control::Reconnect`](crate::Control::Reconnect)
+    /// does and connects again at once; in a backoff wait, an address,
+    /// link or route that brings back a route to the server ends the wait.
+    /// A change that leaves the path intact does nothing. Where netlink is
+    /// refused (Android apps, some containers) it says so once in the log
+    /// and goes on without. Without reconnect it does nothing.
+    #[cfg(feature = "routes")]
+    pub fn follow_routes(mut self, on: bool) -> Config {
+        self.follow_routes = on;
+        self
+    }
+
+    /// Whether routes are followed (only with the `routes` feature).
+    pub(crate) fn follows_routes(&self) -> bool {
+        #[cfg(feature = "routes")]
+        return self.follow_routes && self.reconnect.is_some();
+        #[cfg(not(feature = "routes"))]
+        false
     }
 
     /// Reconnect when the connection is lost (default: off, the component

@@ -230,6 +230,12 @@ impl Woken for crate::sys::Ready {
     }
 }
 
+impl Woken for (crate::sys::Ready, bool) {
+    fn woken(&self) -> bool {
+        self.0.woken
+    }
+}
+
 impl Woken for bool {
     fn woken(&self) -> bool {
         *self

@@ -38,6 +38,7 @@ use crate::connect;
 use crate::databox::{Boxes, WorkerInbox, WorkerOutbox};
 use crate::message::{Control, Error, Failure, Phase, Reason, ShutdownReport, Signal};
 use crate::ring::Side;
+use crate::routes::Watch;
 use crate::sys;
 
 use acks::Acks;
@@ -112,6 +113,8 @@ struct Worker<'a, const C: usize, const I: usize, const O: usize> {
     /// last write or read.
     tls_pending: bool,
     written: Written,
+    /// The kernel's routes, when followed (the `routes` feature).
+    watch: Watch,
 }
 
 impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
@@ -121,6 +124,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             let window = config.resend_window;
             Session::new(backoff, window, C, config.delivery, config.initial.len())
         });
+        let watch = Watch::new(config.follows_routes());
         Worker {
             deadlines: Deadlines::new(&config),
             config,
@@ -138,6 +142,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             connections: 0,
             tls_pending: false,
             written: Written::default(),
+            watch,
         }
     }
 
@@ -215,6 +220,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         if let Some(s) = self.session.as_mut() {
             s.connected();
         }
+        self.watch.connected(transport.socket());
         let window = self.session.as_ref().is_some_and(Session::follows_acks);
         self.acks = Acks::start(transport, window);
         self.set_state(State::CONNECTED);
@@ -820,9 +826,15 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
             let fd = stream.socket().as_raw_fd();
-            let ready = parked.poll(|wake| sys::poll(fd, want_read, want_write, wake, timeout));
+            let watch = &mut self.watch;
+            let ready = parked.poll(|wake| watch.poll(fd, want_read, want_write, wake, timeout));
             self.unmark(wait_input, wait_room);
-            ready
+            match ready {
+                // The kernel's routes changed and this connection's path
+                // is gone: reconnect now.
+                Ok((_, true)) if self.watch.path_lost() => return Err(Reason::NetworkChanged),
+                r => r.map(|(ready, _)| ready),
+            }
         };
         self.unpolled = 0;
         let ready = match ready {
@@ -942,7 +954,14 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let connected_once = self.connections > 0;
         let acked = self.acks.acked();
         match self.session.as_mut() {
-            Some(s) => s.wait(until, boxes, &self.inbox, acked, connected_once),
+            Some(s) => s.wait(
+                until,
+                boxes,
+                &self.inbox,
+                acked,
+                connected_once,
+                &mut self.watch,
+            ),
             None => Ok(()),
         }
     }

@@ -9,7 +9,7 @@ use super::written::LastWrite;
 use crate::databox::{Boxes, WorkerInbox};
 use crate::message::{Control, Error, Reason, ShutdownReport};
 use crate::reconnect::{Backoff, Delivery, Kept, Rng};
-use crate::sys;
+use crate::routes::Watch;
 
 /// What to do after a connection ended (or a connect attempt failed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,6 +276,7 @@ impl Session {
         inbox: &WorkerInbox,
         acked: u64,
         connected_once: bool,
+        watch: &mut Watch,
     ) -> Result<(), Reason> {
         let core = &*boxes.core;
         loop {
@@ -310,9 +311,14 @@ impl Session {
                 continue;
             }
             let timeout = until.map(|u| u.saturating_duration_since(now));
-            if let Err(e) = parked.poll(|wake| sys::poll(-1, false, false, wake, timeout)) {
-                log::warn!("poll failed during the backoff wait: {e}");
-                return Ok(());
+            match parked.poll(|wake| watch.poll(-1, false, false, wake, timeout)) {
+                // A route to the server appeared: try now.
+                Ok((_, true)) if watch.route_back() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("poll failed during the backoff wait: {e}");
+                    return Ok(());
+                }
             }
         }
     }
