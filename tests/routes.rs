@@ -21,13 +21,9 @@ use ttc::{Backoff, Config, Jitter, Reason, Signal};
 /// The server's address, on the server namespace's loopback.
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 81, 9, 1);
 
-fn qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
-
 /// How soon after a change the client must be connected again.
 fn within() -> Duration {
-    Duration::from_secs(if qemu() { 3 } else { 1 })
+    Duration::from_secs(if under_qemu() { 3 } else { 1 })
 }
 
 /// Two namespaces joined by two veth links, `l1` (10.81.1.0/24) and `l2`
@@ -144,7 +140,11 @@ fn connected_at(signals: &[(Instant, Signal)], n: usize) -> Option<(Instant, Soc
 /// client must connect again within [`within`] of the change, and every
 /// chunk must arrive once, in order, over two connections.
 fn upload_across(tag: &str, change: impl FnOnce(&TwoLinks)) {
-    let (total, rate) = if qemu() { (2048, 2048) } else { (4096, 4096) };
+    let (total, rate) = if under_qemu() {
+        (2048, 2048)
+    } else {
+        (4096, 4096)
+    };
     let links = TwoLinks::new(tag);
     let recorder = Recorder::on(links.listen());
     let client = links.client(recorder.addr.port());
@@ -197,7 +197,11 @@ fn test_local_address_removed_reconnects_at_once() {
 
 #[test]
 fn test_route_change_that_leaves_the_path_intact_does_nothing() {
-    let (total, rate) = if qemu() { (1024, 2048) } else { (2048, 4096) };
+    let (total, rate) = if under_qemu() {
+        (1024, 2048)
+    } else {
+        (2048, 4096)
+    };
     let links = TwoLinks::new("intact");
     let recorder = Recorder::on(links.listen());
     let client = links.client(recorder.addr.port());

@@ -3,7 +3,7 @@
 //! servers and, for a link that goes dark, between two test hosts in
 //! network namespaces the test makes (tests/support/netns.rs).
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -87,10 +87,6 @@ fn idle_timeout_ends_a_silent_connection_with_a_read_timeout() {
     assert_network_error(&o, "read", "TimedOut");
 }
 
-fn qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
-
 #[test]
 fn reconnect_send_survives_a_link_that_goes_dark_and_exits_0() {
     // `--send` of numbered chunks, paced, from namespace b to a recorder in
@@ -100,7 +96,7 @@ fn reconnect_send_survives_a_link_that_goes_dark_and_exits_0() {
     // 16 MiB at 4 MiB/s on the host; under QEMU 4 MiB at 1 MiB/s.
     use support::netns::*;
     use support::seq::*;
-    let (chunks, rate) = if qemu() {
+    let (chunks, rate) = if under_qemu() {
         (4096u64, "1Mi")
     } else {
         (16384, "4Mi")
@@ -275,7 +271,7 @@ fn sighup_with_reconnect_reconnects_at_once_without_a_gap() {
     assert!(ended.contains("reason=network_changed"), "{ended}");
     t.wait_line("ttc: connected");
     let took = sent_at.elapsed();
-    let bound = Duration::from_secs(if qemu() { 3 } else { 1 });
+    let bound = Duration::from_secs(if under_qemu() { 3 } else { 1 });
     assert!(took < bound, "connected again after {took:?}");
     t.write(b"pong\n");
     assert_eq!(t.next_stdout_line().as_deref(), Ok("pong"));
