@@ -21,11 +21,6 @@ use ttc::{Backoff, Config, Jitter, Reason, Signal};
 /// The server's address, on the server namespace's loopback.
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 81, 9, 1);
 
-/// How soon after a change the client must be connected again.
-fn within() -> Duration {
-    Duration::from_secs(if under_qemu() { 3 } else { 1 })
-}
-
 /// Two namespaces joined by two veth links, `l1` (10.81.1.0/24) and `l2`
 /// (10.81.2.0/24); in the client's, the server's address is routed over
 /// `l1` with metric 10 and over `l2` with metric 20.
@@ -136,11 +131,10 @@ fn connected_at(signals: &[(Instant, Signal)], n: usize) -> Option<(Instant, Soc
         .nth(n)
 }
 
-/// A paced upload that `change` interrupts once a third is through: the
-/// client must connect again within [`within`] of the change, and every
-/// chunk must arrive once, in order, over two connections.
+/// A paced upload between the namespaces that `change` interrupts: see
+/// `upload_across_a_change`.
 fn upload_across(tag: &str, change: impl FnOnce(&TwoLinks)) {
-    let (total, rate) = if under_qemu() {
+    let sizes = if under_qemu() {
         (2048, 2048)
     } else {
         (4096, 4096)
@@ -149,38 +143,7 @@ fn upload_across(tag: &str, change: impl FnOnce(&TwoLinks)) {
     let recorder = Recorder::on(links.listen());
     let client = links.client(recorder.addr.port());
     let signals = collect(&client);
-    let feeder = feed_chunks(&client, total, Some(rate));
-    let third = total * SEQ_CHUNK as u64 / 3;
-    assert!(
-        eventually(2 * SOON, || recorder.received() >= third),
-        "the upload did not get going"
-    );
-    let changed_at = Instant::now();
-    change(&links);
-    assert_eq!(feeder.join().unwrap(), total);
-    let signals = signals.join().unwrap();
-    let report = final_of(&signals);
-    assert_eq!(report.reason, Reason::Finished, "{report}");
-    assert_eq!(report.connections, 2, "{report}");
-    let ended = signals.iter().find_map(|(_, s)| match s {
-        Signal::Disconnected(r) => Some(r.clone()),
-        _ => None,
-    });
-    let ended = ended.expect("the connection never ended");
-    assert_eq!(ended.reason, Reason::NetworkChanged, "{ended}");
-    let (again, _) = connected_at(&signals, 1).expect("no second connection");
-    assert!(
-        again - changed_at < within(),
-        "connected again {:?} after the change",
-        again - changed_at
-    );
-    let bytes = total * SEQ_CHUNK as u64;
-    assert!(eventually(SOON, || recorder.received() >= bytes));
-    let r = reassemble(&recorder.streams(), b"").unwrap();
-    assert_eq!((r.chunks, r.connections), (total, 2), "{r:?}");
-    assert_eq!(report.lost, 0);
-    assert_eq!(report.acked, bytes, "{report}");
-    assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
+    upload_across_a_change(&client, signals, &recorder, sizes, || change(&links));
 }
 
 #[test]
@@ -248,9 +211,10 @@ fn test_both_links_down_then_one_back_connects_as_the_route_returns() {
     let back_at = Instant::now();
     links.route(2);
     assert!(
-        eventually(within(), || recorder.received() >= SEQ_CHUNK as u64),
+        eventually(reconnect_bound(), || recorder.received()
+            >= SEQ_CHUNK as u64),
         "no byte within {:?} of the route's return",
-        within()
+        reconnect_bound()
     );
     let first_byte = back_at.elapsed();
     client.control().send(ttc::Control::ProducerFinished);
@@ -264,7 +228,7 @@ fn test_both_links_down_then_one_back_connects_as_the_route_returns() {
             .any(|(_, s)| matches!(s, Signal::Reconnecting { delay, .. } if *delay >= Duration::from_secs(1))),
         "never waited in a backoff: {signals:?}"
     );
-    assert!(first_byte < within(), "{first_byte:?}");
+    assert!(first_byte < reconnect_bound(), "{first_byte:?}");
     // The path's loss ended the first connection at once, and the second
     // came with the route, not with the backoff.
     let ended = signals.iter().find_map(|(_, s)| match s {
@@ -274,7 +238,7 @@ fn test_both_links_down_then_one_back_connects_as_the_route_returns() {
     assert_eq!(ended, Some(Reason::NetworkChanged), "{signals:?}");
     let (again, _) = connected_at(&signals, 1).expect("no second connection");
     assert!(
-        again >= back_at && again - back_at < within(),
+        again >= back_at && again - back_at < reconnect_bound(),
         "{signals:?}"
     );
     // The chunk went on the second connection; the first carried nothing.

@@ -386,3 +386,63 @@ pub fn assert_restart_accounting(
     assert!(report.resent >= again, "{report} {r:?}");
     assert_eq!(report.sent - report.resent, accepted, "{report}");
 }
+
+/// How soon after a network change (or `Control::Reconnect`) a client that
+/// reconnects at once must be connected again.
+pub fn reconnect_bound() -> Duration {
+    Duration::from_secs(if super::under_qemu() { 3 } else { 1 })
+}
+
+/// A paced upload of `total` numbered chunks (`rate` a second) from
+/// `client` to `recorder`, which `change` interrupts once a third is
+/// through. The client must end that connection as `NetworkChanged`, be
+/// connected again within [`reconnect_bound`] of the change, and deliver
+/// every chunk once, in order, over two connections, all acknowledged.
+/// Returns the signals (collected by `signals`) for further checks.
+#[allow(dead_code)]
+pub fn upload_across_a_change(
+    client: &ttc::Client,
+    signals: JoinHandle<Vec<(Instant, ttc::Signal)>>,
+    recorder: &Recorder,
+    (total, rate): (u64, u64),
+    change: impl FnOnce(),
+) -> Vec<(Instant, ttc::Signal)> {
+    use ttc::{Reason, Signal};
+    let feeder = feed_chunks(client, total, Some(rate));
+    let third = total * SEQ_CHUNK as u64 / 3;
+    assert!(
+        super::eventually(2 * SOON, || recorder.received() >= third),
+        "the upload did not get going"
+    );
+    let changed_at = Instant::now();
+    change();
+    assert_eq!(feeder.join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let report = super::final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 2, "{report}");
+    let ended = signals.iter().find_map(|(_, s)| match s {
+        Signal::Disconnected(r) => Some(r.clone()),
+        _ => None,
+    });
+    let ended = ended.expect("the connection never ended");
+    assert_eq!(ended.reason, Reason::NetworkChanged, "{ended}");
+    let again = signals
+        .iter()
+        .filter_map(|(t, s)| matches!(s, Signal::Connected(_)).then_some(*t))
+        .nth(1)
+        .expect("no second connection");
+    let took = again - changed_at;
+    assert!(
+        took < reconnect_bound(),
+        "connected again {took:?} after the change"
+    );
+    let bytes = total * SEQ_CHUNK as u64;
+    assert!(super::eventually(SOON, || recorder.received() >= bytes));
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!((r.chunks, r.connections), (total, 2), "{r:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.acked, bytes, "{report}");
+    assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
+    signals
+}
