@@ -320,8 +320,10 @@ typedef struct ttc_options {
   // `EPERM`, shown by its message) fails that attempt with an error of
   // phase `TTC_PHASE_CONNECT` whose message starts with "pre-connect
   // hook: " (the next address is tried; with reconnect, the backoff
-  // follows). It runs on the client's worker thread, so it must be
-  // thread-safe and must not block long (the connect budget runs); it
+  // follows). It runs on the client's worker thread, on its stack
+  // (`stack_size`: give more than the default 128 KiB to a hook that
+  // calls into a language runtime), so it must be thread-safe and
+  // must not block long (the connect budget runs); it
   // must not close `fd` or keep it after it returns, and must not call
   // `ttc_free` on its own client.
   int (*before_connect)(int fd, void *user);

@@ -234,6 +234,8 @@ class _Options(ctypes.Structure):
 
 # ttc_options.before_connect: int (*)(int fd, void *user).
 _HOOK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+# The worker's stack when a Python hook runs on it.
+_HOOK_STACK_SIZE = 1024 * 1024
 # The hooks of clients closed while their worker still ran: the worker may
 # still call them, so they live as long as the process.
 _ORPHAN_HOOKS: List[object] = []
@@ -746,6 +748,9 @@ class ThreadedTCPClient:
             # still call it): the library calls it on every connection.
             self._hook = _HOOK(_hook_of(before_connect))
             opts.before_connect = ctypes.cast(self._hook, ctypes.c_void_p)
+            # Python code runs on the worker's stack: more room than the
+            # library's 128 KiB default (the memory is used only as touched).
+            opts.stack_size = _HOOK_STACK_SIZE
         handle = ctypes.c_uint64(0)
         err = _Error()
         st = _lib.ttc_spawn(str(host).encode(), int(port), ctypes.byref(opts),
