@@ -58,7 +58,6 @@ def test_before_connect_runs_once_per_connection_and_reconnect_connects_again_at
         # A 30 s backoff: connecting again within seconds means no wait.
         c = ThreadedTCPClient("127.0.0.1", server.port,
                               reconnect=Backoff(initial=30, jitter=False),
-                              follow_routes=True,
                               before_connect=lambda fd: seen.append(unconnected(fd)))
         with c:
             c.wait_connected(timeout=WAIT)
@@ -118,7 +117,8 @@ def test_before_connect_raising_fails_the_attempt_with_phase_connect():
 
 
 def test_reconnect_without_reconnect_is_ignored(echo):
-    with ThreadedTCPClient("127.0.0.1", echo.port) as c:
+    # follow_routes without reconnect: accepted, and does nothing.
+    with ThreadedTCPClient("127.0.0.1", echo.port, follow_routes=True) as c:
         c.wait_connected(timeout=WAIT)
         c.reconnect()
         c.send(b"still here\n")
