@@ -330,6 +330,19 @@ impl Watch {
     }
 }
 
+// The multicast groups of <linux/rtnetlink.h> (kernel ABI): the libc
+// crate has them for glibc and musl, not for Android.
+#[cfg(feature = "routes")]
+const RTMGRP_LINK: u32 = 0x1;
+#[cfg(feature = "routes")]
+const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+#[cfg(feature = "routes")]
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+#[cfg(feature = "routes")]
+const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+#[cfg(feature = "routes")]
+const RTMGRP_IPV6_ROUTE: u32 = 0x400;
+
 /// The NETLINK_ROUTE socket, subscribed to link, address and route changes.
 #[cfg(feature = "routes")]
 struct Routes {
@@ -340,12 +353,12 @@ struct Routes {
 #[cfg(feature = "routes")]
 impl Routes {
     fn open() -> io::Result<Routes> {
-        let groups = libc::RTMGRP_LINK
-            | libc::RTMGRP_IPV4_IFADDR
-            | libc::RTMGRP_IPV4_ROUTE
-            | libc::RTMGRP_IPV6_IFADDR
-            | libc::RTMGRP_IPV6_ROUTE;
-        let fd = sys::netlink_socket(groups as u32)?;
+        let groups = RTMGRP_LINK
+            | RTMGRP_IPV4_IFADDR
+            | RTMGRP_IPV4_ROUTE
+            | RTMGRP_IPV6_IFADDR
+            | RTMGRP_IPV6_ROUTE;
+        let fd = sys::netlink_socket(groups)?;
         Ok(Routes {
             fd,
             buf: vec![0; 8192].into_boxed_slice(),

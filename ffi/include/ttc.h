@@ -123,6 +123,9 @@ typedef enum ttc_reason {
   // After the half-close the server sent nothing for the linger time
   // and never closed: what it might still have sent is unknown.
   TTC_REASON_LINGER = 5,
+  // With reconnect: `ttc_reconnect` (or `follow_routes`) ended the
+  // connection because the network changed; a new one follows at once.
+  TTC_REASON_NETWORK_CHANGED = 6,
   // A reason newer than this header.
   TTC_REASON_OTHER = 99,
 } ttc_reason;
@@ -297,6 +300,38 @@ typedef struct ttc_options {
   // too); nothing is kept. A build without the `tls` feature returns
   // `TTC_E_UNSUPPORTED` (`ttc_features()` says what this build has).
   const struct ttc_tls_options *tls;
+  // With reconnect: follow the kernel's routes (non-zero on, default
+  // 0). The worker listens to address, link and route changes
+  // (netlink, in the same poll as its socket); when the connection's
+  // address goes away, its interface goes down or the server is no
+  // longer routed through it, the connection ends as with
+  // `ttc_reconnect` and a new one is made at once; a route back to the
+  // server ends a backoff wait. Where netlink is refused (Android apps,
+  // some containers) it logs so once and goes on without. Without
+  // reconnect it does nothing.
+  int32_t follow_routes;
+  // Called with every socket before its connect (default NULL: none):
+  // each address tried, on every connection with reconnect, and the
+  // socket to a proxy, after `bind_device` and `local_addr` were
+  // applied. This is where a socket is put on a chosen network: on
+  // Android the NDK's `android_setsocknetwork(network, fd)` or Java's
+  // `Network.bindSocket`; on a board `SO_MARK` or any other socket
+  // option. Return 0 to go on; a non-zero value (an errno value such as
+  // `EPERM`, shown by its message) fails that attempt with an error of
+  // phase `TTC_PHASE_CONNECT` whose message starts with "pre-connect
+  // hook: " (the next address is tried; with reconnect, the backoff
+  // follows). It runs on the client's worker thread, on its stack
+  // (`stack_size`: give more than the default 128 KiB to a hook that
+  // calls into a language runtime), so it must be thread-safe and
+  // must not block long (the connect budget runs); it
+  // must not close `fd` or keep it after it returns, and must not call
+  // `ttc_free` on its own client.
+  int (*before_connect)(int fd, void *user);
+  // Passed to `before_connect` as `user`, untouched: what it points to
+  // must live (and be safe to use from the worker thread) until the
+  // client's worker has ended (`ttc_join` returned), not only until
+  // `ttc_free`.
+  void *before_connect_user;
 } ttc_options;
 
 // A client: an opaque handle, never 0. Made by `ttc_spawn`, ended by
@@ -492,6 +527,20 @@ enum ttc_status ttc_shutdown(ttc_client client);
 // Returns `TTC_OK` or `TTC_E_HANDLE`. Thread safety: any thread.
 enum ttc_status ttc_abort(ttc_client client);
 
+// Reconnect now ("the network changed"): with reconnect, ends the current
+// connection at once (its `TTC_SIGNAL_DISCONNECTED` report has reason
+// `TTC_REASON_NETWORK_CHANGED`; what was in flight is kept and sent again
+// as after any lost connection) and connects again with no backoff
+// wait; during a backoff wait it means "try now". A request that comes
+// while a connection is being made is dropped (that attempt is on the
+// network there is now). Without reconnect it is ignored: the connection
+// goes on. Never blocks. Call it when the device's network changes (a
+// new default network, a link down), as `follow_routes` does by itself
+// where netlink is allowed.
+//
+// Returns `TTC_OK` or `TTC_E_HANDLE`. Thread safety: any thread.
+enum ttc_status ttc_reconnect(ttc_client client);
+
 // Waits up to `timeout_ms` (negative: no limit) for the next signal and
 // stores it in `*signal`. A connection signals, in order: connected (if
 // it connected), peer closed (if the server closed), an error (for each
@@ -562,7 +611,8 @@ enum ttc_status ttc_free(ttc_client client);
 const char *ttc_strerror(int32_t status);
 
 // The name of a `ttc_reason` ("finished", "peer_closed", "shutdown",
-// "aborted", "error", "linger"; "other" for any other value), as the Rust library
+// "aborted", "error", "linger", "network_changed"; "other" for any other
+// value), as the Rust library
 // and the `ttc` command spell it: static, NUL-terminated.
 //
 // Thread safety: any thread.

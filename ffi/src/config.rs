@@ -2,9 +2,10 @@
 //! every field checked, a bad one a status and an error value that says
 //! which field and why.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,13 +65,34 @@ fn positive(ms: i64) -> Option<Duration> {
     timeout(ms).filter(|d| !d.is_zero())
 }
 
+/// `ttc_options.before_connect_user`, handed to the worker thread: the
+/// caller promised that it may be used there.
+#[derive(Clone, Copy)]
+struct UserPointer(*mut c_void);
+
+// SAFETY: the pointer is only passed back to the caller's hook, which the
+// caller promised may run on the worker thread with it.
+unsafe impl Send for UserPointer {}
+// SAFETY: as for Send.
+unsafe impl Sync for UserPointer {}
+
+impl UserPointer {
+    /// The pointer (a method, so closures capture the whole wrapper).
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
 /// Checks `opts` and makes the library's Config from them; the chunk size
 /// to spawn with.
 ///
 /// # Safety
 /// `opts.initial_message` must point to `initial_message_len` readable
 /// bytes (or be NULL); every string field must be NULL or NUL-terminated;
-/// `opts.tls` must be NULL or point to a valid `ttc_tls_options`.
+/// `opts.tls` must be NULL or point to a valid `ttc_tls_options`;
+/// `opts.before_connect` must be NULL or a function that may be called on
+/// the worker thread with `opts.before_connect_user` while the worker
+/// runs.
 pub(crate) unsafe fn config_of(
     host: &str,
     port: u16,
@@ -222,6 +244,19 @@ pub(crate) unsafe fn config_of(
             .max_attempts(u32::try_from(opts.max_attempts).ok().filter(|&n| n > 0))
             .max_elapsed(positive(opts.max_elapsed_ms));
         config = config.reconnect(backoff);
+    }
+    config = config.follow_routes(opts.follow_routes != 0);
+    if let Some(hook) = opts.before_connect {
+        let user = UserPointer(opts.before_connect_user);
+        config = config.before_connect(move |fd| {
+            // SAFETY: the caller's promise: `hook` is a function of this
+            // type that may run on the worker thread with `user`.
+            match unsafe { hook(fd.as_raw_fd(), user.get()) } {
+                0 => Ok(()),
+                e if e > 0 => Err(io::Error::from_raw_os_error(e)),
+                e => Err(io::Error::other(format!("returned {e}"))),
+            }
+        });
     }
     if !opts.tls.is_null() {
         // SAFETY: checked non-null; the caller's promise.

@@ -7,13 +7,21 @@
 //! handle, `IllegalArgumentException` for bad options, `java.io.IOException`
 //! when the worker cannot start, `RuntimeException` for anything else
 //! (including a panic, which never unwinds into the JVM).
+//!
+//! `Options.beforeConnect` (an `org.ttc.SocketHook`) is called from the
+//! worker thread, which attaches itself to the JVM (as a daemon, once;
+//! it detaches when it exits). An exception it throws never escapes: it
+//! is cleared and fails that connect attempt with its message.
 
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::Arc;
 
-use jni::objects::{JByteArray, JClass, JObject, JString, JValue};
+use jni::objects::{GlobalRef, JByteArray, JClass, JObject, JString, JThrowable, JValue};
 use jni::sys::{jboolean, jbyteArray, jint, jlong, JNI_FALSE, JNI_TRUE};
-use jni::JNIEnv;
+use jni::{JNIEnv, JavaVM};
 
 use crate::*;
 
@@ -161,6 +169,88 @@ fn get_cstring(
     })
 }
 
+/// The worker's stack with a Java hook: room for the JVM's guard pages
+/// and the hook's frames (Android's own threads get 1 MiB).
+const HOOK_STACK_SIZE: usize = 1024 * 1024;
+
+/// An `org.ttc.SocketHook` held for the worker thread.
+struct JavaHook {
+    vm: JavaVM,
+    hook: ManuallyDrop<GlobalRef>,
+}
+
+impl JavaHook {
+    /// Calls `hook.beforeConnect(fd)` on this (worker) thread; a Java
+    /// exception is cleared and becomes the error that fails the attempt.
+    fn call(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let jni_error = |e: jni::errors::Error| io::Error::other(format!("JNI: {e}"));
+        // Attached once, as a daemon (it must not keep the JVM from
+        // exiting); detached when the worker thread exits.
+        let mut env = self
+            .vm
+            .attach_current_thread_as_daemon()
+            .map_err(jni_error)?;
+        // The worker never returns to Java: free this call's local
+        // references here.
+        let outcome =
+            env.with_local_frame(8, |env| -> Result<Option<String>, jni::errors::Error> {
+                let r = env.call_method(
+                    self.hook.as_obj(),
+                    "beforeConnect",
+                    "(I)V",
+                    &[JValue::Int(fd.as_raw_fd())],
+                );
+                if !env.exception_check()? {
+                    return r.map(|_| None);
+                }
+                let thrown = env.exception_occurred()?;
+                env.exception_clear()?;
+                Ok(Some(describe(env, &thrown)))
+            });
+        match outcome {
+            Ok(None) => Ok(()),
+            Ok(Some(message)) => Err(io::Error::other(message)),
+            Err(e) => {
+                // Never leave an exception pending on this thread.
+                if env.exception_check().unwrap_or(false) {
+                    let _ = env.exception_clear();
+                }
+                Err(jni_error(e))
+            }
+        }
+    }
+}
+
+impl Drop for JavaHook {
+    fn drop(&mut self) {
+        // The global reference is deleted through this thread's JNIEnv:
+        // attach it first (the worker, when the hook never ran).
+        let _ = self.vm.attach_current_thread_as_daemon();
+        // SAFETY: dropped once, here.
+        unsafe { ManuallyDrop::drop(&mut self.hook) };
+    }
+}
+
+/// A thrown exception's message (its class name when it has none),
+/// with no exception left pending.
+fn describe(env: &mut JNIEnv<'_>, thrown: &JThrowable<'_>) -> String {
+    let text = |env: &mut JNIEnv<'_>, method: &str| -> Option<String> {
+        let v = env
+            .call_method(thrown, method, "()Ljava/lang/String;", &[])
+            .and_then(|v| v.l());
+        if env.exception_check().unwrap_or(true) {
+            let _ = env.exception_clear();
+            return None;
+        }
+        let v = v.ok().filter(|v| !v.is_null())?;
+        env.get_string(&JString::from(v)).ok().map(Into::into)
+    };
+    text(env, "getMessage")
+        .filter(|m| !m.is_empty())
+        .or_else(|| text(env, "toString"))
+        .unwrap_or_else(|| "a Java exception".into())
+}
+
 fn ptr_of(s: &Option<std::ffi::CString>) -> *const c_char {
     s.as_ref().map_or(ptr::null(), |c| c.as_ptr())
 }
@@ -217,6 +307,17 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
         let pin = get_cstring(env, o_, "tlsPinSha256")?;
         let alpn = get_cstring(env, o_, "tlsAlpn")?;
         let server_name = get_cstring(env, o_, "tlsServerName")?;
+        let hook = env
+            .get_field(o_, "beforeConnect", "Lorg/ttc/SocketHook;")?
+            .l()?;
+        let hook = if hook.is_null() {
+            None
+        } else {
+            Some(Arc::new(JavaHook {
+                vm: env.get_java_vm()?,
+                hook: ManuallyDrop::new(env.new_global_ref(&hook)?),
+            }))
+        };
 
         let mut o = ttc_options_default();
         o.proxy = ptr_of(&proxy);
@@ -247,6 +348,13 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
         o.delivery = i32::from(get_bool(env, o_, "confirmedDelivery")?);
         o.resolve_timeout_ms = get_long(env, o_, "resolveTimeoutMs")?;
         o.attempt_delay_ms = get_long(env, o_, "attemptDelayMs")?;
+        o.follow_routes = i32::from(get_bool(env, o_, "followRoutes")?);
+        if hook.is_some() {
+            // Java code runs on the worker's stack: the JVM keeps guard
+            // and shadow pages of its own there (about 100 KiB on
+            // x86_64), more than the library's 128 KiB default leaves.
+            o.stack_size = HOOK_STACK_SIZE;
+        }
         let bad = |what: String| Throw("java/lang/IllegalArgumentException", what);
         (o.resolver, o.resolver_addrs) = match (&resolver, &dns, &fixed) {
             (_, Some(d), None) => (ttc_resolver::TTC_RESOLVER_DNS as i32, d.as_ptr()),
@@ -279,7 +387,14 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
         let mut err = no_error();
         // SAFETY: every pointer is to a live local (the strings above, tls,
         // initial) that outlives the call.
-        let st = unsafe { ttc_spawn(host.as_ptr(), port, &o, &mut client, &mut err) };
+        let add_hook = |config: Config| match &hook {
+            Some(h) => {
+                let h = h.clone();
+                config.before_connect(move |fd| h.call(fd))
+            }
+            None => config,
+        };
+        let st = unsafe { spawn_impl(host.as_ptr(), port, &o, &mut client, &mut err, &add_hook) };
         if st != TTC_OK {
             let mut t = status_error(st, "ThreadedTcpClient");
             if err.phase != ttc_phase::TTC_PHASE_NONE {
@@ -383,7 +498,7 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeRecv<'l>(
 }
 
 /// `static native void nativeControl(long handle, int which)`: 1 producer
-/// finished, 2 shutdown, 3 abort.
+/// finished, 2 shutdown, 3 abort, 4 reconnect.
 #[no_mangle]
 pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeControl<'l>(
     mut env: JNIEnv<'l>,
@@ -396,6 +511,7 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeControl<'l>(
             1 => ttc_producer_finished(handle as u64),
             2 => ttc_shutdown(handle as u64),
             3 => ttc_abort(handle as u64),
+            4 => ttc_reconnect(handle as u64),
             _ => TTC_E_INVALID,
         };
         if st == TTC_OK {

@@ -23,7 +23,7 @@
 #![allow(non_camel_case_types)]
 #![warn(missing_docs)]
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -167,6 +167,9 @@ pub enum ttc_reason {
     /// After the half-close the server sent nothing for the linger time
     /// and never closed: what it might still have sent is unknown.
     TTC_REASON_LINGER = 5,
+    /// With reconnect: `ttc_reconnect` (or `follow_routes`) ended the
+    /// connection because the network changed; a new one follows at once.
+    TTC_REASON_NETWORK_CHANGED = 6,
     /// A reason newer than this header.
     TTC_REASON_OTHER = 99,
 }
@@ -371,6 +374,39 @@ pub struct ttc_options {
     /// too); nothing is kept. A build without the `tls` feature returns
     /// `TTC_E_UNSUPPORTED` (`ttc_features()` says what this build has).
     pub tls: *const ttc_tls_options,
+    // New fields go below this line only (the struct grows at its end).
+    /// With reconnect: follow the kernel's routes (non-zero on, default
+    /// 0). The worker listens to address, link and route changes
+    /// (netlink, in the same poll as its socket); when the connection's
+    /// address goes away, its interface goes down or the server is no
+    /// longer routed through it, the connection ends as with
+    /// `ttc_reconnect` and a new one is made at once; a route back to the
+    /// server ends a backoff wait. Where netlink is refused (Android apps,
+    /// some containers) it logs so once and goes on without. Without
+    /// reconnect it does nothing.
+    pub follow_routes: i32,
+    /// Called with every socket before its connect (default NULL: none):
+    /// each address tried, on every connection with reconnect, and the
+    /// socket to a proxy, after `bind_device` and `local_addr` were
+    /// applied. This is where a socket is put on a chosen network: on
+    /// Android the NDK's `android_setsocknetwork(network, fd)` or Java's
+    /// `Network.bindSocket`; on a board `SO_MARK` or any other socket
+    /// option. Return 0 to go on; a non-zero value (an errno value such as
+    /// `EPERM`, shown by its message) fails that attempt with an error of
+    /// phase `TTC_PHASE_CONNECT` whose message starts with "pre-connect
+    /// hook: " (the next address is tried; with reconnect, the backoff
+    /// follows). It runs on the client's worker thread, on its stack
+    /// (`stack_size`: give more than the default 128 KiB to a hook that
+    /// calls into a language runtime), so it must be thread-safe and
+    /// must not block long (the connect budget runs); it
+    /// must not close `fd` or keep it after it returns, and must not call
+    /// `ttc_free` on its own client.
+    pub before_connect: Option<unsafe extern "C" fn(fd: c_int, user: *mut c_void) -> c_int>,
+    /// Passed to `before_connect` as `user`, untouched: what it points to
+    /// must live (and be safe to use from the worker thread) until the
+    /// client's worker has ended (`ttc_join` returned), not only until
+    /// `ttc_free`.
+    pub before_connect_user: *mut c_void,
 }
 
 /// What counts as delivered with reconnect (`ttc_options.delivery`).
@@ -487,6 +523,7 @@ fn reason_of(r: Reason) -> ttc_reason {
         Reason::Aborted => ttc_reason::TTC_REASON_ABORTED,
         Reason::Error => ttc_reason::TTC_REASON_ERROR,
         Reason::Linger => ttc_reason::TTC_REASON_LINGER,
+        Reason::NetworkChanged => ttc_reason::TTC_REASON_NETWORK_CHANGED,
         _ => ttc_reason::TTC_REASON_OTHER,
     }
 }
@@ -631,6 +668,9 @@ pub extern "C" fn ttc_options_default() -> ttc_options {
         bind_device: std::ptr::null(),
         local_addr: std::ptr::null(),
         tls: std::ptr::null(),
+        follow_routes: 0,
+        before_connect: None,
+        before_connect_user: std::ptr::null_mut(),
     }
 }
 
@@ -684,6 +724,23 @@ pub unsafe extern "C" fn ttc_spawn(
     client: *mut ttc_client,
     error: *mut ttc_error,
 ) -> ttc_status {
+    // SAFETY: the caller's promises, passed on.
+    unsafe { spawn_impl(host, port, opts, client, error, &|c| c) }
+}
+
+/// `ttc_spawn`, with `edit` applied to the checked configuration before
+/// the worker starts (the Java binding adds its socket hook there).
+///
+/// # Safety
+/// As for `ttc_spawn`.
+unsafe fn spawn_impl(
+    host: *const c_char,
+    port: u16,
+    opts: *const ttc_options,
+    client: *mut ttc_client,
+    error: *mut ttc_error,
+    edit: &dyn Fn(Config) -> Config,
+) -> ttc_status {
     guard(|| {
         if !error.is_null() {
             // SAFETY: checked non-null; the caller's promise.
@@ -714,7 +771,7 @@ pub unsafe extern "C" fn ttc_spawn(
                 return status;
             }
         };
-        let conn = match conn::spawn(config, chunk) {
+        let conn = match conn::spawn(edit(config), chunk) {
             Ok(Some(c)) => c,
             Ok(None) => return TTC_E_UNSUPPORTED,
             Err(e) => {
@@ -919,6 +976,23 @@ pub extern "C" fn ttc_abort(client: ttc_client) -> ttc_status {
     control_impl(client, Control::Abort)
 }
 
+/// Reconnect now ("the network changed"): with reconnect, ends the current
+/// connection at once (its `TTC_SIGNAL_DISCONNECTED` report has reason
+/// `TTC_REASON_NETWORK_CHANGED`; what was in flight is kept and sent again
+/// as after any lost connection) and connects again with no backoff
+/// wait; during a backoff wait it means "try now". A request that comes
+/// while a connection is being made is dropped (that attempt is on the
+/// network there is now). Without reconnect it is ignored: the connection
+/// goes on. Never blocks. Call it when the device's network changes (a
+/// new default network, a link down), as `follow_routes` does by itself
+/// where netlink is allowed.
+///
+/// Returns `TTC_OK` or `TTC_E_HANDLE`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn ttc_reconnect(client: ttc_client) -> ttc_status {
+    control_impl(client, Control::Reconnect)
+}
+
 /// Waits up to `timeout_ms` (negative: no limit) for the next signal and
 /// stores it in `*signal`. A connection signals, in order: connected (if
 /// it connected), peer closed (if the server closed), an error (for each
@@ -1100,17 +1174,19 @@ pub extern "C" fn ttc_strerror(status: i32) -> *const c_char {
         .as_ptr()
 }
 
-const REASONS: [(ttc_reason, &CStr); 6] = [
+const REASONS: [(ttc_reason, &CStr); 7] = [
     (ttc_reason::TTC_REASON_FINISHED, c"finished"),
     (ttc_reason::TTC_REASON_PEER_CLOSED, c"peer_closed"),
     (ttc_reason::TTC_REASON_SHUTDOWN, c"shutdown"),
     (ttc_reason::TTC_REASON_ABORTED, c"aborted"),
     (ttc_reason::TTC_REASON_ERROR, c"error"),
     (ttc_reason::TTC_REASON_LINGER, c"linger"),
+    (ttc_reason::TTC_REASON_NETWORK_CHANGED, c"network_changed"),
 ];
 
 /// The name of a `ttc_reason` ("finished", "peer_closed", "shutdown",
-/// "aborted", "error", "linger"; "other" for any other value), as the Rust library
+/// "aborted", "error", "linger", "network_changed"; "other" for any other
+/// value), as the Rust library
 /// and the `ttc` command spell it: static, NUL-terminated.
 ///
 /// Thread safety: any thread.

@@ -118,6 +118,7 @@ fn test_reason_and_phase_names_match_the_library() {
         Reason::Aborted,
         Reason::Error,
         Reason::Linger,
+        Reason::NetworkChanged,
     ] {
         let name = unsafe { CStr::from_ptr(ttc_reason_str(reason_of(r) as i32)) };
         assert_eq!(name.to_str().unwrap(), r.as_str());
@@ -155,6 +156,7 @@ fn test_bad_handles_are_errors() {
         assert_eq!(ttc_producer_finished(h), TTC_E_HANDLE);
         assert_eq!(ttc_shutdown(h), TTC_E_HANDLE);
         assert_eq!(ttc_abort(h), TTC_E_HANDLE);
+        assert_eq!(ttc_reconnect(h), TTC_E_HANDLE);
         assert_eq!(ttc_free(h), TTC_E_HANDLE);
     }
 }

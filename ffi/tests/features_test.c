@@ -1,7 +1,8 @@
 /* The C API's connection features from C: reconnect with confirmed
  * delivery across a server restart, TLS against `openssl s_server` with a
- * CA file, a wrong CA refused, a refused port, and refused options as
- * error values.
+ * CA file, a wrong CA refused, a refused port, refused options as error
+ * values, the pre-connect hook (once per connection, on a socket not yet
+ * connected; its error fails the attempt) and ttc_reconnect.
  *
  *   features_test TLS_PORT CA_FILE OTHER_CA_FILE CLOSED_PORT
  *
@@ -14,12 +15,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ttc.h"
@@ -337,6 +340,168 @@ static void test_idle_timeout_through_a_static_resolver(void) {
     close(l);
 }
 
+/* ------------------------------------------------------------------ */
+/* The pre-connect hook and ttc_reconnect. A server that accepts `max`
+ * connections one after the other, each read until its end. */
+
+struct drain_server {
+    int listener;
+    int max;
+};
+
+static void *drain_server_main(void *arg) {
+    struct drain_server *srv = arg;
+    char buf[4096];
+    for (int i = 0; i < srv->max; i++) {
+        int conn = accept(srv->listener, NULL, NULL);
+        if (conn < 0) break;
+        while (read(conn, buf, sizeof buf) > 0) {
+        }
+        close(conn);
+    }
+    return NULL;
+}
+
+static int port_of(int listener) {
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    getsockname(listener, (struct sockaddr *)&a, &alen);
+    return ntohs(a.sin_port);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct hook_count {
+    int calls;      /* every call */
+    int unconnected; /* calls that saw a socket not yet connected */
+};
+
+/* Counts its calls, and those where the socket has no peer yet. */
+static int counting_hook(int fd, void *user) {
+    struct hook_count *count = user;
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 && errno == ENOTCONN)
+        __atomic_fetch_add(&count->unconnected, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&count->calls, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static int refusing_hook(int fd, void *user) {
+    (void)fd;
+    __atomic_fetch_add((int *)user, 1, __ATOMIC_SEQ_CST);
+    return EACCES;
+}
+
+static void test_pre_connect_hook_once_per_connection_and_reconnect_at_once(void) {
+    static struct drain_server srv;
+    srv.listener = listen_on(0);
+    srv.max = 2;
+    pthread_t t;
+    pthread_create(&t, NULL, drain_server_main, &srv);
+
+    static struct hook_count count;
+    ttc_options o = ttc_options_default();
+    o.reconnect = 1;
+    /* A 30 s backoff: a new connection within seconds came without it. */
+    o.backoff_initial_ms = 30000;
+    o.backoff_jitter = 0;
+    o.before_connect = counting_hook;
+    o.before_connect_user = &count;
+    ttc_client c = 0;
+    CHECK(ttc_spawn("127.0.0.1", (uint16_t)port_of(srv.listener), &o, &c, NULL) == TTC_OK);
+    ttc_signal s;
+    CHECK(ttc_next_signal(c, WAIT_MS, &s) == TTC_OK && s.kind == TTC_SIGNAL_CONNECTED);
+    CHECK(__atomic_load_n(&count.calls, __ATOMIC_SEQ_CST) == 1);
+    CHECK(__atomic_load_n(&count.unconnected, __ATOMIC_SEQ_CST) == 1);
+
+    double asked = now_s();
+    CHECK(ttc_reconnect(c) == TTC_OK);
+    int disconnected = 0, immediate = 0, connected = 0;
+    ttc_status st;
+    while (!connected && (st = ttc_next_signal(c, WAIT_MS, &s)) == TTC_OK) {
+        if (s.kind == TTC_SIGNAL_DISCONNECTED) {
+            disconnected++;
+            CHECK(s.report.reason == TTC_REASON_NETWORK_CHANGED && !s.report.has_error);
+            CHECK(strcmp(ttc_reason_str(s.report.reason), "network_changed") == 0);
+        } else if (s.kind == TTC_SIGNAL_RECONNECTING) {
+            immediate += s.attempt == 1 && s.delay_ms == 0;
+        } else if (s.kind == TTC_SIGNAL_CONNECTED) {
+            connected = 1;
+        } else {
+            fprintf(stderr, "features_test: unexpected signal %d\n", (int)s.kind);
+            failed++;
+            break;
+        }
+    }
+    double took = now_s() - asked;
+    CHECK(disconnected == 1 && immediate == 1 && connected == 1);
+    /* No backoff wait (30 s): connected again at once (QEMU is slower). */
+    CHECK(took < 5.0);
+    CHECK(__atomic_load_n(&count.calls, __ATOMIC_SEQ_CST) == 2);
+    CHECK(__atomic_load_n(&count.unconnected, __ATOMIC_SEQ_CST) == 2);
+
+    CHECK(ttc_shutdown(c) == TTC_OK);
+    ttc_report r;
+    CHECK(ttc_join_timeout(c, WAIT_MS, &r) == TTC_OK);
+    CHECK(r.reason == TTC_REASON_SHUTDOWN && r.connections == 2);
+    printf("features_test: hook and reconnect: %d hook calls, connected again in %.3f s\n",
+           count.calls, took);
+    CHECK(ttc_free(c) == TTC_OK);
+    pthread_join(t, NULL);
+    close(srv.listener);
+}
+
+static void test_reconnect_without_reconnect_is_ignored(void) {
+    static struct drain_server srv;
+    srv.listener = listen_on(0);
+    srv.max = 1;
+    pthread_t t;
+    pthread_create(&t, NULL, drain_server_main, &srv);
+    ttc_client c = 0;
+    CHECK(ttc_spawn("127.0.0.1", (uint16_t)port_of(srv.listener), NULL, &c, NULL) == TTC_OK);
+    ttc_signal s;
+    CHECK(ttc_next_signal(c, WAIT_MS, &s) == TTC_OK && s.kind == TTC_SIGNAL_CONNECTED);
+    CHECK(ttc_reconnect(c) == TTC_OK);
+    size_t n;
+    CHECK(ttc_send(c, (const uint8_t *)"still here\n", 11, WAIT_MS, &n) == TTC_OK && n == 11);
+    CHECK(ttc_producer_finished(c) == TTC_OK);
+    ttc_report r;
+    CHECK(ttc_join_timeout(c, WAIT_MS, &r) == TTC_OK);
+    CHECK(r.reason == TTC_REASON_FINISHED && r.connections == 1 && r.sent == 11 && r.unsent == 0);
+    CHECK(ttc_free(c) == TTC_OK);
+    CHECK(ttc_reconnect(c) == TTC_E_HANDLE);
+    pthread_join(t, NULL);
+    close(srv.listener);
+}
+
+static void test_pre_connect_hook_error_fails_the_attempt(void) {
+    int l = listen_on(0);
+    static int calls;
+    ttc_options o = ttc_options_default();
+    o.before_connect = refusing_hook;
+    o.before_connect_user = &calls;
+    ttc_client c = 0;
+    CHECK(ttc_spawn("127.0.0.1", (uint16_t)port_of(l), &o, &c, NULL) == TTC_OK);
+    ttc_signal s;
+    CHECK(ttc_next_signal(c, WAIT_MS, &s) == TTC_OK && s.kind == TTC_SIGNAL_ERROR);
+    CHECK(s.error.phase == TTC_PHASE_CONNECT);
+    CHECK(strncmp(s.error.message, "pre-connect hook: ", 18) == 0);
+    CHECK(strstr(s.error.message, strerror(EACCES)) != NULL);
+    CHECK(strcmp(s.error.kind, "PermissionDenied") == 0);
+    printf("features_test: hook error: %s: %s\n", ttc_phase_str(s.error.phase), s.error.message);
+    ttc_report r;
+    CHECK(ttc_join_timeout(c, WAIT_MS, &r) == TTC_OK);
+    CHECK(r.reason == TTC_REASON_ERROR && r.connections == 0 && r.sent == 0);
+    CHECK(__atomic_load_n(&calls, __ATOMIC_SEQ_CST) == 1);
+    CHECK(ttc_free(c) == TTC_OK);
+    close(l);
+}
+
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: features_test TLS_PORT CA_FILE OTHER_CA_FILE CLOSED_PORT\n");
@@ -347,6 +512,9 @@ int main(int argc, char **argv) {
     test_refused_port_is_an_error_value(atoi(argv[4]));
     test_idle_timeout_through_a_static_resolver();
     test_reconnect_with_confirm_across_a_server_restart();
+    test_pre_connect_hook_once_per_connection_and_reconnect_at_once();
+    test_reconnect_without_reconnect_is_ignored();
+    test_pre_connect_hook_error_fails_the_attempt();
     if (strstr(ttc_features(), "tls") != NULL) {
         test_tls_with_a_ca_file(tls_port, argv[2]);
         test_tls_with_a_wrong_ca_is_refused(tls_port, argv[3]);

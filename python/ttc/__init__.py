@@ -61,7 +61,7 @@ import errno
 import os
 import threading
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Union
 
 try:  # Not every Python has ssl (a board's minimal one may not).
     import ssl as _ssl
@@ -226,7 +226,19 @@ class _Options(ctypes.Structure):
         ("bind_device", ctypes.c_char_p),
         ("local_addr", ctypes.c_char_p),
         ("tls", ctypes.POINTER(_TlsOptions)),
+        ("follow_routes", ctypes.c_int32),
+        ("before_connect", ctypes.c_void_p),
+        ("before_connect_user", ctypes.c_void_p),
     ]
+
+
+# ttc_options.before_connect: int (*)(int fd, void *user).
+_HOOK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+# The worker's stack when a Python hook runs on it.
+_HOOK_STACK_SIZE = 1024 * 1024
+# The hooks of clients closed while their worker still ran: the worker may
+# still call them, so they live as long as the process.
+_ORPHAN_HOOKS: List[object] = []
 
 
 def _load() -> ctypes.CDLL:
@@ -246,6 +258,7 @@ def _load() -> ctypes.CDLL:
         "ttc_producer_finished": ([c_client], ctypes.c_int),
         "ttc_shutdown": ([c_client], ctypes.c_int),
         "ttc_abort": ([c_client], ctypes.c_int),
+        "ttc_reconnect": ([c_client], ctypes.c_int),
         "ttc_confirm": ([c_client, ctypes.c_uint64], ctypes.c_int),
         "ttc_next_signal": ([c_client, ctypes.c_int64, ctypes.POINTER(_Signal)], ctypes.c_int),
         "ttc_join": ([c_client, ctypes.POINTER(_Report)], ctypes.c_int),
@@ -402,7 +415,8 @@ class Report:
     connection's in a 'disconnected' signal).
 
     - ``reason``: 'finished', 'peer_closed', 'shutdown', 'aborted',
-      'error' or 'linger';
+      'error', 'linger' or 'network_changed' (``reconnect()`` or
+      ``follow_routes`` ended it);
     - ``sent``: bytes written (the initial message included; with
       reconnect, on every connection), ``resent`` of them written again
       after a reconnect, ``acked`` what the server's TCP acknowledged (or,
@@ -598,7 +612,18 @@ class ThreadedTCPClient:
       (the proxy resolves ``host``), ``socks4://``, ``socks4a://`` or
       ``http://`` (CONNECT), with optional percent-encoded
       ``user:password@``;
-    - ``tls``: True or a Tls.
+    - ``tls``: True or a Tls;
+    - ``follow_routes`` (False): with reconnect, watch the kernel's
+      routes (netlink) and reconnect at once when the connection's
+      address, interface or route to the server goes away (see
+      ``reconnect()``); where netlink is refused it logs so and goes on;
+    - ``before_connect``: a callable given every socket's file descriptor
+      (an int) after the socket is made and before its connect, on the
+      library's worker thread (keep it short; never close the fd): the
+      place for ``setsockopt`` (SO_MARK, ...) or for putting the socket on
+      a chosen network. If it raises, that attempt fails with an error of
+      phase 'connect' whose message starts with 'pre-connect hook: ' and
+      names the OSError's errno (ECANCELED for other exceptions).
 
     A bad option raises ValueError (the message says which and why).
     """
@@ -628,8 +653,11 @@ class ThreadedTCPClient:
                  attempt_delay: Optional[float] = None,
                  interface: Optional[str] = None,
                  source_address: Optional[str] = None,
-                 tls: Union[bool, Tls, None] = None) -> None:
+                 tls: Union[bool, Tls, None] = None,
+                 follow_routes: bool = False,
+                 before_connect: Optional[Callable[[int], object]] = None) -> None:
         self._handle = 0
+        self._hook: Optional[object] = None
         self._lock = threading.Lock()
         # With confirmed delivery: where each send ends in the stream.
         self._ends: "collections.deque[int]" = collections.deque()
@@ -712,6 +740,17 @@ class ThreadedTCPClient:
             to.insecure_skip_verify = 1 if t.insecure_skip_verify else 0
             keep.append(to)
             opts.tls = ctypes.pointer(to)
+        opts.follow_routes = 1 if follow_routes else 0
+        if before_connect is not None:
+            if not callable(before_connect):
+                raise ValueError("before_connect must be callable")
+            # Kept on the client (and after close, while the worker may
+            # still call it): the library calls it on every connection.
+            self._hook = _HOOK(_hook_of(before_connect))
+            opts.before_connect = ctypes.cast(self._hook, ctypes.c_void_p)
+            # Python code runs on the worker's stack: more room than the
+            # library's 128 KiB default (the memory is used only as touched).
+            opts.stack_size = _HOOK_STACK_SIZE
         handle = ctypes.c_uint64(0)
         err = _Error()
         st = _lib.ttc_spawn(str(host).encode(), int(port), ctypes.byref(opts),
@@ -854,6 +893,17 @@ class ThreadedTCPClient:
         """Reset the connection."""
         self._control(_lib.ttc_abort, "abort")
 
+    def reconnect(self) -> None:
+        """The network changed: reconnect now. With ``reconnect``, ends
+        the current connection at once (its 'disconnected' report has
+        reason 'network_changed'; what was in flight is sent again) and
+        connects again without a backoff wait; during a backoff wait it
+        tries at once. Without ``reconnect`` it is ignored. Never
+        blocks."""
+        st = _lib.ttc_reconnect(self._h())
+        if st != _OK:
+            raise TtcError(st, "reconnect")
+
     def next_signal(self, timeout: Optional[float] = None) -> Optional[Signal]:
         """The next Signal, waiting up to ``timeout`` seconds (None: no
         limit). None once the final signal ('socket_shutdown') was taken;
@@ -919,6 +969,10 @@ class ThreadedTCPClient:
         itself may be called again."""
         h, self._handle = self._handle, 0
         if h:
+            if self._hook is not None:
+                done = _Report()
+                if _lib.ttc_join_timeout(h, 0, ctypes.byref(done)) != _OK:
+                    _ORPHAN_HOOKS.append(self._hook)
             _lib.ttc_free(h)
 
     def __enter__(self) -> "ThreadedTCPClient":
@@ -932,6 +986,20 @@ class ThreadedTCPClient:
             self.close()
         except Exception:
             pass
+
+
+def _hook_of(f: Callable[[int], object]) -> Callable[[int, Optional[int]], int]:
+    """The C hook around ``before_connect``: 0, or the errno that fails
+    the attempt (no exception may cross into the library)."""
+    def hook(fd: int, _user: Optional[int]) -> int:
+        try:
+            f(fd)
+            return 0
+        except OSError as e:
+            return e.errno if isinstance(e.errno, int) and e.errno > 0 else errno.ECANCELED
+        except BaseException:
+            return errno.ECANCELED
+    return hook
 
 
 def log_init() -> None:

@@ -5,7 +5,12 @@
 # -Xcheck:jni) against `ttc serve` echo, sink and fortune: bytes and
 # final reports asserted; reconnect with confirm across a server restart
 # (an in-process server); TLS against `openssl s_server` with the
-# certificates of ffi/tests/make-pki.sh. Then the JNI code for both Android triples:
+# certificates of ffi/tests/make-pki.sh; the socket hook (Options.beforeConnect)
+# called from the worker thread, its exceptions, reconnect(). The Android
+# helper (java/android, org.ttc.android.NetworkFollower) compiled against
+# the stubs of java/test/android-stubs (no android.jar here; the stubs are
+# never shipped) and its test run on the host JVM: network events become
+# reconnects of a real client. Then the JNI code for both Android triples:
 # clippy, and compiled to a static library (linking the .so needs the
 # NDK, which these machines cannot have; cross's Android images build it),
 # without the tls feature (ring's C needs the NDK's clang too).
@@ -25,6 +30,12 @@ rm -rf "$pki"
 ttc_run bash ffi/tests/make-pki.sh "$pki"
 ttc_run java -Xcheck:jni -Dttc.library="$PWD/target/debug/libttc.so" -cp "$classes" \
     org.ttc.ClientTest "$PWD/target/debug/ttc" "$PWD/$pki"
+android=target/java/android-classes
+rm -rf "$android"
+ttc_run javac -Xlint:all -Werror -d "$android" -cp "$classes" java/test/android-stubs/android/*/*.java \
+    java/android/org/ttc/android/*.java java/test/org/ttc/android/*.java
+ttc_run java -Xcheck:jni -Dttc.library="$PWD/target/debug/libttc.so" -cp "$classes:$android" \
+    org.ttc.android.NetworkFollowerTest
 
 for t in "${TTC_ANDROID_TARGETS[@]}"; do
     ttc_run cargo clippy --locked -p ttc-ffi --lib --no-default-features --features jni --target "$t" -- -D warnings

@@ -128,6 +128,21 @@ public final class ThreadedTcpClient implements AutoCloseable {
         public String tlsServerName = null;
         /** Do not verify the server at all. Tests only. */
         public boolean tlsInsecureSkipVerify = false;
+
+        /**
+         * With reconnect: follow the kernel's routes (netlink) and reconnect
+         * at once when the connection's address, interface or route to the
+         * server goes away, as {@link ThreadedTcpClient#reconnect} does.
+         * Android refuses netlink to apps (it is then logged and ignored):
+         * there, {@code org.ttc.android.NetworkFollower} calls reconnect.
+         */
+        public boolean followRoutes = false;
+        /**
+         * Called with every socket before its connect, on the worker thread
+         * (null: none); see {@link SocketHook}. Held until the client's
+         * worker ends.
+         */
+        public SocketHook beforeConnect = null;
     }
 
     private static final int OK = 0, TIMEOUT = 1, CLOSED = 3;
@@ -243,6 +258,18 @@ public final class ThreadedTcpClient implements AutoCloseable {
     /** Reset the connection. */
     public void abort() {
         nativeControl(h(), 3);
+    }
+
+    /**
+     * The network changed: reconnect now. With {@code Options.reconnect},
+     * ends the current connection at once (its DISCONNECTED report has
+     * reason "network_changed"; what was in flight is sent again) and
+     * connects again without a backoff wait; during a backoff wait it
+     * tries at once. Without reconnect it is ignored. Never blocks; any
+     * thread (a ConnectivityManager callback's too).
+     */
+    public void reconnect() {
+        nativeControl(h(), 4);
     }
 
     /**

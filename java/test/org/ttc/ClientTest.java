@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  * failure.
  *
  * Then reconnect with confirmed delivery across a server restart (an
- * in-process server), and TLS against `openssl s_server -rev` with the
+ * in-process server), the socket hook (called on the worker thread once
+ * per connection; an exception fails the attempt), reconnect(), and TLS against `openssl s_server -rev` with the
  * certificates of ffi/tests/make-pki.sh (a CA file; a wrong CA refused).
  *
  *   java -Dttc.library=target/debug/libttc.so -cp CLASSES org.ttc.ClientTest TTC_BINARY PKI_DIR
@@ -489,6 +490,142 @@ public final class ClientTest {
         }
     }
 
+    /** Accepts connections one after the other on 127.0.0.1, reading each to its end. */
+    static final class DrainServer implements AutoCloseable {
+        final ServerSocket listener;
+        final java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+
+        DrainServer() throws Exception {
+            listener = new ServerSocket(0, 4, java.net.InetAddress.getLoopbackAddress());
+            Thread t = new Thread(() -> {
+                byte[] buf = new byte[4096];
+                while (true) {
+                    try (java.net.Socket conn = listener.accept()) {
+                        accepted.incrementAndGet();
+                        while (conn.getInputStream().read(buf) >= 0) {
+                            // drain
+                        }
+                    } catch (Exception e) {
+                        if (listener.isClosed()) {
+                            return;
+                        }
+                    }
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            listener.close();
+        }
+    }
+
+    static void socketHookPerConnectionAndReconnectGivesANewConnection() throws Exception {
+        try (DrainServer server = new DrainServer()) {
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger onWorker = new java.util.concurrent.atomic.AtomicInteger();
+            Thread main = Thread.currentThread();
+            ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+            o.reconnect = true;
+            // 30 s: connected again within seconds means no backoff wait.
+            o.backoffInitialMs = 30_000;
+            o.backoffJitter = false;
+            o.followRoutes = true;
+            o.beforeConnect = fd -> {
+                calls.incrementAndGet();
+                // The worker thread, attached as a daemon; a real descriptor.
+                if (Thread.currentThread() != main && Thread.currentThread().isDaemon() && fd > 2) {
+                    onWorker.incrementAndGet();
+                }
+            };
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", server.port(), o)) {
+                Signal s = c.nextSignal(WAIT_MS);
+                check(s != null && s.kind == Signal.Kind.CONNECTED, "hook: connected, got " + s);
+                check(calls.get() == 1, "hook: once for the first connection, got " + calls.get());
+                long asked = System.nanoTime();
+                c.reconnect();
+                List<Signal.Kind> kinds = new ArrayList<>();
+                String reason = null;
+                long delay = -1;
+                while ((s = c.nextSignal(WAIT_MS)) != null) {
+                    kinds.add(s.kind);
+                    if (s.kind == Signal.Kind.DISCONNECTED) {
+                        reason = s.report.reason;
+                    } else if (s.kind == Signal.Kind.RECONNECTING) {
+                        delay = s.delayMs;
+                    } else {
+                        break;
+                    }
+                }
+                double took = (System.nanoTime() - asked) / 1e9;
+                check(kinds.equals(Arrays.asList(Signal.Kind.DISCONNECTED, Signal.Kind.RECONNECTING,
+                        Signal.Kind.CONNECTED)), "reconnect: disconnected, reconnecting, connected: " + kinds);
+                check("network_changed".equals(reason), "reconnect: reason network_changed, got " + reason);
+                check(delay == 0, "reconnect: no backoff wait, got " + delay + " ms");
+                check(took < 5, "reconnect: connected again in " + took + " s");
+                check(calls.get() == 2 && onWorker.get() == 2,
+                        "hook: once per connection on the worker thread, got " + calls.get() + "/" + onWorker.get());
+                c.shutdown();
+                Report r = c.join();
+                check("shutdown".equals(r.reason) && r.connections == 2, "reconnect: two connections: " + r);
+            }
+        }
+    }
+
+    static ConnectionError firstError(ThreadedTcpClient c) {
+        Signal s = c.nextSignal(WAIT_MS);
+        return s != null && s.kind == Signal.Kind.ERROR ? s.error : null;
+    }
+
+    static void socketHookExceptionFailsTheAttempt() throws Exception {
+        try (DrainServer server = new DrainServer()) {
+            ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+            o.beforeConnect = fd -> {
+                throw new java.io.IOException("no such network");
+            };
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", server.port(), o)) {
+                ConnectionError e = firstError(c);
+                check(e != null && "connect".equals(e.phase)
+                        && "pre-connect hook: no such network".equals(e.message),
+                        "hook: IOException fails the attempt with its message, got " + e);
+                Report r = c.join();
+                check("error".equals(r.reason) && r.connections == 0, "hook: no connection: " + r);
+            }
+            o.beforeConnect = fd -> {
+                throw new IllegalStateException();
+            };
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", server.port(), o)) {
+                ConnectionError e = firstError(c);
+                check(e != null && "connect".equals(e.phase)
+                        && e.message.equals("pre-connect hook: java.lang.IllegalStateException"),
+                        "hook: an exception without a message is named, got " + e);
+                check(c.join().connections == 0, "hook: no connection after a RuntimeException");
+            }
+            check(server.accepted.get() == 0, "hook: nothing reached the server");
+        }
+    }
+
+    static void reconnectWithoutReconnectIsIgnored() throws Exception {
+        try (Peer echo = new Peer("echo");
+                ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", echo.port)) {
+            Signal s = c.nextSignal(WAIT_MS);
+            check(s != null && s.kind == Signal.Kind.CONNECTED, "ignored: connected, got " + s);
+            c.reconnect();
+            byte[] line = "still here\n".getBytes(StandardCharsets.UTF_8);
+            check(c.send(line) == line.length, "ignored: sent");
+            c.producerFinished();
+            check(Arrays.equals(receiveAll(c), line), "ignored: the same connection echoes");
+            Report r = c.join();
+            check("finished".equals(r.reason) && r.connections == 1, "ignored: one connection: " + r);
+        }
+    }
+
     interface Test {
         void run() throws Exception;
     }
@@ -519,6 +656,10 @@ public final class ClientTest {
         run("a proxy that is not there is a proxy error", ClientTest::proxyThatIsNotThereIsAProxyError);
         run("reconnect with confirm across a server restart", ClientTest::reconnectWithConfirmAcrossAServerRestart);
         run("TLS with a CA file; a wrong CA refused", ClientTest::tlsWithACaFileAndAWrongCaRefused);
+        run("the socket hook runs per connection; reconnect() connects again at once",
+                ClientTest::socketHookPerConnectionAndReconnectGivesANewConnection);
+        run("an exception in the socket hook fails the attempt", ClientTest::socketHookExceptionFailsTheAttempt);
+        run("reconnect() without reconnect is ignored", ClientTest::reconnectWithoutReconnectIsIgnored);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 && passed > 0 ? 0 : 1);
     }
