@@ -1098,6 +1098,44 @@ impl Drop for Fifo {
     }
 }
 
+/// Whether process `pid` is asleep (state S in /proc): `ttc --send FIFO`
+/// sleeps only in the FIFO's open, waiting for a writer, before it
+/// connects. (Under QEMU user-mode the process is the emulator, asleep in
+/// the same open on the guest's behalf.)
+fn asleep(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("State:") && l.contains("S (sleeping)"))
+    })
+}
+
+#[test]
+fn sigint_before_the_connection_starts_still_ends_with_the_final_line() {
+    // A SIGINT while ttc is still setting up (here: waiting in the open of
+    // its --send FIFO; on a slow board, parsing its arguments) waits for
+    // the session, which ends at once with its final line and 130; it
+    // does not kill the process without a word.
+    let server = support::start(Peer::Sink);
+    let fifo = Fifo::new();
+    let t = ttc(&["--send", fifo.path(), "127.0.0.1", &port_arg(server.addr)]).spawn();
+    let pid = t.pid();
+    assert!(
+        support::eventually(SOON, || asleep(pid)),
+        "ttc never waited in the FIFO's open"
+    );
+    t.signal(libc::SIGINT);
+    // Still there: the signal waits. Then the writer lets the open finish.
+    let w = fifo.open_writer();
+    let o = t.finish();
+    drop(w);
+    assert_eq!(o.code, Some(130), "{o:?}");
+    assert!(
+        o.last_line()
+            .starts_with("ttc: socket_shutdown reason=shutdown "),
+        "{o:?}"
+    );
+}
+
 #[test]
 fn progress_on_a_fifo_shows_bytes_and_rate_without_a_total() {
     let server = support::start(Peer::Sink);
