@@ -8,6 +8,7 @@
 #   bash targets/arm-system.sh                 # both kernels
 #   bash targets/arm-system.sh armhf           # one (armhf or arm64)
 #   bash targets/arm-system.sh --smoke arm64   # only the device smoke check
+#   bash targets/arm-system.sh --filter NAME armhf   # only tests whose name has NAME
 #
 # Per kernel, in one boot:
 #   - every test executable of `cargo test` (unit tests of the library and
@@ -63,15 +64,20 @@ GUEST_MODULES=(
     virtio_mmio virtio_net 9pnet_virtio 9p veth crc32c_generic nf_tables
     nft_numgen sch_tbf sch_netem
 )
-# Bump to rebuild every cached initramfs (a change to the guest's init).
+# Bump to rebuild every cached initramfs (a change to how it is built; a
+# change to the guest's init rebuilds it by itself).
 INITRD_VERSION=5
 
 smoke_only=0
+filter=""
 arches=()
-for a in "$@"; do
+while [ $# -gt 0 ]; do
+    a=$1
+    shift
     case $a in
         armhf | arm64) arches+=("$a") ;;
         --smoke) smoke_only=1 ;;
+        --filter) filter=${1:?--filter needs a test name}; shift ;;
         -h | --help) ttc_header_help; exit 0 ;;
         *) ttc_die "unknown argument: $a (try --help)" ;;
     esac
@@ -152,7 +158,7 @@ add_module() {
 ensure_system() {
     local arch=$1 dir=$CACHE/$1 want stamp
     arch_facts "$arch"
-    want="v$INITRD_VERSION ${GUEST_PACKAGES[*]} ${GUEST_MODULES[*]}"
+    want="v$INITRD_VERSION ${GUEST_PACKAGES[*]} ${GUEST_MODULES[*]} init:$(sha256sum <"$TTC_ROOT/targets/arm-system-init.sh" | cut -c1-16)"
     stamp=$(cat "$dir/stamp" 2>/dev/null || true)
     if [ "$stamp" = "$want" ] && [ -s "$dir/vmlinuz" ] && [ -s "$dir/initrd.gz" ]; then
         return 0
@@ -245,7 +251,8 @@ ensure_system() {
 # --- what the guest runs ------------------------------------------------------
 
 # The test executables of `cargo test --target $1` (built if needed), as
-# lines "NAME PATH", NAME as cargo's "Running" line names it.
+# lines "NAME PATH", NAME as cargo's "Running" line names it, and the ttc
+# binary they start as "bin PATH".
 test_executables() {
     cargo test --locked --no-run --message-format=json --target "$1" 2>/dev/null |
         python3 -c '
@@ -258,10 +265,12 @@ for line in sys.stdin:
         continue
     if m.get("reason") != "compiler-artifact" or not m.get("executable"):
         continue
-    if not m.get("profile", {}).get("test"):
-        continue
     src = os.path.relpath(m["target"]["src_path"], root)
-    print(src, m["executable"])
+    if m.get("profile", {}).get("test"):
+        print(src, m["executable"])
+    elif m["target"]["kind"] == ["bin"] and m["target"]["name"] == "ttc":
+        # The binary the tests start (CARGO_BIN_EXE_ttc).
+        print("bin", m["executable"])
 ' "$TTC_ROOT"
 }
 
@@ -288,6 +297,8 @@ write_job() {
     printf 'SMOKE_SHA=%s\n' "$smoke_sha"
     printf 'PORT_DOWN=%s PORT_UP=%s PORT_RECONNECT=%s\n' "$down" "$up" "$recon"
     printf 'TESTS=%s\n' "$(ttc_sq "$tests")"
+    printf 'TTC_EXE=%s\n' "$(ttc_sq "$ttc_exe")"
+    printf 'FILTER=%s\n' "$(ttc_sq "$filter")"
 }
 
 # --- host side of the smoke check ---------------------------------------------
@@ -369,13 +380,16 @@ for arch in "${arches[@]}"; do
     start=$SECONDS
     ensure_system "$arch"
     arch_facts "$arch"
-    tests=""
+    tests="" ttc_exe=""
     if [ "$smoke_only" = 0 ]; then
         ttc_rust_target_ensure "$TEST_TARGET"
         ttc_say "$arch: building the tests for $TEST_TARGET"
         cargo test --locked --no-run --target "$TEST_TARGET" 2>&1 | grep -v '^ *Executable' || true
-        tests=$(test_executables "$TEST_TARGET")
+        listed=$(test_executables "$TEST_TARGET")
+        tests=$(grep -v '^bin ' <<<"$listed" || true)
+        ttc_exe=$(sed -n 's/^bin //p' <<<"$listed")
         [ -n "$tests" ] || ttc_die "no test executables for $TEST_TARGET"
+        [ -n "$ttc_exe" ] || ttc_die "no ttc binary in the test build for $TEST_TARGET"
         ttc_say "$arch: $(wc -l <<<"$tests") test executables"
     fi
     if [ ! -x "$SMOKE_BIN" ]; then
