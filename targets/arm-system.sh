@@ -303,35 +303,50 @@ write_job() {
 
 # --- host side of the smoke check ---------------------------------------------
 
-# Starts the host's servers for the smoke check; sets SMOKE_PIDS.
+# Starts the host's servers for the smoke check; sets SMOKE_PIDS. Their
+# output goes to files: a server left waiting (a guest that never came)
+# must not hold the step's output open.
 start_smoke_servers() {
     local down=$1 up=$2 recon=$3 dir=$4
     SMOKE_PIDS=()
     # Download: the file, to every connection.
-    socat -U "TCP-LISTEN:$down,bind=127.0.0.1,reuseaddr,fork" "OPEN:$smoke_file,rdonly" &
+    socat -U "TCP-LISTEN:$down,bind=127.0.0.1,reuseaddr,fork" "OPEN:$smoke_file,rdonly" \
+        >"$work/smoke-down.log" 2>&1 &
     SMOKE_PIDS+=($!)
     # Upload: one connection, kept in a file.
-    socat -u "TCP-LISTEN:$up,bind=127.0.0.1,reuseaddr" "CREATE:$dir/uploaded" &
+    socat -u "TCP-LISTEN:$up,bind=127.0.0.1,reuseaddr" "CREATE:$dir/uploaded" \
+        >"$work/smoke-up.log" 2>&1 &
     SMOKE_PIDS+=($!)
-    # Reconnect: the first server takes 1 MiB and goes away (its unread
-    # data resets the connection); a second one, on the same port a moment
-    # later, takes the rest.
-    (
-        socat -u "TCP-LISTEN:$recon,bind=127.0.0.1,reuseaddr" STDOUT 2>/dev/null |
-            head -c 1048576 >/dev/null || true
-        sleep 0.5
-        socat -u "TCP-LISTEN:$recon,bind=127.0.0.1,reuseaddr" "CREATE:$dir/reconnected"
-    ) &
+    reconnect_servers "$recon" "$dir/reconnected" >"$work/smoke-reconnect.log" 2>&1 &
     SMOKE_PIDS+=($!)
+}
+
+# Reconnect: the first server takes 1 MiB and goes away (its unread data
+# resets the connection); a second one, on the same port a moment later,
+# takes the rest. SIGTERM ends whichever is running.
+reconnect_servers() {
+    local recon=$1 out=$2 pid=""
+    trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; exit 0' TERM
+    socat -u "TCP-LISTEN:$recon,bind=127.0.0.1,reuseaddr" SYSTEM:"head -c 1048576 >/dev/null" &
+    pid=$!
+    wait "$pid" || true
+    sleep 0.5 &
+    pid=$!
+    wait "$pid" || true
+    socat -u "TCP-LISTEN:$recon,bind=127.0.0.1,reuseaddr" "CREATE:$out" &
+    pid=$!
+    wait "$pid" || true
 }
 
 stop_smoke_servers() {
     local p
     for p in "${SMOKE_PIDS[@]}"; do
         kill "$p" 2>/dev/null || true
-        pkill -P "$p" 2>/dev/null || true
     done
-    wait 2>/dev/null || true
+    for p in "${SMOKE_PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    SMOKE_PIDS=()
 }
 
 # --- one boot -----------------------------------------------------------------
@@ -384,8 +399,12 @@ for arch in "${arches[@]}"; do
     if [ "$smoke_only" = 0 ]; then
         ttc_rust_target_ensure "$TEST_TARGET"
         ttc_say "$arch: building the tests for $TEST_TARGET"
-        cargo test --locked --no-run --target "$TEST_TARGET" 2>&1 | grep -v '^ *Executable' || true
-        listed=$(test_executables "$TEST_TARGET")
+        if ! cargo test --locked --no-run --target "$TEST_TARGET" >"$work/build.log" 2>&1; then
+            cat "$work/build.log"
+            ttc_die "the test build for $TEST_TARGET failed"
+        fi
+        listed=$(test_executables "$TEST_TARGET") ||
+            ttc_die "cannot list the test executables for $TEST_TARGET"
         tests=$(grep -v '^bin ' <<<"$listed" || true)
         ttc_exe=$(sed -n 's/^bin //p' <<<"$listed")
         [ -n "$tests" ] || ttc_die "no test executables for $TEST_TARGET"
@@ -411,12 +430,20 @@ for arch in "${arches[@]}"; do
     # or did not finish never prints.
     verdict=$(grep -a '^ttc-guest: done ' "$work/$arch.log" | tail -n1 || true)
     problems=()
-    [ "$rc" -eq 0 ] || problems+=("QEMU exit $rc$([ "$rc" -eq 124 ] && echo ", timed out after $BOOT_TIMEOUT s")")
+    if [ "$rc" -eq 124 ]; then
+        problems+=("timed out after $BOOT_TIMEOUT s")
+    elif [ "$rc" -ne 0 ]; then
+        problems+=("QEMU exit $rc")
+    fi
     grep -aq '^ttc-guest: booted' "$work/$arch.log" || problems+=("did not boot")
-    [ -n "$verdict" ] || problems+=("no final line from the guest")
-    [ "$verdict" = "ttc-guest: done failures=0" ] || problems+=("${verdict#ttc-guest: done }")
+    if [ -z "$verdict" ]; then
+        problems+=("no final line from the guest")
+    elif [ "$verdict" != "ttc-guest: done failures=0" ]; then
+        problems+=("guest: ${verdict#ttc-guest: done }")
+    fi
     # What the host's servers received.
-    if [ "$(sha256sum <"$smoke_dir/uploaded" 2>/dev/null | cut -d' ' -f1)" = "$smoke_sha" ]; then
+    if [ -f "$smoke_dir/uploaded" ] &&
+        [ "$(sha256sum <"$smoke_dir/uploaded" | cut -d' ' -f1)" = "$smoke_sha" ]; then
         echo "smoke $arch: upload: the host received the file, SHA-256 matches"
     else
         problems+=("smoke upload: the host's copy differs ($(stat -c %s "$smoke_dir/uploaded" 2>/dev/null || echo 0) bytes)")
