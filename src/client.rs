@@ -7,12 +7,16 @@ use std::time::{Duration, Instant};
 use std::{fmt, io};
 
 use crate::config::Config;
+use crate::databox::Boxes;
 use crate::databox::{self, AppInbox, AppOutbox, RecvFail, SendFail};
 use crate::mailbox::{
     Mailbox, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
-use crate::message::{Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal};
-use crate::wake::{Boxes, Core, SIGNAL_CAPACITY};
+use crate::message::{
+    Chunk, Control, Error, Phase, Reason, ShutdownReport, Signal, DEFAULT_CHUNK, DEFAULT_INBOX,
+    DEFAULT_OUTBOX,
+};
+use crate::wake::{Core, SIGNAL_CAPACITY};
 use crate::worker;
 
 /// A deadline that has already passed: a receive that does not wait.
@@ -77,6 +81,44 @@ pub struct Client<const C: usize = 1024, const I: usize = 64, const O: usize = 6
     control: ControlInbox,
     signal: SignalOutbox,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Starting a component: with the client, so the configuration does not
+/// import what it configures.
+impl Config {
+    /// Starts the worker with the default chunk size (1 KiB) and box
+    /// capacities (64 chunks, 64 KiB, each way). Returns at once; the connection
+    /// happens on the worker and is reported on the signal outbox.
+    ///
+    /// Fails only if the worker cannot be started (no thread or no file
+    /// descriptor left); the error's phase is [`Phase::Spawn`](crate::Phase).
+    pub fn spawn(self) -> Result<Client, Error> {
+        self.spawn_sized::<DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX>()
+    }
+
+    /// Starts the worker with chunk size `C` bytes, an inbox of `I` chunks
+    /// and an outbox of `O` chunks: byte rings of `I * C` and `O * C`
+    /// bytes (rounded up to a power of two; with reconnect the inbox also
+    /// has room for each send's 4-byte length), allocated here, their
+    /// pages touched only as they are used.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = listener.local_addr().unwrap().port();
+    /// let client = ttc::Config::new("127.0.0.1", port)
+    ///     .spawn_sized::<256, 4, 8>()
+    ///     .unwrap();
+    /// assert_eq!(client.inbox().capacity(), 4 * 256);
+    /// assert_eq!(client.outbox().capacity(), 8 * 256);
+    /// client.control().send(ttc::Control::Shutdown);
+    /// assert_eq!(client.join().reason, ttc::Reason::Shutdown);
+    /// ```
+    pub fn spawn_sized<const C: usize, const I: usize, const O: usize>(
+        self,
+    ) -> Result<Client<C, I, O>, Error> {
+        Client::spawn(self)
+    }
 }
 
 impl<const C: usize, const I: usize, const O: usize> fmt::Debug for Client<C, I, O> {

@@ -1,13 +1,15 @@
 //! [`Config`]: where to connect and how, and [`Config::spawn`] which starts
 //! the worker.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use std::{fmt, io};
 
-use crate::client::Client;
-use crate::message::{Error, DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
+use crate::message::{DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX};
 use crate::reconnect::{Backoff, Delivery};
-use crate::resolve::Resolver;
 
 /// Which address families a host name may resolve to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -95,6 +97,9 @@ pub struct Config {
     pub(crate) attempt_delay: Duration,
     pub(crate) bind_device: Option<String>,
     pub(crate) local_addr: Option<IpAddr>,
+    pub(crate) before_connect: Option<SocketHook>,
+    #[cfg(feature = "routes")]
+    pub(crate) follow_routes: bool,
     pub(crate) user_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) reconnect: Option<Backoff>,
@@ -163,6 +168,9 @@ impl Config {
             attempt_delay: Self::DEFAULT_ATTEMPT_DELAY,
             bind_device: None,
             local_addr: None,
+            before_connect: None,
+            #[cfg(feature = "routes")]
+            follow_routes: false,
             user_timeout: None,
             idle_timeout: None,
             reconnect: None,
@@ -344,7 +352,7 @@ impl Config {
     /// A limit on resolving the host name alone (default `None`: the
     /// connect budget, [`Config::connect_timeout`], is the only limit).
     /// Resolution ends at whichever comes first; running out is an
-    /// [`Error`] of phase [`Phase::Resolve`](crate::Phase) and kind
+    /// [`Error`](crate::Error) of phase [`Phase::Resolve`](crate::Phase) and kind
     /// [`TimedOut`](std::io::ErrorKind::TimedOut).
     pub fn resolve_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.resolve_timeout = timeout;
@@ -380,7 +388,7 @@ impl Config {
     /// system does not permit it (`EPERM`: before Linux 5.7 it needs
     /// `CAP_NET_RAW`), or there is no such interface (`ENODEV`), or the
     /// name is empty or longer than 15 bytes, the connect fails with an
-    /// [`Error`] of phase [`Connect`](crate::Phase::Connect) whose message
+    /// [`Error`](crate::Error) of phase [`Connect`](crate::Phase::Connect) whose message
     /// names the interface.
     pub fn bind_device(mut self, interface: impl Into<String>) -> Config {
         self.bind_device = Some(interface.into());
@@ -395,6 +403,69 @@ impl Config {
     pub fn local_addr(mut self, ip: IpAddr) -> Config {
         self.local_addr = Some(ip);
         self
+    }
+
+    /// Calls `hook` with every socket the connect phase makes, after it
+    /// is made and set up ([`Config::bind_device`], [`Config::local_addr`])
+    /// and before its `connect`: each Happy Eyeballs attempt, on every
+    /// connection with reconnect, and the socket to a proxy. It runs on
+    /// the worker's thread. This is where a socket is put on a chosen
+    /// network: on Android, Java's `Network.bindSocket` (through a file
+    /// descriptor) or the NDK's `android_setsocknetwork`; on a board,
+    /// `SO_MARK` or any other socket option. An error it returns fails
+    /// that attempt (the next address is tried) with an error of phase
+    /// [`Connect`](crate::Phase::Connect) that says `pre-connect hook`.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// let config = ttc::Config::new("192.0.2.7", 7).before_connect(|fd| {
+    ///     let mark: libc::c_int = 42;
+    ///     // SAFETY: a live socket, and a c_int option value.
+    ///     let rc = unsafe {
+    ///         libc::setsockopt(
+    ///             fd.as_raw_fd(),
+    ///             libc::SOL_SOCKET,
+    ///             libc::SO_MARK,
+    ///             (&mark as *const libc::c_int).cast(),
+    ///             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+    ///         )
+    ///     };
+    ///     if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    /// });
+    /// # drop(config);
+    /// ```
+    pub fn before_connect(
+        mut self,
+        hook: impl Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync + 'static,
+    ) -> Config {
+        self.before_connect = Some(SocketHook(Arc::new(hook)));
+        self
+    }
+
+    /// With [`Config::reconnect`], follow the kernel's routes (the `routes`
+    /// feature; default off): the worker listens to address, link and
+    /// route changes on a NETLINK_ROUTE socket, in the same `poll` as its
+    /// socket (no thread, no wake-up while nothing changes). When the
+    /// connection's local address is removed, its interface goes down, or
+    /// the server is no longer routed through that interface, it ends the
+    /// connection as [`Control::Reconnect`](crate::Control::Reconnect)
+    /// does and connects again at once; in a backoff wait, an address,
+    /// link or route that brings back a route to the server ends the wait.
+    /// A change that leaves the path intact does nothing. Where netlink is
+    /// refused (Android apps, some containers) it says so once in the log
+    /// and goes on without. Without reconnect it does nothing.
+    #[cfg(feature = "routes")]
+    pub fn follow_routes(mut self, on: bool) -> Config {
+        self.follow_routes = on;
+        self
+    }
+
+    /// Whether routes are followed (only with the `routes` feature).
+    pub(crate) fn follows_routes(&self) -> bool {
+        #[cfg(feature = "routes")]
+        return self.follow_routes && self.reconnect.is_some();
+        #[cfg(not(feature = "routes"))]
+        false
     }
 
     /// Reconnect when the connection is lost (default: off, the component
@@ -541,38 +612,98 @@ impl Config {
         self.tls = Some(tls);
         self
     }
+}
 
-    /// Starts the worker with the default chunk size (1 KiB) and box
-    /// capacities (64 chunks, 64 KiB, each way). Returns at once; the connection
-    /// happens on the worker and is reported on the signal outbox.
-    ///
-    /// Fails only if the worker cannot be started (no thread or no file
-    /// descriptor left); the error's phase is [`Phase::Spawn`](crate::Phase).
-    pub fn spawn(self) -> Result<Client, Error> {
-        self.spawn_sized::<DEFAULT_CHUNK, DEFAULT_INBOX, DEFAULT_OUTBOX>()
-    }
+/// The hook of [`Config::before_connect`].
+#[derive(Clone)]
+pub(crate) struct SocketHook(Arc<dyn Fn(BorrowedFd<'_>) -> io::Result<()> + Send + Sync>);
 
-    /// Starts the worker with chunk size `C` bytes, an inbox of `I` chunks
-    /// and an outbox of `O` chunks: byte rings of `I * C` and `O * C`
-    /// bytes (rounded up to a power of two; with reconnect the inbox also
-    /// has room for each send's 4-byte length), allocated here, their
-    /// pages touched only as they are used.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let port = listener.local_addr().unwrap().port();
-    /// let client = ttc::Config::new("127.0.0.1", port)
-    ///     .spawn_sized::<256, 4, 8>()
-    ///     .unwrap();
-    /// assert_eq!(client.inbox().capacity(), 4 * 256);
-    /// assert_eq!(client.outbox().capacity(), 8 * 256);
-    /// client.control().send(ttc::Control::Shutdown);
-    /// assert_eq!(client.join().reason, ttc::Reason::Shutdown);
-    /// ```
-    pub fn spawn_sized<const C: usize, const I: usize, const O: usize>(
-        self,
-    ) -> Result<Client<C, I, O>, Error> {
-        Client::spawn(self)
+impl SocketHook {
+    /// Runs the hook on `fd`; its error says where it came from.
+    pub(crate) fn call(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        (self.0)(fd).map_err(|e| io::Error::new(e.kind(), HookError(e)))
     }
 }
+
+impl fmt::Debug for SocketHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SocketHook")
+    }
+}
+
+/// An error of the pre-connect hook, as the attempt reports it.
+#[derive(Debug)]
+struct HookError(io::Error);
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pre-connect hook: {}", self.0)
+    }
+}
+
+impl std::error::Error for HookError {}
+
+/// How the connect phase turns the host name into addresses. Set it with
+/// [`Config::resolver`](crate::Config::resolver); the default is
+/// [`Resolver::Auto`]. An IP address given as the host (`192.0.2.7`,
+/// `::1`, `[::1]`, `fe80::1%eth0`) is used as it is with every resolver
+/// but [`Resolver::Static`].
+///
+/// Every lookup is bounded by
+/// [`Config::resolve_timeout`](crate::Config::resolve_timeout) and the
+/// connect budget, and `Shutdown` or `Abort` ends it at once. A failed
+/// lookup is an [`Error`](crate::Error) of phase
+/// [`Phase::Resolve`](crate::Phase): kind `NotFound` for a name that does
+/// not exist or has no address, `TimedOut` for the time limit,
+/// `InvalidData` for a reply that does not parse, `InvalidInput` for a
+/// host name that cannot be sent.
+///
+/// **On phones.** The static aarch64 build (musl) is the one meant for an
+/// Android shell, where there is no `/etc/resolv.conf` and musl's own
+/// resolver finds nothing. There [`Resolver::Auto`] asks Android's netd
+/// over `/dev/socket/dnsproxyd`, speaking the protocol of bionic's
+/// `getaddrinfo` proxy client. That protocol is implemented from bionic's
+/// and netd's public sources and tested against a fake netd that speaks
+/// their framing byte for byte, on the host and under qemu-aarch64 with
+/// the static build. **None of it has been run on a real phone.**
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Resolver {
+    /// Chosen for each lookup from what the system has (see
+    /// [`Resolver::Dnsproxyd`] and [`Resolver::System`]): netd's
+    /// `/dev/socket/dnsproxyd` when `/etc/resolv.conf` does not exist and
+    /// that socket does (an Android system seen from a static build),
+    /// otherwise the system resolver. Builds for Android itself (bionic)
+    /// always use the system resolver: bionic's `getaddrinfo` already asks
+    /// netd. Deciding per lookup costs two `stat` calls and follows a
+    /// `resolv.conf` that appears or goes away (DHCP on a board).
+    #[default]
+    Auto,
+    /// The C library's `getaddrinfo` (through std), with whatever it
+    /// reads: `/etc/hosts`, `/etc/resolv.conf`, NSS on glibc. It runs on a
+    /// short-lived helper thread (128 KiB stack) so that the worker can
+    /// stop waiting for it; the helper ends on its own when `getaddrinfo`
+    /// returns.
+    System,
+    /// Android's netd, over the UNIX socket at this path (on a phone
+    /// `/dev/socket/dnsproxyd`), as bionic's `getaddrinfo` asks it. Another
+    /// path is for tests. Reads `/etc/hosts`-like files and the phone's DNS
+    /// settings, private DNS included, since netd does the lookup.
+    Dnsproxyd(PathBuf),
+    /// A small built-in DNS client that asks these servers over UDP
+    /// (port 53 unless given), in turn, with a random id per query: an
+    /// `AAAA` and an `A` query (only one of them when
+    /// [`Config::family`](crate::Config::family) asks for one family), up
+    /// to three rounds over the list with per-try timeouts of 1, 2 and 4 s,
+    /// within the resolve time limit. A truncated reply is asked again
+    /// over TCP. A name is sent as it is, with no search domains;
+    /// `/etc/hosts` is not read. Once one family has answered with
+    /// addresses, the other gets at most 50 ms more (RFC 8305's resolution
+    /// delay). CNAMEs are followed within the reply only.
+    Dns(Vec<SocketAddr>),
+    /// These addresses, whatever the host name (with the configured
+    /// port): for tests, and for pinning a server's addresses.
+    Static(Vec<IpAddr>),
+}
+
+/// Where Android's netd listens for resolver requests.
+pub const ANDROID_DNSPROXYD: &str = "/dev/socket/dnsproxyd";

@@ -10,27 +10,17 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::{Config, IpFamily};
-use crate::message::{Phase, Reason};
+use crate::config::{Config, IpFamily, SocketHook};
+use crate::message::{Failure, Phase, Reason};
 #[cfg(feature = "proxy")]
 use crate::proxy::{Proxy, ProxyKind, Target};
 use crate::sys::{self, Handshake};
 use crate::wake::Core;
-
-/// Why the connect phase produced no connection.
-pub(crate) enum Failure {
-    /// The application asked to stop (`Shutdown` or `Abort`).
-    Stopped(Reason),
-    /// Resolving or connecting failed.
-    Failed(Phase, io::Error),
-    /// Connecting failed, described already (with its context).
-    Error(crate::Error),
-}
 
 /// Most attempts pending at once. With the shortest attempt delay (10 ms)
 /// and many addresses that never answer, this bounds the sockets held;
@@ -252,6 +242,7 @@ fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 struct WayOut<'a> {
     device: Option<&'a str>,
     source: Option<IpAddr>,
+    hook: Option<&'a SocketHook>,
 }
 
 impl<'a> WayOut<'a> {
@@ -269,6 +260,7 @@ impl<'a> WayOut<'a> {
         Ok(WayOut {
             device,
             source: config.local_addr,
+            hook: config.before_connect.as_ref(),
         })
     }
 }
@@ -319,6 +311,9 @@ fn start(addr: SocketAddr, way: &WayOut<'_>) -> Result<Started, StartError> {
                 format_args!("source {ip}"),
             ))
         })?;
+    }
+    if let Some(hook) = way.hook {
+        hook.call(sock.as_fd()).map_err(StartError::Attempt)?;
     }
     match sock.connect(&addr.into()) {
         Ok(()) => Ok(Started::Connected(sock)),
@@ -406,24 +401,16 @@ fn race(
         }
         let mut seen = [Handshake::Pending; MAX_PENDING];
         let (fds, seen) = (&fds[..pending.len()], &mut seen[..pending.len()]);
-        core.park();
+        let parked = core.park();
         // Re-check after marking ourselves parked: a control message sent
         // before the mark is seen here, one sent after it wakes the poll.
         if let Some(reason) = core.stop_requested() {
-            core.unpark();
+            drop(parked);
             return Err(stopped(reason, pending.len()));
         }
-        let polled = sys::poll_connecting(
-            fds,
-            seen,
-            core.wake_fd(),
-            wake_at.map(|t| t.saturating_duration_since(now)),
-        );
-        core.unpark();
-        match polled {
-            Ok(true) => core.wake_fd().drain(),
-            Ok(false) => {}
-            Err(e) => return Err(Failure::Failed(Phase::Connect, e)),
+        let timeout = wake_at.map(|t| t.saturating_duration_since(now));
+        if let Err(e) = parked.poll(|wake| sys::poll_connecting(fds, seen, wake, timeout)) {
+            return Err(Failure::Failed(Phase::Connect, e));
         }
         // Settle the attempts that are done, in the order they started
         // (`pending` and `seen` are in that order).
@@ -575,6 +562,7 @@ mod tests {
         let way = WayOut {
             device: None,
             source: None,
+            hook: None,
         };
         let mut attempts = 0;
         let deadline = Instant::now().checked_add(Duration::from_secs(10));

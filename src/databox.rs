@@ -17,9 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 use std::{fmt, io};
 
+use crate::mailbox::Mailbox;
 use crate::message::Chunk;
+use crate::message::Signal;
 use crate::ring::{self, Reader, Ring, Side, Writer};
-use crate::wake::Core;
+use crate::wake::{Core, SIGNAL_CAPACITY};
 
 /// Bytes of the length in front of each send when the inbox keeps
 /// boundaries (with reconnect).
@@ -610,5 +612,85 @@ impl WorkerOutbox {
         if self.ring.reader_should_wake(burst_over) {
             self.ring.notify_threads();
         }
+    }
+}
+
+/// The boxes as both sides share them: the core, the application's ends
+/// of the inbox and the outbox (the worker closes them there), and the
+/// signal outbox. The worker's own ends are its alone.
+pub(crate) struct Boxes {
+    pub core: Arc<Core>,
+    pub inbox: Arc<AppInbox>,
+    pub outbox: Arc<AppOutbox>,
+    pub signal: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
+}
+
+impl Boxes {
+    /// The boxes around `core`, with a fresh, empty signal outbox.
+    pub(crate) fn new(core: Arc<Core>, inbox: Arc<AppInbox>, outbox: Arc<AppOutbox>) -> Self {
+        Boxes {
+            core,
+            inbox,
+            outbox,
+            signal: Arc::new(Mailbox::new()),
+        }
+    }
+}
+
+/// The worker's own marks on the data boxes under loom, with the real
+/// inbox and outbox and the shipped park-then-poll: input sent, or room
+/// made, while the worker parks is seen by its re-check or wakes its poll.
+/// (`cargo test --lib loom_` with `RUSTFLAGS="--cfg loom"`.)
+#[cfg(all(test, loom))]
+mod loom_marks {
+    use std::time::Duration;
+
+    use crate::ring::Side;
+    use crate::wake::loom_park_wake::park_then_poll;
+    use crate::wake::Core;
+
+    /// The worker marks itself waiting for input on the inbox's ring and
+    /// parks; an application thread sends meanwhile.
+    #[test]
+    fn loom_inbox_send_while_parking_is_seen_or_wakes() {
+        loom::model(|| {
+            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
+            let (app, mut worker, _, _) = super::new(4, 2, false, 4).unwrap();
+            let app = loom::sync::Arc::new(app);
+            let (c, a) = (core.clone(), app.clone());
+            let t = loom::thread::spawn(move || a.try_send(&c, b"x").unwrap());
+            worker.ring().mark_asleep(Side::Reader);
+            let ok = park_then_poll(&core, || !worker.is_empty(), || t.join().unwrap());
+            worker.ring().mark_awake(Side::Reader);
+            assert!(ok, "send neither seen nor woken");
+            assert_eq!(worker.discard(), 1);
+        });
+    }
+
+    /// The other edge: the worker waits for room in a full outbox (marked
+    /// as its writer, parked); an application thread receives meanwhile.
+    #[test]
+    fn loom_outbox_room_made_while_parking_is_seen_or_wakes() {
+        loom::model(|| {
+            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
+            let (_, _, app, mut worker) = super::new(2, 2, false, 2).unwrap();
+            worker
+                .read_with(usize::MAX, |buf| {
+                    buf.fill(7);
+                    Ok(buf.len())
+                })
+                .unwrap();
+            assert_eq!(worker.room(), 0);
+            let app = loom::sync::Arc::new(app);
+            let (c, a) = (core.clone(), app.clone());
+            let t = loom::thread::spawn(move || {
+                let mut b = [0u8; 2];
+                assert_eq!(a.recv_into(&c, &mut b, None).unwrap(), 2);
+            });
+            worker.ring().mark_asleep(Side::Writer);
+            let ok = park_then_poll(&core, || worker.room() > 0, || t.join().unwrap());
+            worker.ring().mark_awake(Side::Writer);
+            assert!(ok, "room neither seen nor woken");
+        });
     }
 }

@@ -82,6 +82,7 @@ mod proxy; // the `proxy` feature: proxy URLs, and the tunnel's handshake
 mod reconnect; // backoff, delivery, the kept window
 mod resolve; // host names to addresses: system, netd's dnsproxyd, DNS, static
 mod ring; // the single-writer single-reader byte ring and its wake-ups
+mod routes; // following the routes: netlink (the `routes` feature)
 mod sys; // poll(2), eventfd: the target glue
 #[cfg(feature = "tls")]
 mod tls; // the `tls` feature: rustls client over the worker's socket
@@ -93,6 +94,7 @@ pub use client::{
     SignalOutbox,
 };
 pub use config::{Config, IpFamily, Keepalive};
+pub use config::{Resolver, ANDROID_DNSPROXYD};
 #[doc(hidden)]
 pub use connect::ConnectPhase;
 pub use mailbox::{
@@ -112,13 +114,17 @@ pub use proxy::fuzzing as proxy_fuzzing;
 #[cfg(feature = "proxy")]
 pub use proxy::{Proxy, ProxyKind, ProxyUrlError, DEFAULT_PROXY_PORT, MAX_HTTP_HEAD};
 pub use reconnect::{Backoff, Delivery, Jitter};
-pub use resolve::{Resolver, ANDROID_DNSPROXYD};
 #[cfg(feature = "tls")]
 #[doc(hidden)]
 pub use tls::fuzzing as tls_fuzzing;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsConfigError, TlsServerConfig};
 pub use wake::SIGNAL_CAPACITY;
+
+/// The kernel's route messages as the `routes` feature reads them, for the
+/// fuzz targets. Not a stable API.
+#[doc(hidden)]
+pub use routes::wire as routes_wire;
 
 /// The resolvers' wire formats (DNS messages, netd's dnsproxyd replies),
 /// for the fuzz targets and tests. Not a stable API.

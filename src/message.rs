@@ -191,6 +191,17 @@ pub enum Control {
     Shutdown = 2,
     /// Reset the connection (`SO_LINGER` 0): the server sees a reset.
     Abort = 3,
+    /// "The network changed: reconnect now." With
+    /// [`Config::reconnect`](crate::Config::reconnect): ends the current
+    /// connection at once (what is in flight stays in the kept window and
+    /// is counted as usual; its [`Signal::Disconnected`] report has
+    /// [`Reason::NetworkChanged`]), then resolves and connects again with
+    /// no backoff wait; during a backoff wait it means "try now". It ends
+    /// nothing, so it is the weakest message, and it is not kept: one sent
+    /// while a connection is being made is dropped, as that attempt is on
+    /// the network there is now. Without reconnect it is ignored:
+    /// a connection that cannot be remade is not ended for it.
+    Reconnect = 0,
 }
 
 impl Control {
@@ -380,11 +391,16 @@ pub enum Reason {
     Aborted,
     /// An error ended the connection; it was signalled just before.
     Error,
+    /// With reconnect: [`Control::Reconnect`] ended the connection (the
+    /// network changed). A new connection follows at once, so this is the
+    /// reason of a [`Signal::Disconnected`] report, and of the final one
+    /// only when the backoff allows no attempt at all.
+    NetworkChanged,
 }
 
 impl Reason {
     /// A short lower-case name: `finished`, `linger`, `peer_closed`,
-    /// `shutdown`, `aborted`, `error`.
+    /// `shutdown`, `aborted`, `error`, `network_changed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Finished => "finished",
@@ -393,6 +409,7 @@ impl Reason {
             Reason::Shutdown => "shutdown",
             Reason::Aborted => "aborted",
             Reason::Error => "error",
+            Reason::NetworkChanged => "network_changed",
         }
     }
 }
@@ -616,6 +633,18 @@ impl Signal {
     pub fn is_final(&self) -> bool {
         matches!(self, Signal::SocketShutdown(_))
     }
+}
+
+/// Why the connect phase (resolving, connecting, a proxy or TLS handshake)
+/// produced no connection. It sits here, below every phase that returns
+/// it, so none of them imports the module that calls it.
+pub(crate) enum Failure {
+    /// The application asked to stop (`Shutdown` or `Abort`).
+    Stopped(Reason),
+    /// Resolving or connecting failed.
+    Failed(Phase, io::Error),
+    /// Connecting failed, described already (with its context).
+    Error(Error),
 }
 
 #[cfg(test)]

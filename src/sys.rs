@@ -148,6 +148,121 @@ pub(crate) fn poll(
     })
 }
 
+/// [`poll`] with one more descriptor beside, polled for reading (the
+/// routes' netlink socket): true in the second place when it is readable.
+#[cfg(feature = "routes")]
+pub(crate) fn poll_with(
+    sock: RawFd,
+    read: bool,
+    write: bool,
+    wake: &EventFd,
+    also: RawFd,
+    timeout: Option<Duration>,
+) -> io::Result<(Ready, bool)> {
+    let mut events: libc::c_short = 0;
+    if read {
+        events |= libc::POLLIN;
+    }
+    if write {
+        events |= libc::POLLOUT;
+    }
+    let pollfd = |fd, events| libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let mut fds = [
+        pollfd(if read || write { sock } else { -1 }, events),
+        pollfd(wake.raw(), libc::POLLIN),
+        pollfd(also, libc::POLLIN),
+    ];
+    // SAFETY: `fds` is a live array of three pollfd for the whole call.
+    let r = unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            poll_ms(timeout),
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok((Ready::default(), false));
+        }
+        return Err(e);
+    }
+    let s = fds[0].revents;
+    let bad = s & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+    let ready = Ready {
+        readable: s & libc::POLLIN != 0 || (read && bad),
+        writable: s & libc::POLLOUT != 0 || (write && bad),
+        hangup: bad,
+        woken: fds[1].revents & libc::POLLIN != 0,
+    };
+    Ok((ready, fds[2].revents != 0))
+}
+
+/// A NETLINK_ROUTE socket bound to `groups` (0: none, for queries).
+#[cfg(feature = "routes")]
+pub(crate) fn netlink_socket(groups: u32) -> io::Result<OwnedFd> {
+    let flags =
+        libc::SOCK_RAW | libc::SOCK_CLOEXEC | if groups != 0 { libc::SOCK_NONBLOCK } else { 0 };
+    // SAFETY: plain socket(2); the result is checked before use.
+    let raw = unsafe { libc::socket(libc::AF_NETLINK, flags, libc::NETLINK_ROUTE) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: a zeroed sockaddr_nl is valid; its fields are set below.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    addr.nl_groups = groups;
+    // SAFETY: binds our socket to a live, initialised sockaddr_nl.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if groups == 0 {
+        // Queries wait for their answer at most this long.
+        let tv = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
+        // SAFETY: sets SO_RCVTIMEO on our socket from a live timeval.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+    }
+    Ok(fd)
+}
+
+/// Sends a netlink request on `fd` (made by [`netlink_socket`] with no
+/// groups) and reads the reply into `buf` (waiting at most 1 s).
+#[cfg(feature = "routes")]
+pub(crate) fn netlink_ask(fd: &OwnedFd, req: &[u8], buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: sends `req`, a live buffer of its length, on our socket.
+    let sent = unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: reads into `buf`, a live buffer of its length.
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
 /// A poll timeout in milliseconds (`None`: no limit), rounded up so a short
 /// wait never becomes a busy zero-timeout poll. In u64 arithmetic: u128
 /// costs code on 32-bit targets.

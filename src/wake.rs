@@ -1,7 +1,7 @@
 //! The park/wake protocol between the application's threads and the
 //! worker: [`Core`] (the control byte, the "parked" mark and the wake
-//! eventfd), the [`Boxes`] as the worker sees them, and the bounds both
-//! sides rely on ([`SIGNAL_CAPACITY`]).
+//! eventfd), the one park-then-poll ([`Core::park`], [`Parked`]), and the
+//! bounds both sides rely on ([`SIGNAL_CAPACITY`]).
 //!
 //! The worker sleeps in `poll(2)` on its socket and the eventfd. Before it
 //! sleeps it marks itself parked and looks at every box once more; a
@@ -18,12 +18,10 @@ use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::io;
 #[cfg(not(loom))]
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::databox::{AppInbox, AppOutbox};
-use crate::mailbox::Mailbox;
-use crate::message::{Control, Reason, ShutdownReport, Signal};
+use crate::message::{Control, Reason, ShutdownReport};
 use crate::sys::EventFd;
 
 /// Capacity of the signal outbox. A connection emits at most
@@ -62,6 +60,8 @@ pub(crate) struct Core {
     /// With `Delivery::Confirmed`: the most inbox bytes the application
     /// confirmed so far (cumulative).
     confirmed: AtomicU64,
+    /// [`Control::Reconnect`] was sent and not acted on yet.
+    reconnect: AtomicBool,
     /// True while the worker sleeps (or is about to) in `poll`.
     parked: AtomicBool,
     wake: EventFd,
@@ -77,6 +77,7 @@ impl Core {
         Ok(Core {
             control: AtomicU8::new(0),
             confirmed: AtomicU64::new(0),
+            reconnect: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             wake: EventFd::new()?,
             final_report: Mutex::new(None),
@@ -112,11 +113,26 @@ impl Core {
         }
     }
 
-    /// Records `msg` (a stronger message overrides a weaker one) and wakes
-    /// the worker.
+    /// Records `msg` (a stronger message overrides a weaker one;
+    /// `Reconnect` is a request of its own) and wakes the worker.
     pub(crate) fn send_control(&self, msg: Control) {
-        self.control.fetch_max(msg as u8, Ordering::SeqCst);
+        if msg == Control::Reconnect {
+            self.reconnect.store(true, Ordering::SeqCst);
+        } else {
+            self.control.fetch_max(msg as u8, Ordering::SeqCst);
+        }
         self.wake_worker();
+    }
+
+    /// A [`Control::Reconnect`] waits to be acted on (the worker's re-check
+    /// after parking).
+    pub(crate) fn reconnect_requested(&self) -> bool {
+        self.reconnect.load(Ordering::SeqCst)
+    }
+
+    /// Takes a waiting [`Control::Reconnect`]: true once per request.
+    pub(crate) fn take_reconnect(&self) -> bool {
+        self.reconnect.swap(false, Ordering::SeqCst)
     }
 
     /// Records that the application confirmed `bytes` inbox bytes in all
@@ -151,16 +167,20 @@ impl Core {
         }
     }
 
-    /// Marks the worker parked; see [`Core::wake_worker`] for the fence.
-    /// Without it, a `Shutdown` could sleep with the worker until the
-    /// next event.
-    pub(crate) fn park(&self) {
+    /// Marks the worker parked (see [`Core::wake_worker`] for the fence):
+    /// the first step of the one park-then-poll. Every box the caller
+    /// waits on is looked at once more while the returned [`Parked`]
+    /// lives; then [`Parked::poll`] sleeps, or dropping it unparks without
+    /// sleeping (something to do was found). Without the mark and that
+    /// look, a `Shutdown` could sleep with the worker until the next event.
+    pub(crate) fn park(&self) -> Parked<'_> {
         self.parked.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
+        Parked { core: self }
     }
 
     /// Clears the parked mark (the worker is awake again).
-    pub(crate) fn unpark(&self) {
+    fn unpark(&self) {
         self.parked.store(false, Ordering::SeqCst);
     }
 
@@ -186,43 +206,96 @@ impl Core {
     }
 }
 
-/// The boxes as both sides share them: the core, the application's ends
-/// of the inbox and the outbox (the worker closes them there), and the
-/// signal outbox. The worker's own ends are its alone (databox.rs).
-pub(crate) struct Boxes {
-    pub core: Arc<Core>,
-    pub inbox: Arc<AppInbox>,
-    pub outbox: Arc<AppOutbox>,
-    pub signal: Arc<Mailbox<Signal, SIGNAL_CAPACITY>>,
+/// The worker between [`Core::park`] and waking up: the caller re-checks
+/// what it waits on, then either sleeps in [`Parked::poll`] or drops this
+/// (something was found: no sleep). Either way the mark is cleared; the
+/// eventfd is drained when a poll saw it notified. Every place the worker
+/// sleeps (the connect race, the resolver, a proxy or TLS handshake, the
+/// serve loop, the backoff wait) goes through this, and the loom models
+/// below drive it.
+#[must_use = "dropping it unparks at once"]
+pub(crate) struct Parked<'a> {
+    core: &'a Core,
 }
 
-impl Boxes {
-    /// The boxes around `core`, with a fresh, empty signal outbox.
-    pub(crate) fn new(core: Arc<Core>, inbox: Arc<AppInbox>, outbox: Arc<AppOutbox>) -> Self {
-        Boxes {
-            core,
-            inbox,
-            outbox,
-            signal: Arc::new(Mailbox::new()),
-        }
+/// What a poll says about the wake eventfd.
+pub(crate) trait Woken {
+    /// The eventfd was notified.
+    fn woken(&self) -> bool;
+}
+
+impl Woken for crate::sys::Ready {
+    fn woken(&self) -> bool {
+        self.woken
     }
 }
 
-/// The park/wake protocol under loom: in every interleaving and every
-/// outcome the memory model allows, a control message, an application's
-/// confirmation (`Inbox::confirm`) or an inbox chunk sent while the worker
-/// parks is either seen by the worker's re-check or wakes it through the
-/// eventfd. (`cargo test --lib loom_` with
-/// `RUSTFLAGS="--cfg loom"`: targets/ci.d/60-loom.sh.)
+impl Woken for (crate::sys::Ready, bool) {
+    fn woken(&self) -> bool {
+        self.0.woken
+    }
+}
+
+impl Woken for bool {
+    fn woken(&self) -> bool {
+        *self
+    }
+}
+
+impl Parked<'_> {
+    /// Sleeps in `poll`, which is given the eventfd to poll beside its own
+    /// descriptors; then clears the mark and drains the eventfd if it was
+    /// notified.
+    pub(crate) fn poll<T: Woken>(
+        self,
+        poll: impl FnOnce(&EventFd) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let ready = poll(&self.core.wake);
+        self.core.unpark();
+        if ready.as_ref().is_ok_and(Woken::woken) {
+            self.core.wake.drain();
+        }
+        ready
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.core.unpark();
+    }
+}
+
+/// The park/wake protocol under loom, driven through the shipped
+/// [`Core::park`] and [`Parked::poll`]: in every interleaving and every
+/// outcome the memory model allows, a control message or an application's
+/// confirmation (`Inbox::confirm`) sent while the worker parks is either
+/// seen by the worker's re-check or wakes its poll through the eventfd.
+/// The same for the data boxes' own marks: databox.rs. (`cargo test --lib
+/// loom_` with `RUSTFLAGS="--cfg loom"`: targets/ci.d/60-loom.sh.)
 #[cfg(all(test, loom))]
-mod loom_park_wake {
+pub(crate) mod loom_park_wake {
     use super::*;
     use crate::sys;
 
-    fn woken(core: &Core) -> bool {
-        sys::poll(-1, false, false, core.wake_fd(), Some(Duration::ZERO))
-            .unwrap()
-            .woken
+    /// The worker's side of one park-then-poll: parks, re-checks with
+    /// `seen`, then polls the eventfd without blocking once the other
+    /// thread is done (`join`), so every place its wake-up can fall is
+    /// covered. True if the re-check saw the change or the poll was woken.
+    pub(crate) fn park_then_poll(
+        core: &Core,
+        seen: impl FnOnce() -> bool,
+        join: impl FnOnce(),
+    ) -> bool {
+        let parked = core.park();
+        let seen = seen();
+        let ready = parked
+            .poll(|wake| {
+                join();
+                sys::poll(-1, false, false, wake, Some(Duration::ZERO))
+            })
+            .unwrap();
+        assert!(!core.worker_parked(), "poll leaves the mark cleared");
+        seen || ready.woken
     }
 
     #[test]
@@ -231,10 +304,12 @@ mod loom_park_wake {
             let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
             let sender = core.clone();
             let t = loom::thread::spawn(move || sender.send_control(Control::Shutdown));
-            core.park();
-            let seen = core.control() == Some(Control::Shutdown);
-            t.join().unwrap();
-            assert!(seen || woken(&core), "Shutdown neither seen nor woken");
+            let ok = park_then_poll(
+                &core,
+                || core.control() == Some(Control::Shutdown),
+                || t.join().unwrap(),
+            );
+            assert!(ok, "Shutdown neither seen nor woken");
         });
     }
 
@@ -247,64 +322,25 @@ mod loom_park_wake {
             let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
             let app = core.clone();
             let t = loom::thread::spawn(move || app.confirm(4096));
-            core.park();
-            let seen = core.confirmed() == 4096;
-            t.join().unwrap();
-            assert!(seen || woken(&core), "confirmation neither seen nor woken");
+            let ok = park_then_poll(&core, || core.confirmed() == 4096, || t.join().unwrap());
+            assert!(ok, "confirmation neither seen nor woken");
             // Counts only grow: an older, smaller one changes nothing.
             core.confirm(1024);
             assert_eq!(core.confirmed(), 4096);
         });
     }
 
-    /// The real inbox and the worker's real marks: the worker marks itself
-    /// waiting for input on the inbox's ring, parks, and looks once more;
-    /// an application thread sends meanwhile. The send is seen by that
-    /// look, or it wakes the worker through the eventfd.
+    /// A park dropped without polling (the re-check found work) clears the
+    /// mark, so the next change takes the cheap path (no notify).
     #[test]
-    fn loom_inbox_send_while_parking_is_seen_or_wakes() {
+    fn loom_parked_dropped_unparks() {
         loom::model(|| {
-            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
-            let (app, mut worker, _, _) = crate::databox::new(4, 2, false, 4).unwrap();
-            let app = loom::sync::Arc::new(app);
-            let (c, a) = (core.clone(), app.clone());
-            let t = loom::thread::spawn(move || a.try_send(&c, b"x").unwrap());
-            worker.ring().mark_asleep(crate::ring::Side::Reader);
-            core.park();
-            let seen = !worker.is_empty();
-            t.join().unwrap();
-            worker.ring().mark_awake(crate::ring::Side::Reader);
-            assert!(seen || woken(&core), "send neither seen nor woken");
-            assert_eq!(worker.discard(), 1);
-        });
-    }
-
-    /// The other edge: the worker waits for room in a full outbox (marked
-    /// as its writer, parked); an application thread receives meanwhile.
-    #[test]
-    fn loom_outbox_room_made_while_parking_is_seen_or_wakes() {
-        loom::model(|| {
-            let core = loom::sync::Arc::new(Core::new(Duration::ZERO).unwrap());
-            let (_, _, app, mut worker) = crate::databox::new(2, 2, false, 2).unwrap();
-            worker
-                .read_with(usize::MAX, |buf| {
-                    buf.fill(7);
-                    Ok(buf.len())
-                })
-                .unwrap();
-            assert_eq!(worker.room(), 0);
-            let app = loom::sync::Arc::new(app);
-            let (c, a) = (core.clone(), app.clone());
-            let t = loom::thread::spawn(move || {
-                let mut b = [0u8; 2];
-                a.recv_into(&c, &mut b, None).unwrap()
-            });
-            worker.ring().mark_asleep(crate::ring::Side::Writer);
-            core.park();
-            let seen = worker.room() > 0;
-            assert_eq!(t.join().unwrap(), 2);
-            worker.ring().mark_awake(crate::ring::Side::Writer);
-            assert!(seen || woken(&core), "room neither seen nor woken");
+            let core = Core::new(Duration::ZERO).unwrap();
+            drop(core.park());
+            assert!(!core.worker_parked());
+            core.send_control(Control::Shutdown);
+            let ready = sys::poll(-1, false, false, core.wake_fd(), Some(Duration::ZERO)).unwrap();
+            assert!(!ready.woken, "no notify for a worker that is awake");
         });
     }
 }

@@ -150,8 +150,7 @@ fn test_thousand_clients_dropped_at_random_points_leak_nothing() {
     assert!(joined > 0 && joined < CLIENTS);
     // An ARM kernel under qemu-system (TTC_ARM_SYSTEM) has no emulator in
     // the process: memory is checked there as on the host.
-    if std::env::var_os("QEMU_LD_PREFIX").is_some() && std::env::var_os("TTC_ARM_SYSTEM").is_none()
-    {
+    if under_qemu() && std::env::var_os("TTC_ARM_SYSTEM").is_none() {
         // qemu-user 7.2 itself keeps memory for every guest thread that
         // has ended (a bare std::thread spawn + join grows its RSS by about
         // 280 KiB on aarch64 and 170 KiB on armv7), so resident memory

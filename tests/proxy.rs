@@ -11,10 +11,10 @@ mod support;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::cli::{self, ttc, Log};
+use support::cli::{ttc, Log};
+use support::faults::SETTLE;
 use support::proxy::{danted, microsocks, tinyproxy, PASSWORD, USER};
 use support::seq::*;
 use support::*;
@@ -300,48 +300,13 @@ fn test_a_proxy_that_resets_mid_handshake_is_a_proxy_error() {
     assert_eq!(proxy_server.result(), 3);
 }
 
-/// A server on `port` that takes `rounds` connections one after the
-/// other (all but the last reset after `per_round` chunks, then away for a
-/// moment), answering each 16 chunks with a receipt; each round's bytes.
-fn restarting_server(
-    port: u16,
-    rounds: usize,
-    per_round: u64,
-    initial: &'static [u8],
-) -> JoinHandle<Vec<Vec<u8>>> {
-    std::thread::spawn(move || {
-        let mut streams = Vec::new();
-        let mut processed = 0u64;
-        for round in 0..rounds {
-            let listener = listen_on(port);
-            let (mut s, _) = listener.accept().unwrap();
-            drop(listener);
-            s.set_read_timeout(Some(3 * SOON)).unwrap();
-            let last = round + 1 == rounds;
-            streams.push(receipt_round(
-                &mut s,
-                initial,
-                per_round,
-                last,
-                &mut processed,
-            ));
-            if !last {
-                support::faults::reset(s);
-                // Away for a moment: the proxy's attempts are refused.
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        }
-        streams
-    })
-}
-
 #[test]
 fn test_reconnect_goes_through_the_proxy_again_across_server_restarts_byte_exact() {
     const INITIAL: &[u8] = b"HELLO\n";
     let d = danted();
-    let total: u64 = if cli::under_qemu() { 1600 } else { 3000 };
+    let total: u64 = if under_qemu() { 1600 } else { 3000 };
     let port = refused_port();
-    let server = restarting_server(port, 4, total / 5, INITIAL);
+    let server = restarting_server(port, 4, total / 5, INITIAL, SETTLE, accept_plain);
     let client = Config::new("127.0.0.1", port)
         .proxy(proxy(&d.url("socks5", None)))
         .initial_message(INITIAL.to_vec())
@@ -358,7 +323,7 @@ fn test_reconnect_goes_through_the_proxy_again_across_server_restarts_byte_exact
     let confirmer = confirm_receipts(&client);
     assert_eq!(feed_chunks(&client, total, None).join().unwrap(), total);
     let signals = signals.join().unwrap();
-    let streams = server.join().unwrap();
+    let (streams, _) = server.join().unwrap();
     assert_eq!(confirmer.join().unwrap(), total);
     let report = final_of(&signals);
     assert_eq!(report.reason, Reason::Finished, "{report}");

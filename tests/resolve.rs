@@ -25,19 +25,6 @@ use ttc::{Config, Control, IpFamily, Phase, Reason, Resolver, Signal};
 // ---------------------------------------------------------------------------
 // Harness
 
-fn under_qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
-
-/// How soon the final signal must follow a `Shutdown` during resolution.
-fn stop_bound() -> Duration {
-    if under_qemu() {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_millis(50)
-    }
-}
-
 fn v4() -> IpAddr {
     "127.0.0.1".parse().unwrap()
 }

@@ -26,6 +26,9 @@
 // plus NUL, with room to spare.
 #define TTC_MESSAGE_CAPACITY 128
 
+// Size of `ttc_report.tls_version` and `ttc_report.tls_cipher`.
+#define TTC_TLS_NAME_CAPACITY 64
+
 // What a call did. Non-negative values are outcomes, negative ones are
 // errors; `ttc_strerror` gives the message of each.
 typedef enum ttc_status {
@@ -74,6 +77,13 @@ typedef enum ttc_phase {
   // Reaching the server through the proxy (`ttc_options.proxy`): the
   // message names the proxy and gives its reason.
   TTC_PHASE_PROXY = 7,
+  // TLS (`ttc_options.tls`): the handshake, the server's certificate,
+  // or a record or alert after it. The message starts with a short
+  // reason and a colon: "unknown_issuer", "expired", "not_yet_valid",
+  // "name_mismatch", "pin_mismatch", "bad_certificate", "alert",
+  // "protocol", "truncated", "eof", "timeout", "bad_server_name",
+  // "no_roots" or "config".
+  TTC_PHASE_TLS = 8,
   // A phase newer than this header.
   TTC_PHASE_OTHER = 99,
 } ttc_phase;
@@ -88,6 +98,12 @@ typedef enum ttc_signal_kind {
   TTC_SIGNAL_ERROR = 3,
   // The connection is over (`report`); nothing follows.
   TTC_SIGNAL_SOCKET_SHUTDOWN = 4,
+  // With reconnect: one connection ended (`report`: that connection's
+  // own report; see `ttc_report`).
+  TTC_SIGNAL_DISCONNECTED = 5,
+  // With reconnect: waiting `delay_ms` before connect attempt
+  // `attempt` (1 for the first since the connection was lost).
+  TTC_SIGNAL_RECONNECTING = 6,
   // A signal newer than this header: skip it.
   TTC_SIGNAL_OTHER = 99,
 } ttc_signal_kind;
@@ -110,6 +126,60 @@ typedef enum ttc_reason {
   // A reason newer than this header.
   TTC_REASON_OTHER = 99,
 } ttc_reason;
+
+// What counts as delivered with reconnect (`ttc_options.delivery`).
+typedef enum ttc_delivery {
+  // Bytes the server's TCP acknowledged (default).
+  TTC_DELIVERY_TCP_ACK = 0,
+  // Bytes the application confirmed with `ttc_confirm`, after the
+  // server's own protocol said it has them.
+  TTC_DELIVERY_CONFIRMED = 1,
+} ttc_delivery;
+
+// How host names are resolved (`ttc_options.resolver`).
+typedef enum ttc_resolver {
+  // The system resolver, or Android's netd from a static build on a
+  // phone (default).
+  TTC_RESOLVER_AUTO = 0,
+  // The C library's getaddrinfo.
+  TTC_RESOLVER_SYSTEM = 1,
+  // The built-in DNS client, asking the servers in `resolver_addrs`.
+  TTC_RESOLVER_DNS = 2,
+  // The addresses in `resolver_addrs`, whatever the host name.
+  TTC_RESOLVER_STATIC = 3,
+  // Android's netd over the socket at `resolver_addrs`.
+  TTC_RESOLVER_DNSPROXYD = 4,
+} ttc_resolver;
+
+// TLS settings (`ttc_options.tls`). Start from
+// `ttc_tls_options_default()`: the server is verified against the
+// system's roots for the host name connected to. Strings are
+// NUL-terminated; NULL or "" leaves a setting unset.
+typedef struct ttc_tls_options {
+  // Trust these CAs (a PEM file) instead of the system's roots.
+  const char *ca_file;
+  // Trust these CAs (PEM text) instead of the system's roots.
+  const char *ca_pem;
+  // A client certificate chain (PEM file), with `client_key_file`.
+  const char *client_cert_file;
+  // The client certificate's private key (PEM file).
+  const char *client_key_file;
+  // A client certificate chain (PEM text), with `client_key_pem`.
+  const char *client_cert_pem;
+  // The client certificate's private key (PEM text).
+  const char *client_key_pem;
+  // Accept only a server whose public key has one of these SHA-256
+  // pins: "sha256//BASE64", several separated by ';', as curl's
+  // --pinnedpubkey spells them.
+  const char *pin_sha256;
+  // ALPN protocols to offer, comma-separated ("h2,http/1.1").
+  const char *alpn;
+  // The name to send (SNI) and check the certificate against, when it
+  // is not the host connected to.
+  const char *server_name;
+  // Non-zero: do not verify the server at all. For tests only.
+  int32_t insecure_skip_verify;
+} ttc_tls_options;
 
 // How to connect. Start from `ttc_options_default()` and change fields;
 // a field left at its default keeps the library's default.
@@ -155,6 +225,78 @@ typedef struct ttc_options {
   // not parse makes `ttc_spawn` return `TTC_E_INVALID`. Copied by
   // `ttc_spawn`; the password is never logged or reported.
   const char *proxy;
+  // Reconnect when the connection is lost: non-zero on (default 0).
+  // The boxes live across connections; what was written and not
+  // delivered (`delivery`) is sent again on the next connection, after
+  // the initial message. Signals: `TTC_SIGNAL_CONNECTED` for each
+  // connection, `TTC_SIGNAL_DISCONNECTED` when one ends,
+  // `TTC_SIGNAL_RECONNECTING` before each wait, one final
+  // `TTC_SIGNAL_SOCKET_SHUTDOWN` with the totals. `ttc_shutdown`,
+  // `ttc_abort`, a finished transfer, a refused TLS certificate or
+  // running out of attempts end it.
+  int32_t reconnect;
+  // The longest wait before the first reconnect attempt (default 500).
+  int64_t backoff_initial_ms;
+  // The longest wait ever (default 30000).
+  int64_t backoff_max_ms;
+  // How much the longest wait grows with each attempt (default 2).
+  uint32_t backoff_factor;
+  // Non-zero: a random wait between zero and the longest ("full
+  // jitter", the default 1); 0: always the longest.
+  int32_t backoff_jitter;
+  // Give up after this many reconnect attempts in a row without a
+  // connection (default -1: never; 0 or negative: never).
+  int64_t max_attempts;
+  // Give up when the next attempt would start this long after the
+  // connection was lost (default -1: never).
+  int64_t max_elapsed_ms;
+  // With reconnect, the most bytes kept for sending again (0: the
+  // library's 256 KiB).
+  size_t resend_window;
+  // With reconnect, what counts as delivered: a `ttc_delivery`
+  // (default `TTC_DELIVERY_TCP_ACK`). With `TTC_DELIVERY_CONFIRMED`
+  // the application says what the server has with `ttc_confirm`.
+  int32_t delivery;
+  // `TCP_USER_TIMEOUT`: data written and unacknowledged this long ends
+  // the connection with a TimedOut error (default -1: the kernel's
+  // limits).
+  int64_t user_timeout_ms;
+  // No byte from the server for this long fails the connection with
+  // an error of phase read, kind TimedOut (default -1: no limit).
+  int64_t idle_timeout_ms;
+  // With `keepalive_ms`: the time between probes (default -1: the
+  // system's).
+  int64_t keepalive_interval_ms;
+  // With `keepalive_ms`: unanswered probes that end the connection
+  // (default 0: the system's).
+  uint32_t keepalive_count;
+  // A limit on resolving the host name alone (default -1: only the
+  // connect budget).
+  int64_t resolve_timeout_ms;
+  // Happy Eyeballs' connection attempt delay (default 250; clamped to
+  // 10..2000).
+  int64_t attempt_delay_ms;
+  // How host names are resolved: a `ttc_resolver` (default
+  // `TTC_RESOLVER_AUTO`).
+  int32_t resolver;
+  // For `TTC_RESOLVER_DNS`: the DNS servers, comma-separated
+  // ("192.0.2.53,[2001:db8::53]:5353"; port 53 unless given). For
+  // `TTC_RESOLVER_STATIC`: the addresses to use whatever the host
+  // name ("192.0.2.7,2001:db8::7"). For `TTC_RESOLVER_DNSPROXYD`: the
+  // socket's path (NULL: Android's /dev/socket/dnsproxyd).
+  // NUL-terminated; copied by `ttc_spawn`.
+  const char *resolver_addrs;
+  // Connect through this network interface only (`SO_BINDTODEVICE`,
+  // e.g. "wlan0"); NULL or "": any. Copied by `ttc_spawn`.
+  const char *bind_device;
+  // Connect from this source address ("192.0.2.10"); NULL or "": the
+  // system's choice. Copied by `ttc_spawn`.
+  const char *local_addr;
+  // Speak TLS: NULL for none (default). Start from
+  // `ttc_tls_options_default()`. Read by `ttc_spawn` (the files it names
+  // too); nothing is kept. A build without the `tls` feature returns
+  // `TTC_E_UNSUPPORTED` (`ttc_features()` says what this build has).
+  const struct ttc_tls_options *tls;
 } ttc_options;
 
 // A client: an opaque handle, never 0. Made by `ttc_spawn`, ended by
@@ -194,6 +336,25 @@ typedef struct ttc_report {
   bool has_error;
   // The error that ended the connection, if `has_error`.
   struct ttc_error error;
+  // Of `sent`, bytes written again after a reconnect: the initial
+  // message on each new connection, and bytes not delivered on an
+  // earlier one (0 without reconnect). With reconnect, bytes accepted
+  // = `acked` + (`sent` - `resent` - `acked`) + `unsent`.
+  uint64_t resent;
+  // Bytes written and neither delivered nor kept for sending again:
+  // always 0 (there so that such a loss could never be silent).
+  uint64_t lost;
+  // Connections made (0 if none; at most 1 without reconnect).
+  uint32_t connections;
+  // Connection attempts started (one per address tried, over every
+  // connection with reconnect).
+  uint32_t attempts;
+  // The TLS version ("TLSv1.2", "TLSv1.3") when the connection
+  // completed a TLS handshake, else "": NUL-terminated.
+  char tls_version[TTC_TLS_NAME_CAPACITY];
+  // The TLS cipher suite's IANA name when the connection completed a
+  // TLS handshake, else "": NUL-terminated.
+  char tls_cipher[TTC_TLS_NAME_CAPACITY];
 } ttc_report;
 
 // A signal: which one, and its data. Only the field for `kind` is
@@ -207,8 +368,15 @@ typedef struct ttc_signal {
   // `TTC_SIGNAL_ERROR`: the error.
   struct ttc_error error;
   // `TTC_SIGNAL_SOCKET_SHUTDOWN`: the final report (the same as
-  // `ttc_join` returns).
+  // `ttc_join` returns); `TTC_SIGNAL_DISCONNECTED`: the report of the
+  // connection that ended.
   struct ttc_report report;
+  // `TTC_SIGNAL_RECONNECTING`: attempts since the connection was lost,
+  // this one included.
+  uint32_t attempt;
+  // `TTC_SIGNAL_RECONNECTING`: the wait before the attempt, in
+  // milliseconds.
+  uint64_t delay_ms;
 } ttc_signal;
 
 #ifdef __cplusplus
@@ -218,6 +386,10 @@ extern "C" {
 // The options with every field at its default.
 struct ttc_options ttc_options_default(void);
 
+// The TLS options with every field at its default (all NULL, 0): verify
+// the server against the system's roots.
+struct ttc_tls_options ttc_tls_options_default(void);
+
 // Starts a client for `host` (a DNS name or an IP address, NUL-terminated
 // UTF-8) and `port`, and stores its handle in `*client`. Returns at once:
 // the connection happens on the client's worker thread and is reported
@@ -225,7 +397,11 @@ struct ttc_options ttc_options_default(void);
 // report).
 //
 // `opts` may be NULL for the defaults. `error` may be NULL; when not, it
-// is filled on `TTC_E_SPAWN` (and zeroed otherwise).
+// is filled on `TTC_E_SPAWN`, and on `TTC_E_INVALID` or
+// `TTC_E_UNSUPPORTED` for an option that was refused (the message names
+// the field and says why: "tls.ca_file: ...", "resolver_addrs: ...";
+// phase `TTC_PHASE_TLS` or `TTC_PHASE_PROXY` for those options), and
+// zeroed otherwise.
 //
 // Errors: `TTC_E_NULL` (host or client NULL), `TTC_E_INVALID`,
 // `TTC_E_UNSUPPORTED`, `TTC_E_SPAWN`.
@@ -236,7 +412,8 @@ struct ttc_options ttc_options_default(void);
 // `host` must be a NUL-terminated string; `opts`, `client` and `error`
 // must be NULL or valid for reading (opts) and writing (client, error);
 // `opts.initial_message` must point to `initial_message_len` bytes;
-// `opts.proxy` must be NULL or a NUL-terminated string.
+// every string field of `opts` (and of `*opts.tls`) must be NULL or
+// NUL-terminated; `opts.tls` must be NULL or valid for reading.
 enum ttc_status ttc_spawn(const char *host,
                           uint16_t port,
                           const struct ttc_options *opts,
@@ -345,6 +522,29 @@ enum ttc_status ttc_next_signal(ttc_client client, int64_t timeout_ms, struct tt
 // `report` must be valid for writing.
 enum ttc_status ttc_join(ttc_client client, struct ttc_report *report);
 
+// As `ttc_join`, but waits at most `timeout_ms` (negative: no limit; 0:
+// only looks) for the worker to end. Returns `TTC_OK` (`*report` set),
+// `TTC_TIMEOUT` (still running; `*report` untouched), `TTC_E_NULL`,
+// `TTC_E_HANDLE`.
+//
+// Thread safety: any thread.
+//
+// # Safety
+// `report` must be valid for writing.
+enum ttc_status ttc_join_timeout(ttc_client client, int64_t timeout_ms, struct ttc_report *report);
+
+// With reconnect and `TTC_DELIVERY_CONFIRMED`: the server has the first
+// `bytes` bytes that `ttc_send` and `ttc_try_send` queued (counted from
+// the first byte ever queued, across connections; the initial message
+// is not counted), as the server's own protocol said (a receipt, MQTT's
+// PUBACK...). Those are not sent again after a reconnect; a connection
+// starts again from the first send not wholly confirmed. A count below
+// an earlier one changes nothing. Without confirmed delivery it has no
+// effect. Never blocks.
+//
+// Returns `TTC_OK` or `TTC_E_HANDLE`. Thread safety: any thread.
+enum ttc_status ttc_confirm(ttc_client client, uint64_t bytes);
+
 // Frees the client: the handle is invalid from then on. If the worker is
 // still running it is told to shut down (what is queued is unsent) and
 // ends on its own; `ttc_free` does not wait for it. Calls blocked on the
@@ -369,7 +569,7 @@ const char *ttc_strerror(int32_t status);
 const char *ttc_reason_str(int32_t reason);
 
 // The name of a `ttc_phase` ("none", "spawn", "resolve", "connect",
-// "read", "write", "shutdown", "proxy"; "other" for any other value): static,
+// "read", "write", "shutdown", "proxy", "tls"; "other" for any other value): static,
 // NUL-terminated.
 //
 // Thread safety: any thread.
@@ -379,6 +579,13 @@ const char *ttc_phase_str(int32_t phase);
 //
 // Thread safety: any thread.
 const char *ttc_version(void);
+
+// The optional features of this build, space-separated: "proxy", and
+// "tls" when built with the `tls` feature (the default): static,
+// NUL-terminated.
+//
+// Thread safety: any thread.
+const char *ttc_features(void);
 
 // Installs the library's logger once (stderr; logcat on Android), at the
 // level from the environment variable `TTC_LOG` (or `RUST_LOG`): error,

@@ -2,8 +2,8 @@
 //! library's sizes are const generics, so each size this build offers is
 //! one instantiation behind the [`Conn`] trait.
 
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use ttc_rs::{
     Client, Config, Control, ControlInbox, Error, Inbox, Outbox, RecvTimeoutError,
@@ -50,6 +50,11 @@ pub trait Conn: Send + Sync {
     /// Waits for the worker to end; the final report. Later calls return
     /// the same report. `None` only if an earlier join panicked.
     fn join(&self) -> Option<ShutdownReport>;
+    /// Waits up to `timeout` (`None`: no limit) for the worker to end;
+    /// whether it has.
+    fn wait_finished(&self, timeout: Option<Duration>) -> bool;
+    /// With confirmed delivery: the server has the first `bytes` bytes.
+    fn confirm(&self, bytes: u64);
 }
 
 struct Sized<const C: usize> {
@@ -122,6 +127,40 @@ impl<const C: usize> Conn for Sized<C> {
         }
         drop(client);
         self.report.get().cloned()
+    }
+
+    fn wait_finished(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // The worker ends moments after its final signal; the library
+        // offers no wait on the thread itself, so this looks every few
+        // milliseconds (never longer than the time left).
+        let mut pause = Duration::from_micros(200);
+        loop {
+            // Held by a join in progress: not finished yet, look again.
+            let finished = match self.client.try_lock() {
+                Ok(c) => c.as_ref().is_none_or(|c| c.is_finished()),
+                Err(TryLockError::Poisoned(c)) => {
+                    c.get_ref().as_ref().is_none_or(|c| c.is_finished())
+                }
+                Err(TryLockError::WouldBlock) => false,
+            };
+            if finished {
+                return true;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => pause,
+            };
+            if left.is_zero() {
+                return false;
+            }
+            std::thread::sleep(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    fn confirm(&self, bytes: u64) {
+        self.inbox.confirm(bytes);
     }
 }
 

@@ -114,6 +114,12 @@ fn set_report(env: &mut JNIEnv<'_>, obj: &JObject<'_>, r: &ttc_report) -> Result
     env.set_field(obj, "received", "J", JValue::Long(r.received as i64))?;
     env.set_field(obj, "unsent", "J", JValue::Long(r.unsent as i64))?;
     env.set_field(obj, "acked", "J", JValue::Long(r.acked as i64))?;
+    env.set_field(obj, "resent", "J", JValue::Long(r.resent as i64))?;
+    env.set_field(obj, "lost", "J", JValue::Long(r.lost as i64))?;
+    env.set_field(obj, "connections", "I", JValue::Int(r.connections as i32))?;
+    env.set_field(obj, "attempts", "I", JValue::Int(r.attempts as i32))?;
+    set_string(env, obj, "tlsVersion", &field_text(&r.tls_version))?;
+    set_string(env, obj, "tlsCipher", &field_text(&r.tls_cipher))?;
     env.set_field(obj, "hasError", "Z", JValue::Bool(r.has_error.into()))?;
     if r.has_error {
         set_error(env, obj, "reportError", &r.error)?;
@@ -121,27 +127,61 @@ fn set_report(env: &mut JNIEnv<'_>, obj: &JObject<'_>, r: &ttc_report) -> Result
     Ok(())
 }
 
-/// `static native long nativeSpawn(String host, int port, byte[] initial,
-/// long connectMs, long writeMs, long lingerMs, long keepaliveMs,
-/// boolean nodelay, int chunkSize, String proxy)`: the handle.
+fn get_long(env: &mut JNIEnv<'_>, o: &JObject<'_>, name: &str) -> Result<i64, Throw> {
+    Ok(env.get_field(o, name, "J")?.j()?)
+}
+
+fn get_int(env: &mut JNIEnv<'_>, o: &JObject<'_>, name: &str) -> Result<i32, Throw> {
+    Ok(env.get_field(o, name, "I")?.i()?)
+}
+
+fn get_bool(env: &mut JNIEnv<'_>, o: &JObject<'_>, name: &str) -> Result<bool, Throw> {
+    Ok(env.get_field(o, name, "Z")?.z()?)
+}
+
+/// A String field as a C string; `None` for null or "".
+fn get_cstring(
+    env: &mut JNIEnv<'_>,
+    o: &JObject<'_>,
+    name: &str,
+) -> Result<Option<std::ffi::CString>, Throw> {
+    let v = env.get_field(o, name, "Ljava/lang/String;")?.l()?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    let text: String = env.get_string(&JString::from(v))?.into();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    std::ffi::CString::new(text).map(Some).map_err(|_| {
+        Throw(
+            "java/lang/IllegalArgumentException",
+            format!("{name} contains a NUL"),
+        )
+    })
+}
+
+fn ptr_of(s: &Option<std::ffi::CString>) -> *const c_char {
+    s.as_ref().map_or(ptr::null(), |c| c.as_ptr())
+}
+
+/// `static native long nativeSpawn(String host, int port, Options o)`:
+/// the handle. Every field of `o` (ThreadedTcpClient.Options) is read
+/// here.
 #[no_mangle]
 pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     host: JString<'l>,
     port: jint,
-    initial: JByteArray<'l>,
-    connect_ms: jlong,
-    write_ms: jlong,
-    linger_ms: jlong,
-    keepalive_ms: jlong,
-    nodelay: jboolean,
-    chunk_size: jint,
-    proxy: JString<'l>,
+    opts: JObject<'l>,
 ) -> jlong {
     run(&mut env, 0, |env| {
-        if host.is_null() {
-            return Err(Throw("java/lang/NullPointerException", "host".into()));
+        if host.is_null() || opts.is_null() {
+            return Err(Throw(
+                "java/lang/NullPointerException",
+                "host or options".into(),
+            ));
         }
         let host: String = env.get_string(&host)?.into();
         let host = std::ffi::CString::new(host).map_err(|_| {
@@ -156,41 +196,89 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
                 format!("port {port} out of range"),
             )
         })?;
+        let initial = env.get_field(&opts, "initialMessage", "[B")?.l()?;
         let initial = if initial.is_null() {
             Vec::new()
         } else {
-            env.convert_byte_array(&initial)?
+            env.convert_byte_array(JByteArray::from(initial))?
         };
-        // NULL or empty: no proxy.
-        let proxy = if proxy.is_null() {
-            None
-        } else {
-            let url: String = env.get_string(&proxy)?.into();
-            Some(std::ffi::CString::new(url).map_err(|_| {
-                Throw(
-                    "java/lang/IllegalArgumentException",
-                    "proxy contains a NUL".into(),
-                )
-            })?)
-        };
+        let o_ = &opts;
+        // Kept alive until ttc_spawn has copied them.
+        let proxy = get_cstring(env, o_, "proxy")?;
+        let resolver = get_cstring(env, o_, "resolver")?;
+        let dns = get_cstring(env, o_, "dnsServers")?;
+        let fixed = get_cstring(env, o_, "addresses")?;
+        let interface = get_cstring(env, o_, "interfaceName")?;
+        let source = get_cstring(env, o_, "sourceAddress")?;
+        let ca_file = get_cstring(env, o_, "tlsCaFile")?;
+        let ca_pem = get_cstring(env, o_, "tlsCaPem")?;
+        let cert_file = get_cstring(env, o_, "tlsClientCertFile")?;
+        let key_file = get_cstring(env, o_, "tlsClientKeyFile")?;
+        let pin = get_cstring(env, o_, "tlsPinSha256")?;
+        let alpn = get_cstring(env, o_, "tlsAlpn")?;
+        let server_name = get_cstring(env, o_, "tlsServerName")?;
+
         let mut o = ttc_options_default();
-        o.proxy = proxy.as_ref().map_or(ptr::null(), |p| p.as_ptr());
+        o.proxy = ptr_of(&proxy);
         o.initial_message = if initial.is_empty() {
             ptr::null()
         } else {
             initial.as_ptr()
         };
         o.initial_message_len = initial.len();
-        o.connect_timeout_ms = connect_ms;
-        o.write_timeout_ms = write_ms;
-        o.linger_ms = linger_ms;
-        o.keepalive_ms = keepalive_ms;
-        o.nodelay = i32::from(nodelay != JNI_FALSE);
-        o.chunk_size = usize::try_from(chunk_size).unwrap_or(1);
+        o.connect_timeout_ms = get_long(env, o_, "connectTimeoutMs")?;
+        o.write_timeout_ms = get_long(env, o_, "writeTimeoutMs")?;
+        o.linger_ms = get_long(env, o_, "lingerMs")?;
+        o.keepalive_ms = get_long(env, o_, "keepaliveMs")?;
+        o.keepalive_interval_ms = get_long(env, o_, "keepaliveIntervalMs")?;
+        o.keepalive_count = u32::try_from(get_int(env, o_, "keepaliveCount")?).unwrap_or(0);
+        o.user_timeout_ms = get_long(env, o_, "userTimeoutMs")?;
+        o.idle_timeout_ms = get_long(env, o_, "idleTimeoutMs")?;
+        o.nodelay = i32::from(get_bool(env, o_, "nodelay")?);
+        o.chunk_size = usize::try_from(get_int(env, o_, "chunkSize")?).unwrap_or(1);
+        o.reconnect = i32::from(get_bool(env, o_, "reconnect")?);
+        o.backoff_initial_ms = get_long(env, o_, "backoffInitialMs")?;
+        o.backoff_max_ms = get_long(env, o_, "backoffMaxMs")?;
+        o.backoff_factor = u32::try_from(get_int(env, o_, "backoffFactor")?).unwrap_or(1);
+        o.backoff_jitter = i32::from(get_bool(env, o_, "backoffJitter")?);
+        o.max_attempts = get_long(env, o_, "maxAttempts")?;
+        o.max_elapsed_ms = get_long(env, o_, "maxElapsedMs")?;
+        o.resend_window = usize::try_from(get_long(env, o_, "resendWindow")?).unwrap_or(0);
+        o.delivery = i32::from(get_bool(env, o_, "confirmedDelivery")?);
+        o.resolve_timeout_ms = get_long(env, o_, "resolveTimeoutMs")?;
+        o.attempt_delay_ms = get_long(env, o_, "attemptDelayMs")?;
+        let bad = |what: String| Throw("java/lang/IllegalArgumentException", what);
+        (o.resolver, o.resolver_addrs) = match (&resolver, &dns, &fixed) {
+            (_, Some(d), None) => (ttc_resolver::TTC_RESOLVER_DNS as i32, d.as_ptr()),
+            (_, None, Some(f)) => (ttc_resolver::TTC_RESOLVER_STATIC as i32, f.as_ptr()),
+            (_, Some(_), Some(_)) => {
+                return Err(bad("give dnsServers or addresses, not both".into()))
+            }
+            (None, None, None) => (ttc_resolver::TTC_RESOLVER_AUTO as i32, ptr::null()),
+            (Some(r), None, None) => match r.to_bytes() {
+                b"auto" => (ttc_resolver::TTC_RESOLVER_AUTO as i32, ptr::null()),
+                b"system" => (ttc_resolver::TTC_RESOLVER_SYSTEM as i32, ptr::null()),
+                _ => return Err(bad(format!("resolver {r:?}: auto or system"))),
+            },
+        };
+        o.bind_device = ptr_of(&interface);
+        o.local_addr = ptr_of(&source);
+        let mut tls = ttc_tls_options_default();
+        if get_bool(env, o_, "tls")? {
+            tls.ca_file = ptr_of(&ca_file);
+            tls.ca_pem = ptr_of(&ca_pem);
+            tls.client_cert_file = ptr_of(&cert_file);
+            tls.client_key_file = ptr_of(&key_file);
+            tls.pin_sha256 = ptr_of(&pin);
+            tls.alpn = ptr_of(&alpn);
+            tls.server_name = ptr_of(&server_name);
+            tls.insecure_skip_verify = i32::from(get_bool(env, o_, "tlsInsecureSkipVerify")?);
+            o.tls = &tls;
+        }
         let mut client = 0;
         let mut err = no_error();
-        // SAFETY: every pointer is to a live local; initial and proxy
-        // outlive the call.
+        // SAFETY: every pointer is to a live local (the strings above, tls,
+        // initial) that outlives the call.
         let st = unsafe { ttc_spawn(host.as_ptr(), port, &o, &mut client, &mut err) };
         if st != TTC_OK {
             let mut t = status_error(st, "ThreadedTcpClient");
@@ -200,6 +288,22 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeSpawn<'l>(
             return Err(t);
         }
         Ok(client as jlong)
+    })
+}
+
+/// `static native void nativeConfirm(long handle, long bytes)`.
+#[no_mangle]
+pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeConfirm<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    bytes: jlong,
+) {
+    run(&mut env, (), |_| {
+        match ttc_confirm(handle as u64, u64::try_from(bytes).unwrap_or(0)) {
+            TTC_OK => Ok(()),
+            st => Err(status_error(st, "confirm")),
+        }
     })
 }
 
@@ -328,7 +432,12 @@ pub extern "system" fn Java_org_ttc_ThreadedTcpClient_nativeNextSignal<'l>(
                 set_string(env, &out, "peer", &field_text(&s.peer))?
             }
             ttc_signal_kind::TTC_SIGNAL_ERROR => set_error(env, &out, "error", &s.error)?,
-            ttc_signal_kind::TTC_SIGNAL_SOCKET_SHUTDOWN => set_report(env, &out, &s.report)?,
+            ttc_signal_kind::TTC_SIGNAL_SOCKET_SHUTDOWN
+            | ttc_signal_kind::TTC_SIGNAL_DISCONNECTED => set_report(env, &out, &s.report)?,
+            ttc_signal_kind::TTC_SIGNAL_RECONNECTING => {
+                env.set_field(&out, "attempt", "I", JValue::Int(s.attempt as i32))?;
+                env.set_field(&out, "delayMs", "J", JValue::Long(s.delay_ms as i64))?;
+            }
             _ => {}
         }
         Ok(0)

@@ -29,8 +29,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ttc_rs::{Config, Control, IpFamily, Phase, Reason, ShutdownReport, Signal};
+use ttc_rs::{Config, Control, Phase, Reason, ShutdownReport, Signal};
 
+mod config;
 mod conn;
 mod handles;
 #[cfg(feature = "jni")]
@@ -58,6 +59,9 @@ pub const TTC_KIND_CAPACITY: usize = 32;
 pub const TTC_MESSAGE_CAPACITY: usize = 128;
 
 const _: () = assert!(TTC_MESSAGE_CAPACITY > ttc_rs::ERROR_MESSAGE_CAPACITY);
+
+/// Size of `ttc_report.tls_version` and `ttc_report.tls_cipher`.
+pub const TTC_TLS_NAME_CAPACITY: usize = 64;
 
 /// What a call did. Non-negative values are outcomes, negative ones are
 /// errors; `ttc_strerror` gives the message of each.
@@ -104,6 +108,12 @@ pub enum ttc_signal_kind {
     TTC_SIGNAL_ERROR = 3,
     /// The connection is over (`report`); nothing follows.
     TTC_SIGNAL_SOCKET_SHUTDOWN = 4,
+    /// With reconnect: one connection ended (`report`: that connection's
+    /// own report; see `ttc_report`).
+    TTC_SIGNAL_DISCONNECTED = 5,
+    /// With reconnect: waiting `delay_ms` before connect attempt
+    /// `attempt` (1 for the first since the connection was lost).
+    TTC_SIGNAL_RECONNECTING = 6,
     /// A signal newer than this header: skip it.
     TTC_SIGNAL_OTHER = 99,
 }
@@ -129,6 +139,13 @@ pub enum ttc_phase {
     /// Reaching the server through the proxy (`ttc_options.proxy`): the
     /// message names the proxy and gives its reason.
     TTC_PHASE_PROXY = 7,
+    /// TLS (`ttc_options.tls`): the handshake, the server's certificate,
+    /// or a record or alert after it. The message starts with a short
+    /// reason and a colon: "unknown_issuer", "expired", "not_yet_valid",
+    /// "name_mismatch", "pin_mismatch", "bad_certificate", "alert",
+    /// "protocol", "truncated", "eof", "timeout", "bad_server_name",
+    /// "no_roots" or "config".
+    TTC_PHASE_TLS = 8,
     /// A phase newer than this header.
     TTC_PHASE_OTHER = 99,
 }
@@ -191,6 +208,25 @@ pub struct ttc_report {
     pub has_error: bool,
     /// The error that ended the connection, if `has_error`.
     pub error: ttc_error,
+    /// Of `sent`, bytes written again after a reconnect: the initial
+    /// message on each new connection, and bytes not delivered on an
+    /// earlier one (0 without reconnect). With reconnect, bytes accepted
+    /// = `acked` + (`sent` - `resent` - `acked`) + `unsent`.
+    pub resent: u64,
+    /// Bytes written and neither delivered nor kept for sending again:
+    /// always 0 (there so that such a loss could never be silent).
+    pub lost: u64,
+    /// Connections made (0 if none; at most 1 without reconnect).
+    pub connections: u32,
+    /// Connection attempts started (one per address tried, over every
+    /// connection with reconnect).
+    pub attempts: u32,
+    /// The TLS version ("TLSv1.2", "TLSv1.3") when the connection
+    /// completed a TLS handshake, else "": NUL-terminated.
+    pub tls_version: [c_char; TTC_TLS_NAME_CAPACITY],
+    /// The TLS cipher suite's IANA name when the connection completed a
+    /// TLS handshake, else "": NUL-terminated.
+    pub tls_cipher: [c_char; TTC_TLS_NAME_CAPACITY],
 }
 
 /// A signal: which one, and its data. Only the field for `kind` is
@@ -206,8 +242,15 @@ pub struct ttc_signal {
     /// `TTC_SIGNAL_ERROR`: the error.
     pub error: ttc_error,
     /// `TTC_SIGNAL_SOCKET_SHUTDOWN`: the final report (the same as
-    /// `ttc_join` returns).
+    /// `ttc_join` returns); `TTC_SIGNAL_DISCONNECTED`: the report of the
+    /// connection that ended.
     pub report: ttc_report,
+    /// `TTC_SIGNAL_RECONNECTING`: attempts since the connection was lost,
+    /// this one included.
+    pub attempt: u32,
+    /// `TTC_SIGNAL_RECONNECTING`: the wait before the attempt, in
+    /// milliseconds.
+    pub delay_ms: u64,
 }
 
 /// How to connect. Start from `ttc_options_default()` and change fields;
@@ -256,6 +299,138 @@ pub struct ttc_options {
     /// not parse makes `ttc_spawn` return `TTC_E_INVALID`. Copied by
     /// `ttc_spawn`; the password is never logged or reported.
     pub proxy: *const c_char,
+    /// Reconnect when the connection is lost: non-zero on (default 0).
+    /// The boxes live across connections; what was written and not
+    /// delivered (`delivery`) is sent again on the next connection, after
+    /// the initial message. Signals: `TTC_SIGNAL_CONNECTED` for each
+    /// connection, `TTC_SIGNAL_DISCONNECTED` when one ends,
+    /// `TTC_SIGNAL_RECONNECTING` before each wait, one final
+    /// `TTC_SIGNAL_SOCKET_SHUTDOWN` with the totals. `ttc_shutdown`,
+    /// `ttc_abort`, a finished transfer, a refused TLS certificate or
+    /// running out of attempts end it.
+    pub reconnect: i32,
+    /// The longest wait before the first reconnect attempt (default 500).
+    pub backoff_initial_ms: i64,
+    /// The longest wait ever (default 30000).
+    pub backoff_max_ms: i64,
+    /// How much the longest wait grows with each attempt (default 2).
+    pub backoff_factor: u32,
+    /// Non-zero: a random wait between zero and the longest ("full
+    /// jitter", the default 1); 0: always the longest.
+    pub backoff_jitter: i32,
+    /// Give up after this many reconnect attempts in a row without a
+    /// connection (default -1: never; 0 or negative: never).
+    pub max_attempts: i64,
+    /// Give up when the next attempt would start this long after the
+    /// connection was lost (default -1: never).
+    pub max_elapsed_ms: i64,
+    /// With reconnect, the most bytes kept for sending again (0: the
+    /// library's 256 KiB).
+    pub resend_window: usize,
+    /// With reconnect, what counts as delivered: a `ttc_delivery`
+    /// (default `TTC_DELIVERY_TCP_ACK`). With `TTC_DELIVERY_CONFIRMED`
+    /// the application says what the server has with `ttc_confirm`.
+    pub delivery: i32,
+    /// `TCP_USER_TIMEOUT`: data written and unacknowledged this long ends
+    /// the connection with a TimedOut error (default -1: the kernel's
+    /// limits).
+    pub user_timeout_ms: i64,
+    /// No byte from the server for this long fails the connection with
+    /// an error of phase read, kind TimedOut (default -1: no limit).
+    pub idle_timeout_ms: i64,
+    /// With `keepalive_ms`: the time between probes (default -1: the
+    /// system's).
+    pub keepalive_interval_ms: i64,
+    /// With `keepalive_ms`: unanswered probes that end the connection
+    /// (default 0: the system's).
+    pub keepalive_count: u32,
+    /// A limit on resolving the host name alone (default -1: only the
+    /// connect budget).
+    pub resolve_timeout_ms: i64,
+    /// Happy Eyeballs' connection attempt delay (default 250; clamped to
+    /// 10..2000).
+    pub attempt_delay_ms: i64,
+    /// How host names are resolved: a `ttc_resolver` (default
+    /// `TTC_RESOLVER_AUTO`).
+    pub resolver: i32,
+    /// For `TTC_RESOLVER_DNS`: the DNS servers, comma-separated
+    /// ("192.0.2.53,[2001:db8::53]:5353"; port 53 unless given). For
+    /// `TTC_RESOLVER_STATIC`: the addresses to use whatever the host
+    /// name ("192.0.2.7,2001:db8::7"). For `TTC_RESOLVER_DNSPROXYD`: the
+    /// socket's path (NULL: Android's /dev/socket/dnsproxyd).
+    /// NUL-terminated; copied by `ttc_spawn`.
+    pub resolver_addrs: *const c_char,
+    /// Connect through this network interface only (`SO_BINDTODEVICE`,
+    /// e.g. "wlan0"); NULL or "": any. Copied by `ttc_spawn`.
+    pub bind_device: *const c_char,
+    /// Connect from this source address ("192.0.2.10"); NULL or "": the
+    /// system's choice. Copied by `ttc_spawn`.
+    pub local_addr: *const c_char,
+    /// Speak TLS: NULL for none (default). Start from
+    /// `ttc_tls_options_default()`. Read by `ttc_spawn` (the files it names
+    /// too); nothing is kept. A build without the `tls` feature returns
+    /// `TTC_E_UNSUPPORTED` (`ttc_features()` says what this build has).
+    pub tls: *const ttc_tls_options,
+}
+
+/// What counts as delivered with reconnect (`ttc_options.delivery`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ttc_delivery {
+    /// Bytes the server's TCP acknowledged (default).
+    TTC_DELIVERY_TCP_ACK = 0,
+    /// Bytes the application confirmed with `ttc_confirm`, after the
+    /// server's own protocol said it has them.
+    TTC_DELIVERY_CONFIRMED = 1,
+}
+
+/// How host names are resolved (`ttc_options.resolver`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ttc_resolver {
+    /// The system resolver, or Android's netd from a static build on a
+    /// phone (default).
+    TTC_RESOLVER_AUTO = 0,
+    /// The C library's getaddrinfo.
+    TTC_RESOLVER_SYSTEM = 1,
+    /// The built-in DNS client, asking the servers in `resolver_addrs`.
+    TTC_RESOLVER_DNS = 2,
+    /// The addresses in `resolver_addrs`, whatever the host name.
+    TTC_RESOLVER_STATIC = 3,
+    /// Android's netd over the socket at `resolver_addrs`.
+    TTC_RESOLVER_DNSPROXYD = 4,
+}
+
+/// TLS settings (`ttc_options.tls`). Start from
+/// `ttc_tls_options_default()`: the server is verified against the
+/// system's roots for the host name connected to. Strings are
+/// NUL-terminated; NULL or "" leaves a setting unset.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ttc_tls_options {
+    /// Trust these CAs (a PEM file) instead of the system's roots.
+    pub ca_file: *const c_char,
+    /// Trust these CAs (PEM text) instead of the system's roots.
+    pub ca_pem: *const c_char,
+    /// A client certificate chain (PEM file), with `client_key_file`.
+    pub client_cert_file: *const c_char,
+    /// The client certificate's private key (PEM file).
+    pub client_key_file: *const c_char,
+    /// A client certificate chain (PEM text), with `client_key_pem`.
+    pub client_cert_pem: *const c_char,
+    /// The client certificate's private key (PEM text).
+    pub client_key_pem: *const c_char,
+    /// Accept only a server whose public key has one of these SHA-256
+    /// pins: "sha256//BASE64", several separated by ';', as curl's
+    /// --pinnedpubkey spells them.
+    pub pin_sha256: *const c_char,
+    /// ALPN protocols to offer, comma-separated ("h2,http/1.1").
+    pub alpn: *const c_char,
+    /// The name to send (SNI) and check the certificate against, when it
+    /// is not the host connected to.
+    pub server_name: *const c_char,
+    /// Non-zero: do not verify the server at all. For tests only.
+    pub insecure_skip_verify: i32,
 }
 
 /// Runs `f`, turning a panic into `TTC_E_PANIC`.
@@ -299,6 +474,7 @@ fn phase_of(p: Phase) -> ttc_phase {
         Phase::Write => ttc_phase::TTC_PHASE_WRITE,
         Phase::Shutdown => ttc_phase::TTC_PHASE_SHUTDOWN,
         Phase::Proxy => ttc_phase::TTC_PHASE_PROXY,
+        Phase::Tls => ttc_phase::TTC_PHASE_TLS,
         _ => ttc_phase::TTC_PHASE_OTHER,
     }
 }
@@ -339,7 +515,8 @@ fn error_of(e: &ttc_rs::Error) -> ttc_error {
 }
 
 fn report_of(r: &ShutdownReport) -> ttc_report {
-    ttc_report {
+    #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+    let mut out = ttc_report {
         reason: reason_of(r.reason),
         sent: r.sent,
         received: r.received,
@@ -347,7 +524,19 @@ fn report_of(r: &ShutdownReport) -> ttc_report {
         acked: r.acked,
         has_error: r.error.is_some(),
         error: r.error.as_ref().map_or_else(no_error, error_of),
+        resent: r.resent,
+        lost: r.lost,
+        connections: r.connections,
+        attempts: r.attempts,
+        tls_version: [0; TTC_TLS_NAME_CAPACITY],
+        tls_cipher: [0; TTC_TLS_NAME_CAPACITY],
+    };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &r.tls {
+        copy_str(&mut out.tls_version, tls.version);
+        copy_str(&mut out.tls_cipher, tls.cipher);
     }
+    out
 }
 
 fn empty_report() -> ttc_report {
@@ -359,6 +548,12 @@ fn empty_report() -> ttc_report {
         acked: 0,
         has_error: false,
         error: no_error(),
+        resent: 0,
+        lost: 0,
+        connections: 0,
+        attempts: 0,
+        tls_version: [0; TTC_TLS_NAME_CAPACITY],
+        tls_cipher: [0; TTC_TLS_NAME_CAPACITY],
     }
 }
 
@@ -368,6 +563,8 @@ fn signal_of(s: &Signal) -> ttc_signal {
         peer: [0; TTC_ADDR_CAPACITY],
         error: no_error(),
         report: empty_report(),
+        attempt: 0,
+        delay_ms: 0,
     };
     match s {
         Signal::Connected(addr) => {
@@ -382,6 +579,15 @@ fn signal_of(s: &Signal) -> ttc_signal {
         Signal::SocketShutdown(r) => {
             out.kind = ttc_signal_kind::TTC_SIGNAL_SOCKET_SHUTDOWN;
             out.report = report_of(r);
+        }
+        Signal::Disconnected(r) => {
+            out.kind = ttc_signal_kind::TTC_SIGNAL_DISCONNECTED;
+            out.report = report_of(r);
+        }
+        Signal::Reconnecting { attempt, delay } => {
+            out.kind = ttc_signal_kind::TTC_SIGNAL_RECONNECTING;
+            out.attempt = *attempt;
+            out.delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         }
         _ => {}
     }
@@ -405,77 +611,45 @@ pub extern "C" fn ttc_options_default() -> ttc_options {
         outbox_capacity: Config::DEFAULT_OUTBOX,
         stack_size: 0,
         proxy: std::ptr::null(),
+        reconnect: 0,
+        backoff_initial_ms: ttc_rs::Backoff::default().initial.as_millis() as i64,
+        backoff_max_ms: ttc_rs::Backoff::default().max.as_millis() as i64,
+        backoff_factor: ttc_rs::Backoff::default().factor,
+        backoff_jitter: 1,
+        max_attempts: -1,
+        max_elapsed_ms: -1,
+        resend_window: 0,
+        delivery: ttc_delivery::TTC_DELIVERY_TCP_ACK as i32,
+        user_timeout_ms: -1,
+        idle_timeout_ms: -1,
+        keepalive_interval_ms: -1,
+        keepalive_count: 0,
+        resolve_timeout_ms: -1,
+        attempt_delay_ms: Config::DEFAULT_ATTEMPT_DELAY.as_millis() as i64,
+        resolver: ttc_resolver::TTC_RESOLVER_AUTO as i32,
+        resolver_addrs: std::ptr::null(),
+        bind_device: std::ptr::null(),
+        local_addr: std::ptr::null(),
+        tls: std::ptr::null(),
     }
 }
 
-/// Checks `opts` and makes the library's Config from them; the chunk size
-/// to spawn with.
-///
-/// # Safety
-/// `opts.initial_message` must point to `initial_message_len` readable
-/// bytes (or be NULL); `opts.proxy` must be NULL or NUL-terminated.
-unsafe fn config_of(
-    host: &str,
-    port: u16,
-    opts: &ttc_options,
-) -> Result<(Config, usize), ttc_status> {
-    let chunk = match opts.chunk_size {
-        0 => Config::DEFAULT_CHUNK,
-        c if conn::CHUNK_SIZES.contains(&c) => c,
-        _ => return Err(TTC_E_UNSUPPORTED),
-    };
-    for cap in [opts.inbox_capacity, opts.outbox_capacity] {
-        if cap != 0 && cap != conn::CAPACITY {
-            return Err(TTC_E_UNSUPPORTED);
-        }
+/// The TLS options with every field at its default (all NULL, 0): verify
+/// the server against the system's roots.
+#[no_mangle]
+pub extern "C" fn ttc_tls_options_default() -> ttc_tls_options {
+    ttc_tls_options {
+        ca_file: std::ptr::null(),
+        ca_pem: std::ptr::null(),
+        client_cert_file: std::ptr::null(),
+        client_key_file: std::ptr::null(),
+        client_cert_pem: std::ptr::null(),
+        client_key_pem: std::ptr::null(),
+        pin_sha256: std::ptr::null(),
+        alpn: std::ptr::null(),
+        server_name: std::ptr::null(),
+        insecure_skip_verify: 0,
     }
-    let family = match opts.family {
-        0 => IpFamily::Any,
-        4 => IpFamily::V4,
-        6 => IpFamily::V6,
-        _ => return Err(TTC_E_INVALID),
-    };
-    let initial = if opts.initial_message_len == 0 {
-        Vec::new()
-    } else if opts.initial_message.is_null() {
-        return Err(TTC_E_NULL);
-    } else {
-        // SAFETY: the caller's promise (checked non-null above).
-        unsafe { std::slice::from_raw_parts(opts.initial_message, opts.initial_message_len) }
-            .to_vec()
-    };
-    let stack = match opts.stack_size {
-        0 if chunk > 1024 => Config::DEFAULT_STACK_SIZE + 8 * chunk,
-        0 => Config::DEFAULT_STACK_SIZE,
-        s => s,
-    };
-    let proxy = if opts.proxy.is_null() {
-        None
-    } else {
-        // SAFETY: the caller's promise (checked non-null above).
-        match unsafe { CStr::from_ptr(opts.proxy) }.to_str() {
-            Ok("") => None,
-            Ok(url) => Some(url.parse::<ttc_rs::Proxy>().map_err(|_| TTC_E_INVALID)?),
-            Err(_) => return Err(TTC_E_INVALID),
-        }
-    };
-    let mut config = Config::new(host, port)
-        .family(family)
-        .initial_message(initial)
-        .connect_timeout(timeout(opts.connect_timeout_ms).unwrap_or(Duration::MAX))
-        .write_timeout(timeout(opts.write_timeout_ms))
-        .linger(timeout(opts.linger_ms))
-        .keepalive(
-            timeout(opts.keepalive_ms)
-                .filter(|d| !d.is_zero())
-                .map(ttc_rs::Keepalive::idle),
-        )
-        .nodelay(opts.nodelay != 0)
-        .stack_size(stack);
-    if let Some(p) = proxy {
-        config = config.proxy(p);
-    }
-    Ok((config, chunk))
 }
 
 /// Starts a client for `host` (a DNS name or an IP address, NUL-terminated
@@ -485,7 +659,11 @@ unsafe fn config_of(
 /// report).
 ///
 /// `opts` may be NULL for the defaults. `error` may be NULL; when not, it
-/// is filled on `TTC_E_SPAWN` (and zeroed otherwise).
+/// is filled on `TTC_E_SPAWN`, and on `TTC_E_INVALID` or
+/// `TTC_E_UNSUPPORTED` for an option that was refused (the message names
+/// the field and says why: "tls.ca_file: ...", "resolver_addrs: ...";
+/// phase `TTC_PHASE_TLS` or `TTC_PHASE_PROXY` for those options), and
+/// zeroed otherwise.
 ///
 /// Errors: `TTC_E_NULL` (host or client NULL), `TTC_E_INVALID`,
 /// `TTC_E_UNSUPPORTED`, `TTC_E_SPAWN`.
@@ -496,7 +674,8 @@ unsafe fn config_of(
 /// `host` must be a NUL-terminated string; `opts`, `client` and `error`
 /// must be NULL or valid for reading (opts) and writing (client, error);
 /// `opts.initial_message` must point to `initial_message_len` bytes;
-/// `opts.proxy` must be NULL or a NUL-terminated string.
+/// every string field of `opts` (and of `*opts.tls`) must be NULL or
+/// NUL-terminated; `opts.tls` must be NULL or valid for reading.
 #[no_mangle]
 pub unsafe extern "C" fn ttc_spawn(
     host: *const c_char,
@@ -524,10 +703,16 @@ pub unsafe extern "C" fn ttc_spawn(
             // SAFETY: checked non-null; the caller's promise.
             unsafe { &*opts }
         };
-        // SAFETY: passes on the caller's promise about initial_message.
-        let (config, chunk) = match unsafe { config_of(host, port, opts) } {
+        // SAFETY: passes on the caller's promises about the options.
+        let (config, chunk) = match unsafe { config::config_of(host, port, opts) } {
             Ok(v) => v,
-            Err(s) => return s,
+            Err((status, e)) => {
+                if !error.is_null() {
+                    // SAFETY: checked non-null; the caller's promise.
+                    unsafe { error.write(*e) };
+                }
+                return status;
+            }
         };
         let conn = match conn::spawn(config, chunk) {
             Ok(Some(c)) => c,
@@ -805,6 +990,63 @@ pub unsafe extern "C" fn ttc_join(client: ttc_client, report: *mut ttc_report) -
     })
 }
 
+/// As `ttc_join`, but waits at most `timeout_ms` (negative: no limit; 0:
+/// only looks) for the worker to end. Returns `TTC_OK` (`*report` set),
+/// `TTC_TIMEOUT` (still running; `*report` untouched), `TTC_E_NULL`,
+/// `TTC_E_HANDLE`.
+///
+/// Thread safety: any thread.
+///
+/// # Safety
+/// `report` must be valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn ttc_join_timeout(
+    client: ttc_client,
+    timeout_ms: i64,
+    report: *mut ttc_report,
+) -> ttc_status {
+    guard(|| {
+        if report.is_null() {
+            return TTC_E_NULL;
+        }
+        let Some(conn) = handles::get(client) else {
+            return TTC_E_HANDLE;
+        };
+        if !conn.wait_finished(timeout(timeout_ms)) {
+            return TTC_TIMEOUT;
+        }
+        match conn.join() {
+            Some(r) => {
+                // SAFETY: checked non-null; the caller's promise.
+                unsafe { report.write(report_of(&r)) };
+                TTC_OK
+            }
+            None => TTC_E_PANIC,
+        }
+    })
+}
+
+/// With reconnect and `TTC_DELIVERY_CONFIRMED`: the server has the first
+/// `bytes` bytes that `ttc_send` and `ttc_try_send` queued (counted from
+/// the first byte ever queued, across connections; the initial message
+/// is not counted), as the server's own protocol said (a receipt, MQTT's
+/// PUBACK...). Those are not sent again after a reconnect; a connection
+/// starts again from the first send not wholly confirmed. A count below
+/// an earlier one changes nothing. Without confirmed delivery it has no
+/// effect. Never blocks.
+///
+/// Returns `TTC_OK` or `TTC_E_HANDLE`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn ttc_confirm(client: ttc_client, bytes: u64) -> ttc_status {
+    guard(|| match handles::get(client) {
+        Some(conn) => {
+            conn.confirm(bytes);
+            TTC_OK
+        }
+        None => TTC_E_HANDLE,
+    })
+}
+
 /// Frees the client: the handle is invalid from then on. If the worker is
 /// still running it is told to shut down (what is queued is unsent) and
 /// ends on its own; `ttc_free` does not wait for it. Calls blocked on the
@@ -881,7 +1123,7 @@ pub extern "C" fn ttc_reason_str(reason: i32) -> *const c_char {
         .as_ptr()
 }
 
-const PHASES: [(ttc_phase, &CStr); 8] = [
+const PHASES: [(ttc_phase, &CStr); 9] = [
     (ttc_phase::TTC_PHASE_NONE, c"none"),
     (ttc_phase::TTC_PHASE_SPAWN, c"spawn"),
     (ttc_phase::TTC_PHASE_RESOLVE, c"resolve"),
@@ -890,10 +1132,11 @@ const PHASES: [(ttc_phase, &CStr); 8] = [
     (ttc_phase::TTC_PHASE_WRITE, c"write"),
     (ttc_phase::TTC_PHASE_SHUTDOWN, c"shutdown"),
     (ttc_phase::TTC_PHASE_PROXY, c"proxy"),
+    (ttc_phase::TTC_PHASE_TLS, c"tls"),
 ];
 
 /// The name of a `ttc_phase` ("none", "spawn", "resolve", "connect",
-/// "read", "write", "shutdown", "proxy"; "other" for any other value): static,
+/// "read", "write", "shutdown", "proxy", "tls"; "other" for any other value): static,
 /// NUL-terminated.
 ///
 /// Thread safety: any thread.
@@ -912,6 +1155,20 @@ pub extern "C" fn ttc_phase_str(phase: i32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn ttc_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The optional features of this build, space-separated: "proxy", and
+/// "tls" when built with the `tls` feature (the default): static,
+/// NUL-terminated.
+///
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn ttc_features() -> *const c_char {
+    if cfg!(feature = "tls") {
+        c"proxy tls".as_ptr()
+    } else {
+        c"proxy".as_ptr()
+    }
 }
 
 /// Installs the library's logger once (stderr; logcat on Android), at the

@@ -130,6 +130,7 @@ fn test_reason_and_phase_names_match_the_library() {
         Phase::Write,
         Phase::Shutdown,
         Phase::Proxy,
+        Phase::Tls,
     ] {
         let name = unsafe { CStr::from_ptr(ttc_phase_str(phase_of(p) as i32)) };
         assert_eq!(name.to_str().unwrap(), p.as_str());
@@ -592,4 +593,83 @@ fn test_big_chunks_start_from_a_thread_with_a_small_stack() {
     let (reason, sent) = t.join().expect("the small thread overflowed or panicked");
     assert_eq!((reason, sent), (ttc_reason::TTC_REASON_FINISHED, 40_000));
     assert_eq!(reports.recv_timeout(WAIT).unwrap().received, 40_000);
+}
+
+/// `ttc_spawn` with `opts`, expecting a refusal: its status and error.
+fn refused(opts: &ttc_options) -> (ttc_status, ttc_error) {
+    let mut client = 0;
+    let mut err = no_error();
+    let st = unsafe { ttc_spawn(c"127.0.0.1".as_ptr(), 9, opts, &mut client, &mut err) };
+    assert_eq!(client, 0);
+    (st, err)
+}
+
+#[test]
+fn test_refused_options_are_error_values_naming_the_field() {
+    let mut o = ttc_options_default();
+    o.resolver = ttc_resolver::TTC_RESOLVER_DNS as i32;
+    o.resolver_addrs = c"192.0.2.53, nonsense".as_ptr();
+    let (st, e) = refused(&o);
+    assert_eq!(st, TTC_E_INVALID);
+    assert!(field_text(&e.message).contains("resolver_addrs"), "{e:?}");
+    assert_eq!(field_text(&e.kind), "InvalidInput");
+
+    let mut o = ttc_options_default();
+    o.resolver = ttc_resolver::TTC_RESOLVER_STATIC as i32;
+    assert_eq!(refused(&o).0, TTC_E_INVALID, "static needs addresses");
+
+    let mut o = ttc_options_default();
+    o.resolver = 9;
+    assert_eq!(refused(&o).0, TTC_E_INVALID);
+
+    let mut o = ttc_options_default();
+    o.chunk_size = 1000;
+    let (st, e) = refused(&o);
+    assert_eq!(st, TTC_E_UNSUPPORTED);
+    assert!(field_text(&e.message).contains("chunk_size 1000"), "{e:?}");
+
+    let mut tls = ttc_tls_options_default();
+    tls.client_cert_file = c"/nonexistent/cert.pem".as_ptr();
+    let mut o = ttc_options_default();
+    o.tls = &tls;
+    let (st, e) = refused(&o);
+    if cfg!(feature = "tls") {
+        assert_eq!(st, TTC_E_INVALID);
+        assert_eq!(e.phase, ttc_phase::TTC_PHASE_TLS);
+        assert!(
+            field_text(&e.message).contains("needs client_key_file"),
+            "{e:?}"
+        );
+    } else {
+        assert_eq!(st, TTC_E_UNSUPPORTED);
+    }
+}
+
+#[test]
+fn test_join_timeout_waits_only_as_long_as_asked() {
+    let (addr, _reports) = peer(Peer::Sink);
+    let c = spawn(addr);
+    assert_eq!(signal(c).kind, ttc_signal_kind::TTC_SIGNAL_CONNECTED);
+    let mut r = empty_report();
+    let start = Instant::now();
+    assert_eq!(unsafe { ttc_join_timeout(c, 50, &mut r) }, TTC_TIMEOUT);
+    assert!(start.elapsed() < WAIT);
+    assert_eq!(unsafe { ttc_join_timeout(c, 0, &mut r) }, TTC_TIMEOUT);
+    assert_eq!(
+        unsafe { ttc_join_timeout(c, 0, ptr::null_mut()) },
+        TTC_E_NULL
+    );
+    assert_eq!(
+        ttc_confirm(c, 10),
+        TTC_OK,
+        "no effect without confirmed delivery"
+    );
+    assert_eq!(ttc_shutdown(c), TTC_OK);
+    assert_eq!(unsafe { ttc_join_timeout(c, WAIT_MS, &mut r) }, TTC_OK);
+    assert_eq!(r.reason, ttc_reason::TTC_REASON_SHUTDOWN);
+    assert_eq!((r.connections, r.resent, r.lost), (1, 0, 0));
+    assert!(r.attempts >= 1);
+    assert_eq!(ttc_free(c), TTC_OK);
+    assert_eq!(ttc_confirm(c, 10), TTC_E_HANDLE);
+    assert_eq!(unsafe { ttc_join_timeout(c, 0, &mut r) }, TTC_E_HANDLE);
 }

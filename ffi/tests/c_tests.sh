@@ -5,7 +5,11 @@
 # cross gccs (against that target's libttc.a, run under QEMU user-mode),
 # each run against the test peers of the host's `ttc serve` on loopback:
 # echo byte-exact, sink count and hash checked, an initial message, a
-# refused connection's error and report.
+# refused connection's error and report. Then the connection features
+# (ffi/tests/features_test.c): reconnect with confirmed delivery across a
+# server restart, TLS against `openssl s_server` with a CA file (made here
+# with the openssl CLI), a wrong CA refused, a refused port, an idle
+# timeout, refused options as error values.
 #
 #   bash ffi/tests/c_tests.sh [host] [armv7] [aarch64]   # default: all three
 #
@@ -76,6 +80,17 @@ kill "$peer_pid"
 wait "$peer_pid" 2>/dev/null || true
 closed_port=$peer_port
 
+# TLS: a CA, a server certificate for 127.0.0.1 by it, and another CA;
+# `openssl s_server -rev` (each line back reversed) with that certificate.
+pki=$work/pki
+bash ffi/tests/make-pki.sh "$pki"
+tls_out=$work/s_server.out
+openssl s_server -rev -accept 127.0.0.1:0 -cert "$pki/server.pem" -key "$pki/server.key" \
+    </dev/null >"$tls_out" 2>&1 &
+pids+=($!)
+tls_port=$(wait_line "$tls_out" '^ACCEPT ' | sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p')
+[ -n "$tls_port" ] || { echo "openssl s_server did not start" >&2; exit 1; }
+
 head -c 300000 /dev/urandom >"$work/echo.in"
 head -c 1000000 /dev/urandom >"$work/sink.in"
 sink_hash=$(fnv1a "$work/sink.in")
@@ -100,9 +115,24 @@ run_variant() {
     [ "$name" = host-asan ] && extra=(-fsanitize=address -fno-omit-frame-pointer)
     "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/examples/ttc_nc.c "$lib/libttc.a" "${libs[@]}" -o "$dir/ttc_nc"
     "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/tests/api_test.c "$lib/libttc.a" "${libs[@]}" -o "$dir/api_test"
+    "$cc" "${cflags[@]}" ${extra[@]+"${extra[@]}"} ffi/tests/features_test.c "$lib/libttc.a" "${libs[@]}" -o "$dir/features_test"
     if [ "$name" = host-asan ]; then
         # The shared library too: the same programs against libttc.so.
         "$cc" "${cflags[@]}" "${extra[@]}" ffi/tests/api_test.c -L "$lib" -lttc -o "$dir/api_test_so"
+        # The README's example, linked as the README says (an rpath, no
+        # LD_LIBRARY_PATH), against the echo peer and against s_server.
+        "$cc" "${cflags[@]}" "${extra[@]}" ffi/examples/hello.c -L "$lib" -lttc -Wl,-rpath,"$lib" -o "$dir/hello"
+        if (unset LD_LIBRARY_PATH; timeout 60 "$dir/hello" 127.0.0.1 "$echo_port" >"$dir/hello.out" 2>&1 &&
+            timeout 60 "$dir/hello" 127.0.0.1 "$tls_port" "$pki/ca.pem" >>"$dir/hello.out" 2>&1) &&
+            grep -qx 'hello: got back: hello, ttc' "$dir/hello.out" &&
+            grep -qx 'hello: got back: ctt ,olleh' "$dir/hello.out" &&
+            grep -q '^hello: report reason=.* TLSv1\.' "$dir/hello.out"; then
+            pass "$name: examples/hello.c, linked with an rpath, plain and TLS"
+            : >"$echo_out"
+        else
+            cat "$dir/hello.out" >&2
+            fail "$name: examples/hello.c"
+        fi
         if LD_LIBRARY_PATH=$lib timeout 60 "$dir/api_test_so" 127.0.0.1 "$sink_port" >"$dir/api_so.out" 2>&1; then
             pass "$name: api_test against libttc.so ($(tail -n1 "$dir/api_so.out"))"
         else
@@ -117,6 +147,14 @@ run_variant() {
     else
         cat "$dir/api.out" >&2
         fail "$name: api_test"
+    fi
+
+    if "${run[@]}" "$dir/features_test" "$tls_port" "$pki/ca.pem" "$pki/other_ca.pem" "$closed_port" \
+        >"$dir/features.out" 2>&1; then
+        pass "$name: features_test ($(tail -n1 "$dir/features.out"))"
+    else
+        cat "$dir/features.out" >&2
+        fail "$name: features_test"
     fi
 
     # echo: byte-exact, and the report.

@@ -5,12 +5,11 @@ import errno
 import os
 import socket
 import subprocess
-import sys
 import threading
 
 import pytest
 
-from conftest import ROOT, WAIT, fnv1a
+from conftest import INSTALLED, PYTHON, ROOT, WAIT, fnv1a
 
 import ttc
 from ttc import ThreadedTCPClient
@@ -189,12 +188,14 @@ def test_bad_options_and_closed_client():
 
 def test_library_is_found_through_ttc_library():
     code = "import ttc; print(ttc.library_path()); print(ttc.__version__)"
-    env = dict(os.environ, TTC_LIBRARY=ttc.library_path(), PYTHONPATH=str(ROOT / "python"))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+    env = dict(os.environ, TTC_LIBRARY=ttc.library_path())
+    if not INSTALLED:
+        env["PYTHONPATH"] = str(ROOT / "python")
+    out = subprocess.run(PYTHON + ["-c", code], env=env, capture_output=True,
                          text=True, timeout=WAIT, check=True).stdout.split()
     assert out == [ttc.library_path(), ttc.__version__]
     env["TTC_LIBRARY"] = "/nonexistent/libttc.so"
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+    r = subprocess.run(PYTHON + ["-c", code], env=env, capture_output=True,
                        text=True, timeout=WAIT)
     assert r.returncode != 0
     assert "/nonexistent/libttc.so" in r.stderr

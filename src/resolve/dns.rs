@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{failed, io_timed_out, recv_some, send_all, timed_out, wait};
 use crate::config::IpFamily;
-use crate::connect::Failure;
+use crate::message::Failure;
 use crate::sys;
 use crate::wake::Core;
 

@@ -47,7 +47,7 @@ use std::time::Instant;
 
 use super::{failed, recv_some, send_all, timed_out};
 use crate::config::IpFamily;
-use crate::connect::Failure;
+use crate::message::Failure;
 use crate::wake::Core;
 
 /// `ResponseCode::DnsProxyQueryResult`.

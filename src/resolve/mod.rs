@@ -25,75 +25,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::connect::Failure;
+use crate::config::{Resolver, ANDROID_DNSPROXYD};
+use crate::message::Failure;
 use crate::message::Phase;
 use crate::sys;
 use crate::wake::Core;
-
-/// How the connect phase turns the host name into addresses. Set it with
-/// [`Config::resolver`](crate::Config::resolver); the default is
-/// [`Resolver::Auto`]. An IP address given as the host (`192.0.2.7`,
-/// `::1`, `[::1]`, `fe80::1%eth0`) is used as it is with every resolver
-/// but [`Resolver::Static`].
-///
-/// Every lookup is bounded by
-/// [`Config::resolve_timeout`](crate::Config::resolve_timeout) and the
-/// connect budget, and `Shutdown` or `Abort` ends it at once. A failed
-/// lookup is an [`Error`](crate::Error) of phase
-/// [`Phase::Resolve`](crate::Phase): kind `NotFound` for a name that does
-/// not exist or has no address, `TimedOut` for the time limit,
-/// `InvalidData` for a reply that does not parse, `InvalidInput` for a
-/// host name that cannot be sent.
-///
-/// **On phones.** The static aarch64 build (musl) is the one meant for an
-/// Android shell, where there is no `/etc/resolv.conf` and musl's own
-/// resolver finds nothing. There [`Resolver::Auto`] asks Android's netd
-/// over `/dev/socket/dnsproxyd`, speaking the protocol of bionic's
-/// `getaddrinfo` proxy client. That protocol is implemented from bionic's
-/// and netd's public sources and tested against a fake netd that speaks
-/// their framing byte for byte, on the host and under qemu-aarch64 with
-/// the static build. **None of it has been run on a real phone.**
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Resolver {
-    /// Chosen for each lookup from what the system has (see
-    /// [`Resolver::Dnsproxyd`] and [`Resolver::System`]): netd's
-    /// `/dev/socket/dnsproxyd` when `/etc/resolv.conf` does not exist and
-    /// that socket does (an Android system seen from a static build),
-    /// otherwise the system resolver. Builds for Android itself (bionic)
-    /// always use the system resolver: bionic's `getaddrinfo` already asks
-    /// netd. Deciding per lookup costs two `stat` calls and follows a
-    /// `resolv.conf` that appears or goes away (DHCP on a board).
-    #[default]
-    Auto,
-    /// The C library's `getaddrinfo` (through std), with whatever it
-    /// reads: `/etc/hosts`, `/etc/resolv.conf`, NSS on glibc. It runs on a
-    /// short-lived helper thread (128 KiB stack) so that the worker can
-    /// stop waiting for it; the helper ends on its own when `getaddrinfo`
-    /// returns.
-    System,
-    /// Android's netd, over the UNIX socket at this path (on a phone
-    /// `/dev/socket/dnsproxyd`), as bionic's `getaddrinfo` asks it. Another
-    /// path is for tests. Reads `/etc/hosts`-like files and the phone's DNS
-    /// settings, private DNS included, since netd does the lookup.
-    Dnsproxyd(PathBuf),
-    /// A small built-in DNS client that asks these servers over UDP
-    /// (port 53 unless given), in turn, with a random id per query: an
-    /// `AAAA` and an `A` query (only one of them when
-    /// [`Config::family`](crate::Config::family) asks for one family), up
-    /// to three rounds over the list with per-try timeouts of 1, 2 and 4 s,
-    /// within the resolve time limit. A truncated reply is asked again
-    /// over TCP. A name is sent as it is, with no search domains;
-    /// `/etc/hosts` is not read. Once one family has answered with
-    /// addresses, the other gets at most 50 ms more (RFC 8305's resolution
-    /// delay). CNAMEs are followed within the reply only.
-    Dns(Vec<SocketAddr>),
-    /// These addresses, whatever the host name (with the configured
-    /// port): for tests, and for pinning a server's addresses.
-    Static(Vec<IpAddr>),
-}
-
-/// Where Android's netd listens for resolver requests.
-pub const ANDROID_DNSPROXYD: &str = "/dev/socket/dnsproxyd";
 
 /// The C library's resolver configuration (musl and glibc read it).
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -263,28 +199,24 @@ fn wait(
     write: bool,
     until: Option<Instant>,
 ) -> Result<Option<sys::Ready>, Failure> {
-    core.park();
+    let parked = core.park();
     if let Some(reason) = core.stop_requested() {
-        core.unpark();
+        drop(parked);
         return Err(Failure::Stopped(reason));
     }
     let timeout = match until {
         Some(u) => {
             let left = u.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                core.unpark();
                 return Ok(None);
             }
             Some(left)
         }
         None => None,
     };
-    let ready = sys::poll(fd, read, write, core.wake_fd(), timeout);
-    core.unpark();
-    let ready = ready.map_err(|e| Failure::Failed(Phase::Resolve, e))?;
-    if ready.woken {
-        core.wake_fd().drain();
-    }
+    let ready = parked
+        .poll(|wake| sys::poll(fd, read, write, wake, timeout))
+        .map_err(|e| Failure::Failed(Phase::Resolve, e))?;
     if let Some(reason) = core.stop_requested() {
         return Err(Failure::Stopped(reason));
     }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::{failed, timed_out, wait};
-use crate::connect::Failure;
+use crate::message::Failure;
 use crate::message::Phase;
 use crate::sys::{self, EventFd};
 use crate::wake::Core;

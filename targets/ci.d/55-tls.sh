@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tls feature (rustls + ring): clippy (host and armv7) and docs with it on, then its
-# tests against real servers on loopback (tests/tls.rs: the library's TLS
-# peers, openssl s_server, nginx; tests/tls_stay.rs: reconnect, acked,
+# tests against real servers on loopback (tests/tls/main.rs: the library's TLS
+# peers, openssl s_server, nginx; tests/tls/stay.rs: reconnect, acked,
 # linger and idle timeout over TLS; plus the TLS unit tests of the
 # library and the CLI) on the host and under QEMU for armv7 and aarch64
 # (one 32-bit and one 64-bit ARM; thumbv7neon is the same 32-bit source
@@ -26,7 +26,7 @@ ttc_run cargo clippy --all-targets --features tls -- -D warnings
 ttc_run env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --features tls
 # Every TLS test's name has "tls" in it. The proxy feature rides along
 # (one build for both): TLS through a proxy's tunnel is in tests/proxy.rs.
-ttc_some_tests ttc_run cargo test --features tls,proxy --lib --bin ttc --test tls --test tls_stay --test proxy -- tls
+ttc_some_tests ttc_run cargo test --features tls,proxy --lib --bin ttc --test tls --test proxy -- tls
 
 # clippy with the feature on for one 32-bit target besides the host (the
 # TLS code has no target-specific parts; armv7 catches 32-bit lints such
@@ -36,7 +36,7 @@ for t in armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu; do
     # The whole proxy suite runs here under QEMU, with TLS on (one build
     # per target for both features; ci.d/56-proxy.sh runs it on the host
     # without TLS).
-    ttc_some_tests ttc_run cargo test --features tls,proxy --target "$t" --test tls --test tls_stay --test proxy
+    ttc_some_tests ttc_run cargo test --features tls,proxy --target "$t" --test tls --test proxy
 done
 
 ttc_run env CC_aarch64_linux_android=aarch64-linux-gnu-gcc \

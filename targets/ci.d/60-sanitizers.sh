@@ -20,8 +20,7 @@ echo "--- ThreadSanitizer"
 CARGO_TARGET_DIR=target/tsan RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     cargo +"$TTC_NIGHTLY" test -Zbuild-std --target "$host" \
-    --lib --test behaviour --test fault_reset --test fault_silence --test fault_backpressure \
-    --test fault_half_close --test fault_flood --test fault_connect --test prop_accounting
+    --lib --test behaviour --test fault --test prop_accounting
 
 
 echo "--- Miri"

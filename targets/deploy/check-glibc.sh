@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fails if a dynamically linked binary needs a glibc newer than the floor
-# (default 2.28: Debian 10 buster, Raspberry Pi OS buster).
+# Fails if a dynamically linked binary or shared library needs a glibc
+# newer than the floor (default 2.28: Debian 10 buster, Raspberry Pi OS
+# buster).
 #
 #   bash targets/deploy/check-glibc.sh BINARY... [--max 2.28]
 #
@@ -34,7 +35,9 @@ status=0
 for f in "${files[@]}"; do
     [ -f "$f" ] || ttc_die "$f: no such file"
     name=${f##*/}
-    if ! ttc_elf_is_dynamic "$f"; then
+    # A program asks for an interpreter; a shared library (libttc.so)
+    # has none, but needs libraries all the same.
+    if ! ttc_elf_is_dynamic "$f" && ! LC_ALL=C readelf -dW "$f" 2>/dev/null | grep -q '(NEEDED)'; then
         ttc_say "$name: static, needs no glibc: ok"
         continue
     fi

@@ -101,7 +101,7 @@ ttc_rust_target_ensure --toolchain "$TOOLCHAIN" "${targets[@]}"
 export CROSS_CONTAINER_ENGINE=podman
 # The host network: cargo inside needs no network (deps are in CARGO_HOME),
 # and it avoids netavark setup in sandboxes. --privileged: the network-
-# namespace tests (tests/netns_links.rs) create namespaces, veth pairs,
+# namespace tests (tests/netns/) create namespaces, veth pairs,
 # nftables rules and tc qdiscs, as root on the host does; each lives in a
 # fresh namespace of its own.
 export CROSS_CONTAINER_OPTS="${CROSS_CONTAINER_OPTS:---network host --privileged}"

@@ -1,7 +1,7 @@
-//! The harness for tests/cli.rs: starts the built `ttc` binary (through
+//! The harness for tests/cli/: starts the built `ttc` binary (through
 //! the same `qemu-*` under QEMU user-mode), feeds its stdin, reads its
 //! stderr line by line and its stdout whole or by lines, and checks how a
-//! run ended. tests/cli.rs holds only the cases.
+//! run ended. tests/cli/ holds only the cases.
 //!
 //! ```ignore
 //! let o = ttc(&["127.0.0.1", &port]).run(b"input");
@@ -32,7 +32,12 @@ use super::{eventually, fill_pattern, SOON};
 /// so it is started through the matching `qemu-*`; on a native host or a
 /// real device it runs directly. Never skips.
 pub fn ttc_command() -> Command {
-    let exe = env!("CARGO_BIN_EXE_ttc");
+    command_for(env!("CARGO_BIN_EXE_ttc"))
+}
+
+/// A command that starts `exe`, a binary built for the target: through the
+/// matching `qemu-*` under QEMU user-mode, directly otherwise.
+pub fn command_for(exe: impl AsRef<std::ffi::OsStr>) -> Command {
     let qemu = if under_qemu() {
         if cfg!(target_arch = "arm") {
             Some("qemu-arm")
@@ -54,11 +59,7 @@ pub fn ttc_command() -> Command {
     }
 }
 
-/// True when the tests run under QEMU user-mode (the cargo runner sets
-/// `QEMU_LD_PREFIX`): everything, the binary's start included, is slower.
-pub fn under_qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
+pub use super::under_qemu;
 
 /// What to do with the child's stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,9 @@
-//! Fault-injection helpers for tests/fault_*.rs, tests/prop_*.rs,
-//! tests/netns_*.rs and tests/drop_restart.rs: a producer that feeds the
-//! inbox with the pattern and counts exactly what was accepted, a consumer
-//! that drains the outbox (optionally slowly) and checks what arrived, and
-//! the accounting check every scenario ends with.
+//! Fault-injection helpers for tests/fault/, tests/prop_*.rs,
+//! tests/netns/, tests/stay/ and tests/drop_restart.rs: a producer that
+//! feeds the inbox with the pattern and counts exactly what was accepted,
+//! a consumer that drains the outbox (optionally slowly) and checks what
+//! arrived, and the checks scenarios end with (the accounting invariant,
+//! a connect that timed out).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use super::{eventually, fill_pattern, thread_id_named, Ending, SOON};
 use ttc::{Chunk, Inbox, Outbox, RecvTimeoutError, SendTimeoutError, ShutdownReport, Signal};
+
+/// How long a receive queue must stay unchanged to count as settled
+/// ([`wait_unread_settles`]) when the sender is plain TCP.
+pub const SETTLE: Duration = Duration::from_millis(100);
 
 /// What a [`feed`] producer got into the inbox.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,6 +203,30 @@ pub fn the_error(signals: &[Signal]) -> Option<ttc::Error> {
     errors.first().map(|e| (*e).clone())
 }
 
+/// A connect that ran out of its `budget`: one error signal, in the
+/// connect phase, `TimedOut`; the report's reason is `Error`; and it came
+/// `took` after the start, no sooner than the budget (less 50 ms of timer
+/// slack) and not much later.
+pub fn assert_connect_timed_out(
+    signals: &[Signal],
+    report: &ShutdownReport,
+    took: Duration,
+    budget: Duration,
+) {
+    let err = the_error(signals).expect("a connect error");
+    assert_eq!(
+        (err.phase, err.kind),
+        (ttc::Phase::Connect, io::ErrorKind::TimedOut),
+        "{err}"
+    );
+    assert_eq!(report.reason, ttc::Reason::Error, "{report}");
+    assert!(
+        took >= budget - Duration::from_millis(50),
+        "gave up after {took:?}"
+    );
+    assert!(took < budget + Duration::from_secs(2), "took {took:?}");
+}
+
 /// Whether the signals include `PeerClosed`.
 pub fn saw_peer_closed(signals: &[Signal]) -> bool {
     signals.contains(&Signal::PeerClosed)
@@ -263,8 +292,24 @@ pub fn reset(s: TcpStream) {
     drop(s);
 }
 
-/// A server on `listener` that reads `read` bytes, stops reading for a
-/// moment (pacing the peer: the client's writes back up meanwhile), then
+/// Waits until the receive queue of socket `fd` holds data and has not
+/// changed for `settle` (the sender stopped: its window closed, or it had
+/// no more), at most `SOON`; returns the bytes unread then.
+pub fn wait_unread_settles(fd: std::os::fd::RawFd, settle: Duration) -> u64 {
+    let mut last = super::cli::unread(fd);
+    let mut since = Instant::now();
+    eventually(SOON, || {
+        let now = super::cli::unread(fd);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        last > 0 && since.elapsed() >= settle
+    });
+    last
+}
+
+/// A server on `listener` that reads `read` bytes, stops reading until
+/// its receive queue settles (the client's writes back up meanwhile), then
 /// resets with data unread. Its result: (bytes read, bytes still unread in
 /// its receive queue at the reset).
 pub fn read_then_reset(listener: TcpListener, read: u64) -> super::OneShot<(u64, u64)> {
@@ -278,8 +323,7 @@ pub fn read_then_reset(listener: TcpListener, read: u64) -> super::OneShot<(u64,
                 Ok(n) => got += n as u64,
             }
         }
-        std::thread::sleep(Duration::from_millis(300));
-        let unread_at_reset = super::cli::unread(std::os::fd::AsRawFd::as_raw_fd(&s));
+        let unread_at_reset = wait_unread_settles(std::os::fd::AsRawFd::as_raw_fd(&s), SETTLE);
         reset(s);
         (got, unread_at_reset)
     })

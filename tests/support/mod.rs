@@ -4,9 +4,12 @@
 //! deadlines, and a way to start the built `ttc` binary that also works
 //! under QEMU user-mode.
 //!
-//! Each integration test declares `mod support;` and uses what it needs:
+//! Each test binary declares `mod support;` (a suite in a directory:
+//! `#[path = "../support/mod.rs"] mod support;` in its `main.rs`, and
+//! `use crate::support;` in its modules) and uses what it needs:
 //!
-//! - this file: servers, signals, outbox draining, OS-state polling;
+//! - this file: servers, signals, outbox draining, OS-state polling,
+//!   `under_qemu`, the stop bound, and running a test alone;
 //! - [`cli`]: starting the built `ttc` binary and checking its output;
 //! - [`faults`]: the pattern producer and consumer, the accounting check;
 //! - [`netns`]: test hosts in network namespaces (root only);
@@ -45,6 +48,71 @@ pub use ttc::peers::{fill_pattern, fnv1a, fnv1a_update, pattern, ConnectionRepor
 /// QEMU on a busy two-core machine never flakes, short enough that a hang
 /// fails the test in seconds.
 pub const SOON: Duration = Duration::from_secs(10);
+
+/// True when the tests run under QEMU user-mode (the cargo runner sets
+/// `QEMU_LD_PREFIX`): everything, a child process's start included, is
+/// slower, and some socket options read back truncated.
+pub fn under_qemu() -> bool {
+    std::env::var_os("QEMU_LD_PREFIX").is_some()
+}
+
+/// How long after `Shutdown` or `Abort` the final signal may come: 50 ms on
+/// the host, generously more under QEMU (emulated user code on a loaded
+/// machine).
+pub fn stop_bound() -> Duration {
+    if under_qemu() {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_millis(50)
+    }
+}
+
+/// Runs `body` in a process of its own: this test binary started again
+/// (through QEMU when under it) with only the test `name` (its path in
+/// the binary, e.g. `flood::test_x`) selected. For a test that measures
+/// the whole process (memory, threads, descriptors), which other tests
+/// running beside it would disturb. The child's output is shown; its
+/// failure fails the test; it gets `limit` to finish.
+pub fn alone(name: &str, limit: Duration, body: impl FnOnce()) {
+    const VAR: &str = "TTC_TEST_ALONE";
+    if std::env::var(VAR).as_deref() == Ok(name) {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("this test binary's path");
+    let mut cmd = cli::command_for(exe);
+    cmd.args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(VAR, name)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = spawn::spawn(&mut cmd).expect("start the test binary again");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for the test's own process"),
+        Err(_) => {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) on a child we started and have not
+                // reaped (the waiting thread still waits for it).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            panic!("{name}: its own process did not end within {limit:?}");
+        }
+    };
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name}: {}", out.status);
+    // The child ran exactly this one test (a misspelt name selects none).
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("test result: ok. 1 passed"),
+        "{name}: did not run in its own process"
+    );
+}
 
 /// A loopback server and the reports of the connections it served.
 pub struct Server {

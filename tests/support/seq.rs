@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use ttc::Control;
 
-use super::SOON;
+use super::faults::{reset, wait_unread_settles};
+use super::{listen_on, SOON};
 
 /// Bytes in one numbered chunk.
 pub const SEQ_CHUNK: usize = 1024;
@@ -243,6 +244,74 @@ pub fn confirm_receipts(client: &ttc::Client) -> JoinHandle<u64> {
             }
         }
         confirmed
+    })
+}
+
+/// A connection that a [`restarting_server`] round serves: plain TCP, or
+/// TLS over it.
+pub trait RoundStream: Read + Write {
+    /// The TCP socket under it.
+    fn tcp(&self) -> &TcpStream;
+    /// The TCP socket, to reset it.
+    fn into_tcp(self) -> TcpStream;
+    /// Ends the last round's stream in order (TLS: `close_notify`).
+    fn finish(&mut self) {}
+}
+
+impl RoundStream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+    fn into_tcp(self) -> TcpStream {
+        self
+    }
+}
+
+/// Accepts one plain connection, with a read timeout of `3 * SOON`.
+pub fn accept_plain(listener: &TcpListener) -> TcpStream {
+    let (s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(3 * SOON)).unwrap();
+    s
+}
+
+/// A server on one port that stops and starts again: each of `rounds`
+/// rounds listens on `port`, takes one connection (`accept`), closes the
+/// listener, and processes `per_round` numbered chunks after `initial`
+/// with a receipt every 16 ([`receipt_round`]); then it stops reading,
+/// waits until its receive queue settles (the client backs up) and resets
+/// with data unread, and stays away a moment. The last round reads to the
+/// end. Returns each round's bytes and the unread bytes at each reset.
+pub fn restarting_server<S: RoundStream + 'static>(
+    port: u16,
+    rounds: usize,
+    per_round: u64,
+    initial: &'static [u8],
+    settle: Duration,
+    accept: impl Fn(&TcpListener) -> S + Send + 'static,
+) -> JoinHandle<(Vec<Vec<u8>>, Vec<u64>)> {
+    std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        let mut unread_at_reset = Vec::new();
+        let mut processed = 0u64;
+        for round in 0..rounds {
+            let listener = listen_on(port);
+            let mut s = accept(&listener);
+            drop(listener);
+            let last = round + 1 == rounds;
+            let got = receipt_round(&mut s, initial, per_round, last, &mut processed);
+            streams.push(got);
+            if last {
+                s.finish();
+                break;
+            }
+            let fd = std::os::fd::AsRawFd::as_raw_fd(s.tcp());
+            unread_at_reset.push(wait_unread_settles(fd, settle));
+            reset(s.into_tcp());
+            // Away for a moment: connection attempts are refused (a fault
+            // of a set length, not a wait for anything).
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        (streams, unread_at_reset)
     })
 }
 

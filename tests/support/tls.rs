@@ -1,4 +1,4 @@
-//! TLS test material and real TLS servers, for tests/tls.rs: certificates
+//! TLS test material and real TLS servers, for tests/tls/: certificates
 //! made by the openssl CLI in a temporary directory, `openssl s_server`
 //! and nginx started on loopback ports and stopped on drop.
 //!

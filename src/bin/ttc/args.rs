@@ -71,6 +71,23 @@ macro_rules! proxy_help {
     };
 }
 
+/// The `--no-follow-routes` line of `--help` (only with the `routes`
+/// feature: without it nothing follows the routes).
+#[cfg(feature = "routes")]
+macro_rules! routes_help {
+    () => {
+        "      --no-follow-routes      with --reconnect: do not reconnect at once when
+                              the route to the server goes away or comes back
+"
+    };
+}
+#[cfg(not(feature = "routes"))]
+macro_rules! routes_help {
+    () => {
+        ""
+    };
+}
+
 /// The `serve` TLS lines of `--help` (only with the `tls` feature).
 #[cfg(feature = "tls")]
 macro_rules! tls_serve_help {
@@ -142,7 +159,9 @@ Client options:
       --backoff INITIAL,MAX   wait before a reconnect: random, up to INITIAL
                               doubled per attempt, at most MAX (default 0.5,30)
       --max-attempts N        give up after N reconnect attempts in a row
-      --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
+",
+    routes_help!(),
+    "      --attempt-delay SECS    Happy Eyeballs: while an attempt is pending this
                               long, try the next address too (default 250ms;
                               10ms to 2s)
       --interface IFACE       connect through this network interface only
@@ -194,7 +213,8 @@ The first SIGINT/SIGTERM sends Shutdown: the client stops at once, even when
 idle, and still prints the shutdown line with the unsent count. Pending
 connection attempts stop at once too. A second SIGINT/SIGTERM exits immediately if it comes 1 s
 or more after the first, or is the other signal (timeout(1) sends one request
-as two signals).
+as two signals). SIGHUP: with --reconnect, reconnect now (the network
+changed); without it, ignored.
 
 Differences from nc and socat:
   End of input half-closes (nc -N); nc -q SECS is about --linger SECS, and
@@ -329,6 +349,10 @@ pub struct Connect {
     pub proxy_arg: Option<String>,
     /// `--noproxy LIST` as given (else `NO_PROXY` applies).
     pub noproxy: Option<String>,
+    /// With `--reconnect`, follow the kernel's routes (unless
+    /// `--no-follow-routes`; only with the `routes` feature).
+    #[cfg(feature = "routes")]
+    pub follow_routes: bool,
     /// The proxy to use, from `--proxy` or the environment, after the
     /// no-proxy list (set by [`with_env_proxy`]).
     #[cfg(feature = "proxy")]
@@ -375,6 +399,10 @@ impl Connect {
             .recv_spin(std::time::Duration::ZERO);
         if let Some(b) = self.reconnect {
             c = c.reconnect(b);
+        }
+        #[cfg(feature = "routes")]
+        {
+            c = c.follow_routes(self.follow_routes);
         }
         if let Some(t) = self.connect_timeout {
             c = c.connect_timeout(t);
@@ -536,6 +564,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
         reconnect: None,
         proxy_arg: None,
         noproxy: None,
+        #[cfg(feature = "routes")]
+        follow_routes: true,
         #[cfg(feature = "proxy")]
         proxy: None,
         #[cfg(feature = "tls")]
@@ -621,6 +651,8 @@ fn parse_connect(mut p: lexopt::Parser) -> Result<Command, Usage> {
                 c.proxy_arg = Some(url);
             }
             Long("noproxy") => c.noproxy = Some(p.value()?.string()?),
+            #[cfg(feature = "routes")]
+            Long("no-follow-routes") => c.follow_routes = false,
             #[cfg(feature = "tls")]
             Long(
                 o @ ("tls" | "ca" | "cert" | "key" | "pin" | "alpn" | "servername" | "insecure"),
@@ -740,6 +772,8 @@ pub const CONNECT_OPTIONS: &[&str] = &[
     "max-attempts",
     "proxy",
     "noproxy",
+    #[cfg(feature = "routes")]
+    "no-follow-routes",
     "tls",
     #[cfg(feature = "tls")]
     "ca",

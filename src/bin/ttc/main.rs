@@ -29,7 +29,7 @@ pub const EXIT_USAGE: i32 = 2;
 
 fn main() {
     // First, before parsing and before opening any file (opening a FIFO
-    // waits for its writer): a SIGINT or SIGTERM from then on waits for the
+    // waits for its writer): a SIGINT, SIGTERM or SIGHUP from then on waits for the
     // session's watcher, which ends the connection with a final line,
     // instead of killing the process without one. Commands with no watcher
     // let them act as usual again below.

@@ -203,7 +203,7 @@ pub fn session(config: ttc::Config, source: Source, o: &Options<'_>) -> i32 {
     }
     let stopped_by = Arc::new(AtomicI32::new(0));
     if signals_blocked {
-        watch_signals(&client, stopped_by.clone());
+        watch_signals(&client, stopped_by.clone(), reconnect);
     }
     let gate = Arc::new(Gate::default());
     let printer = spawn("ttc-signal-lines", {
@@ -350,10 +350,20 @@ const SECOND_SIGNAL_AFTER: Duration = Duration::from_secs(1);
 
 /// First SIGINT/SIGTERM: `Shutdown`. A second one (see
 /// [`SECOND_SIGNAL_AFTER`]): exit at once.
-fn watch_signals(client: &Client, stopped_by: Arc<AtomicI32>) {
+fn watch_signals(client: &Client, stopped_by: Arc<AtomicI32>, reconnect: bool) {
     let control = client.control().clone();
     let mut first: Option<(i32, Instant)> = None;
     let watcher = signals::spawn_watcher(Box::new(move |sig| match first {
+        // SIGHUP: the network changed. With --reconnect, reconnect now;
+        // without, the connection goes on (it cannot be remade).
+        _ if sig == libc::SIGHUP => {
+            if reconnect {
+                log::info!("SIGHUP: reconnecting now");
+                control.send(Control::Reconnect);
+            } else {
+                CONSOLE.line("ttc: SIGHUP ignored: reconnecting needs --reconnect");
+            }
+        }
         None => {
             first = Some((sig, Instant::now()));
             stopped_by.store(sig, Ordering::Release);

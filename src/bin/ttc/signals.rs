@@ -1,6 +1,7 @@
-//! SIGINT and SIGTERM, turned into ordinary calls on a thread of our own.
+//! SIGINT, SIGTERM and SIGHUP, turned into ordinary calls on a thread of
+//! our own.
 //!
-//! [`block`] masks both signals in the calling thread; called first thing
+//! [`block`] masks them in the calling thread; called first thing
 //! in `main`, before any thread starts, every thread inherits the mask, so
 //! the kernel never interrupts one with them. [`spawn_watcher`] then waits
 //! for them with `sigwait(2)` on a dedicated thread and calls a plain Rust
@@ -12,7 +13,8 @@
 use std::io;
 use std::mem::MaybeUninit;
 
-/// The signals that stop `ttc`.
+/// The signals `ttc` handles: SIGINT and SIGTERM stop it; SIGHUP asks a
+/// client with `--reconnect` to reconnect now (the network changed).
 fn stop_set() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: sigemptyset initialises the set it is given; sigaddset only
@@ -22,11 +24,12 @@ fn stop_set() -> libc::sigset_t {
         libc::sigemptyset(set.as_mut_ptr());
         libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
         libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGHUP);
         set.assume_init()
     }
 }
 
-/// Blocks SIGINT and SIGTERM in this thread and in every thread it starts
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread and in every thread it starts
 /// from now on. Call it before starting any thread.
 pub fn block() -> io::Result<()> {
     let set = stop_set();
@@ -40,7 +43,7 @@ pub fn block() -> io::Result<()> {
     }
 }
 
-/// Undoes [`block`] in this thread: SIGINT and SIGTERM act as usual again
+/// Undoes [`block`] in this thread: the signals act as usual again
 /// (they end the process), for when no watcher could be started.
 pub fn unblock() {
     let set = stop_set();
@@ -54,8 +57,8 @@ pub fn unblock() {
     }
 }
 
-/// Starts a thread that calls `on_signal` with each SIGINT or SIGTERM
-/// (the signal number) as it arrives. Needs [`block`] first.
+/// Starts a thread that calls `on_signal` with each SIGINT, SIGTERM or
+/// SIGHUP (the signal number) as it arrives. Needs [`block`] first.
 /// (A boxed closure: one copy of the thread's code for every caller.)
 pub fn spawn_watcher(mut on_signal: Box<dyn FnMut(i32) + Send>) -> io::Result<()> {
     std::thread::Builder::new()

@@ -13,6 +13,14 @@ final class NativeSignal {
     long received;
     long unsent;
     long acked;
+    long resent;
+    long lost;
+    int connections;
+    int attempts;
+    String tlsVersion;
+    String tlsCipher;
+    int attempt;
+    long delayMs;
     boolean hasError;
     String reportErrorPhase;
     String reportErrorKind;
@@ -27,6 +35,8 @@ final class NativeSignal {
         ConnectionError e = hasError
                 ? new ConnectionError(reportErrorPhase, reportErrorKind, reportErrorOsCode, reportErrorMessage)
                 : null;
-        return new Report(reason, sent, received, unsent, acked, e);
+        return new Report(reason, sent, received, unsent, acked, resent, lost, connections, attempts,
+                tlsVersion == null || tlsVersion.isEmpty() ? null : tlsVersion,
+                tlsCipher == null || tlsCipher.isEmpty() ? null : tlsCipher, e);
     }
 }

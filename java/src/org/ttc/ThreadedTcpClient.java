@@ -62,6 +62,72 @@ public final class ThreadedTcpClient implements AutoCloseable {
          * failure to get through is an error of phase "proxy".
          */
         public String proxy = null;
+
+        /** TCP keepalive: time between probes, ms (negative: the system's). */
+        public long keepaliveIntervalMs = -1;
+        /** TCP keepalive: unanswered probes that end the connection (0: the system's). */
+        public int keepaliveCount = 0;
+        /** TCP_USER_TIMEOUT: data unacknowledged this long ends the connection, ms (negative: off). */
+        public long userTimeoutMs = -1;
+        /** Nothing from the server this long ends the connection (phase "read", TimedOut), ms (negative: off). */
+        public long idleTimeoutMs = -1;
+
+        /**
+         * Reconnect when the connection is lost: what was not delivered is
+         * sent again on the next connection. The waits grow from
+         * {@code backoffInitialMs} by {@code backoffFactor} up to
+         * {@code backoffMaxMs} (random up to that with {@code backoffJitter});
+         * {@code maxAttempts} and {@code maxElapsedMs} (negative: never) give up.
+         */
+        public boolean reconnect = false;
+        public long backoffInitialMs = 500;
+        public long backoffMaxMs = 30_000;
+        public int backoffFactor = 2;
+        public boolean backoffJitter = true;
+        public long maxAttempts = -1;
+        public long maxElapsedMs = -1;
+        /** With reconnect, the most bytes kept for sending again (0: 256 KiB). */
+        public long resendWindow = 0;
+        /**
+         * With reconnect: what the application {@link ThreadedTcpClient#confirm}s
+         * is delivered, instead of what the server's TCP acknowledged.
+         */
+        public boolean confirmedDelivery = false;
+
+        /** "auto" (null: the default) or "system". */
+        public String resolver = null;
+        /** Ask these DNS servers with the built-in client: "192.0.2.53,[2001:db8::53]:5353". */
+        public String dnsServers = null;
+        /** Use these IP addresses whatever the host name: "192.0.2.7,2001:db8::7". */
+        public String addresses = null;
+        /** A limit on resolving alone, ms (negative: only the connect budget). */
+        public long resolveTimeoutMs = -1;
+        /** Happy Eyeballs' connection attempt delay, ms. */
+        public long attemptDelayMs = 250;
+        /** Connect through this interface only (SO_BINDTODEVICE), e.g. "wlan0". */
+        public String interfaceName = null;
+        /** Connect from this source IP address. */
+        public String sourceAddress = null;
+
+        /**
+         * Speak TLS, verifying the server against the system's roots (or
+         * {@code tlsCaFile} / {@code tlsCaPem}) for the host name (or
+         * {@code tlsServerName}); a client certificate from
+         * {@code tlsClientCertFile} and {@code tlsClientKeyFile}; pins
+         * ("sha256//BASE64", ';'-separated) and ALPN protocols
+         * (comma-separated). A refused certificate is an error of phase
+         * "tls" whose message starts with its reason ("unknown_issuer: ...").
+         */
+        public boolean tls = false;
+        public String tlsCaFile = null;
+        public String tlsCaPem = null;
+        public String tlsClientCertFile = null;
+        public String tlsClientKeyFile = null;
+        public String tlsPinSha256 = null;
+        public String tlsAlpn = null;
+        public String tlsServerName = null;
+        /** Do not verify the server at all. Tests only. */
+        public boolean tlsInsecureSkipVerify = false;
     }
 
     private static final int OK = 0, TIMEOUT = 1, CLOSED = 3;
@@ -82,8 +148,8 @@ public final class ThreadedTcpClient implements AutoCloseable {
      * @throws java.io.IOException when the worker cannot be started
      */
     public ThreadedTcpClient(String host, int port, Options o) throws java.io.IOException {
-        handle = nativeSpawn(host, port, o.initialMessage, o.connectTimeoutMs, o.writeTimeoutMs,
-                o.lingerMs, o.keepaliveMs, o.nodelay, o.chunkSize, o.proxy);
+        confirmed = o.confirmedDelivery;
+        handle = nativeSpawn(host, port, o);
     }
 
     private long h() {
@@ -111,7 +177,47 @@ public final class ThreadedTcpClient implements AutoCloseable {
      */
     public int send(byte[] data, long timeoutMs) {
         long r = nativeSend(h(), data, 0, data.length, timeoutMs);
-        return (int) (r & 0xffffffffL);
+        int taken = (int) (r & 0xffffffffL);
+        // Kept only for confirm: without it the list would only grow.
+        if (taken > 0 && confirmed) {
+            synchronized (ends) {
+                offset += taken;
+                ends.addLast(offset);
+            }
+        }
+        return taken;
+    }
+
+    // With confirmed delivery: where each send ends in the stream.
+    private final java.util.ArrayDeque<Long> ends = new java.util.ArrayDeque<>();
+    private long offset;
+    private final boolean confirmed;
+
+    /**
+     * With reconnect and {@code confirmedDelivery}: the server has the
+     * oldest {@code messages} sends not yet confirmed (one send call is one
+     * message), as its own protocol said. After a reconnect sending starts
+     * again from the first send not confirmed.
+     *
+     * @throws IllegalArgumentException when fewer sends are unconfirmed
+     */
+    public void confirm(int messages) {
+        long end;
+        synchronized (ends) {
+            if (messages < 1 || messages > ends.size()) {
+                throw new IllegalArgumentException("confirm(" + messages + "): " + ends.size() + " sends are unconfirmed");
+            }
+            for (int i = 1; i < messages; i++) {
+                ends.removeFirst();
+            }
+            end = ends.removeFirst();
+        }
+        nativeConfirm(h(), end);
+    }
+
+    /** {@code confirm(1)}: the oldest unconfirmed send. */
+    public void confirm() {
+        confirm(1);
     }
 
     /**
@@ -183,9 +289,9 @@ public final class ThreadedTcpClient implements AutoCloseable {
         return nativeVersion();
     }
 
-    private static native long nativeSpawn(String host, int port, byte[] initial, long connectMs,
-            long writeMs, long lingerMs, long keepaliveMs, boolean nodelay, int chunkSize,
-            String proxy) throws java.io.IOException;
+    private static native long nativeSpawn(String host, int port, Options o) throws java.io.IOException;
+
+    private static native void nativeConfirm(long handle, long bytes);
 
     private static native long nativeSend(long handle, byte[] data, int off, int len, long timeoutMs);
 

@@ -22,13 +22,19 @@ import java.util.regex.Pattern;
  * "java: N passed, N failed", and the exit status is non-zero on any
  * failure.
  *
- *   java -Dttc.library=target/debug/libttc.so -cp CLASSES org.ttc.ClientTest TTC_BINARY
+ * Then reconnect with confirmed delivery across a server restart (an
+ * in-process server), and TLS against `openssl s_server -rev` with the
+ * certificates of ffi/tests/make-pki.sh (a CA file; a wrong CA refused).
+ *
+ *   java -Dttc.library=target/debug/libttc.so -cp CLASSES org.ttc.ClientTest TTC_BINARY PKI_DIR
  */
 public final class ClientTest {
     /** Generous: the machine may be loaded. */
     static final long WAIT_MS = 20_000;
     static int passed, failed;
     static String ttcBinary;
+    /** The directory of ffi/tests/make-pki.sh's certificates. */
+    static String pki;
 
     static void check(boolean ok, String what) {
         if (ok) {
@@ -283,6 +289,206 @@ public final class ClientTest {
         check(!ThreadedTcpClient.version().isEmpty(), "version");
     }
 
+    /**
+     * Answers "ack N" for each line "msg N"; after {@code cut} lines it
+     * dies (resets the connection, stops listening), then listens again
+     * on the same port and serves the next connection to its end.
+     */
+    static final class RestartingLineServer implements Runnable {
+        final int cut;
+        final int port;
+        final java.util.concurrent.ConcurrentHashMap<Integer, Integer> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        volatile int connections;
+        ServerSocket listener;
+
+        RestartingLineServer(int cut) throws Exception {
+            this.cut = cut;
+            listener = new ServerSocket();
+            listener.setReuseAddress(true);
+            listener.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+            port = listener.getLocalPort();
+        }
+
+        void serve(java.net.Socket conn, int limit) throws Exception {
+            BufferedReader r = new BufferedReader(new InputStreamReader(conn.getInputStream(), StandardCharsets.US_ASCII));
+            java.io.OutputStream out = conn.getOutputStream();
+            int taken = 0;
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (!line.startsWith("msg ")) {
+                    continue;
+                }
+                int k = Integer.parseInt(line.substring(4));
+                seen.merge(k, 1, Integer::sum);
+                out.write(("ack " + k + "\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                if (limit > 0 && ++taken == limit) {
+                    return;
+                }
+            }
+        }
+
+        @Override
+        public void run() {
+            try {
+                java.net.Socket conn = listener.accept();
+                connections++;
+                serve(conn, cut);
+                conn.setSoLinger(true, 0); // the crash: a reset
+                conn.close();
+                listener.close();
+                listener = new ServerSocket();
+                listener.setReuseAddress(true);
+                listener.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+                conn = listener.accept();
+                connections++;
+                serve(conn, 0);
+                conn.close();
+                listener.close();
+            } catch (Exception e) {
+                check(false, "line server: " + e);
+            }
+        }
+    }
+
+    static void reconnectWithConfirmAcrossAServerRestart() throws Exception {
+        int lines = 200;
+        RestartingLineServer server = new RestartingLineServer(40);
+        Thread t = new Thread(server);
+        t.setDaemon(true);
+        t.start();
+        ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+        o.reconnect = true;
+        o.backoffInitialMs = 20;
+        o.backoffMaxMs = 200;
+        o.backoffJitter = false;
+        o.maxAttempts = 100;
+        o.confirmedDelivery = true;
+        long accepted = 0;
+        try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", server.port, o)) {
+            for (int k = 0; k < lines; k++) {
+                byte[] line = ("msg " + k + "\n").getBytes(StandardCharsets.US_ASCII);
+                check(c.send(line, WAIT_MS) == line.length, "reconnect: send " + k);
+                accepted += line.length;
+            }
+            // Each first "ack N" confirms the oldest unconfirmed send.
+            StringBuilder pending = new StringBuilder();
+            java.util.Set<Integer> acked = new java.util.HashSet<>();
+            while (acked.size() < lines) {
+                byte[] d = c.receive(WAIT_MS);
+                if (d == null || d.length == 0) {
+                    break;
+                }
+                pending.append(new String(d, StandardCharsets.US_ASCII));
+                int nl;
+                while ((nl = pending.indexOf("\n")) >= 0) {
+                    int k = Integer.parseInt(pending.substring(4, nl));
+                    pending.delete(0, nl + 1);
+                    if (acked.add(k)) {
+                        c.confirm();
+                    }
+                }
+            }
+            check(acked.size() == lines, "reconnect: " + acked.size() + " of " + lines + " lines acknowledged");
+            c.producerFinished();
+            int connected = 0, reconnecting = 0;
+            Signal s;
+            while ((s = c.nextSignal(WAIT_MS)) != null) {
+                if (s.kind == Signal.Kind.CONNECTED) {
+                    connected++;
+                }
+                if (s.kind == Signal.Kind.RECONNECTING) {
+                    reconnecting++;
+                    check(s.attempt >= 1, "reconnect: attempt " + s.attempt);
+                }
+            }
+            Report r = c.join();
+            t.join(WAIT_MS);
+            check(server.seen.size() == lines, "reconnect: the server saw " + server.seen.size() + " of " + lines + " lines");
+            check(server.connections == 2 && connected == 2 && reconnecting >= 1,
+                    "reconnect: connections " + server.connections + ", connected " + connected + ", reconnecting " + reconnecting);
+            check(r.reason.equals("finished") && r.connections == 2 && r.acked == accepted
+                    && r.sent == accepted + r.resent && r.unsent == 0 && r.lost == 0 && r.error == null,
+                    "reconnect: report " + r);
+        }
+    }
+
+    /** `openssl s_server -rev` with the test server certificate: its process and port. */
+    static Process sServer(int[] port) throws Exception {
+        Process p = new ProcessBuilder("openssl", "s_server", "-rev", "-accept", "127.0.0.1:0",
+                "-cert", pki + "/server.pem", "-key", pki + "/server.key")
+                .redirectErrorStream(true).start();
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = r.readLine()) != null) {
+            Matcher m = Pattern.compile("^ACCEPT 127\\.0\\.0\\.1:(\\d+)").matcher(line);
+            if (m.find()) {
+                port[0] = Integer.parseInt(m.group(1));
+                break;
+            }
+        }
+        Thread drain = new Thread(() -> {
+            try {
+                while (r.readLine() != null) {
+                    // s_server's chatter
+                }
+            } catch (Exception e) {
+                // stopped
+            }
+        });
+        drain.setDaemon(true);
+        drain.start();
+        return p;
+    }
+
+    static void tlsWithACaFileAndAWrongCaRefused() throws Exception {
+        int[] port = {0};
+        Process server = sServer(port);
+        try {
+            check(port[0] > 0, "s_server started");
+            ThreadedTcpClient.Options o = new ThreadedTcpClient.Options();
+            o.tls = true;
+            o.tlsCaFile = pki + "/ca.pem";
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", port[0], o)) {
+                Signal s = c.nextSignal(WAIT_MS);
+                check(s != null && s.kind == Signal.Kind.CONNECTED, "tls: connected " + s);
+                c.send("hello ttc\n".getBytes(StandardCharsets.US_ASCII), WAIT_MS);
+                ByteArrayOutputStream got = new ByteArrayOutputStream();
+                while (got.size() < 10) {
+                    byte[] d = c.receive(WAIT_MS);
+                    if (d == null || d.length == 0) {
+                        break;
+                    }
+                    got.write(d);
+                }
+                check(got.toString(StandardCharsets.US_ASCII).equals("ctt olleh\n"), "tls: s_server reversed the line");
+                c.shutdown();
+                Report r = c.join();
+                check(r.sent == 10 && r.received == 10 && r.tlsVersion != null && r.tlsVersion.startsWith("TLSv1.")
+                        && r.tlsCipher != null, "tls: report " + r);
+            }
+            o.tlsCaFile = pki + "/other_ca.pem";
+            o.reconnect = true; // a refused certificate ends it all the same
+            try (ThreadedTcpClient c = new ThreadedTcpClient("127.0.0.1", port[0], o)) {
+                Report r = c.join();
+                check(r.reason.equals("error") && r.error != null && r.error.phase.equals("tls")
+                        && r.error.message.startsWith("unknown_issuer") && r.connections == 0,
+                        "tls: a wrong CA is refused: " + r);
+            }
+            o.tlsCaFile = "/nonexistent/ca.pem";
+            boolean threw = false;
+            try {
+                new ThreadedTcpClient("127.0.0.1", port[0], o).close();
+            } catch (IllegalArgumentException e) {
+                threw = e.getMessage().contains("ca_file");
+            }
+            check(threw, "tls: a CA file that is not there throws IllegalArgumentException naming it");
+        } finally {
+            server.destroy();
+            server.waitFor(WAIT_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
     interface Test {
         void run() throws Exception;
     }
@@ -298,11 +504,12 @@ public final class ClientTest {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            System.err.println("usage: ClientTest TTC_BINARY");
+        if (args.length != 2) {
+            System.err.println("usage: ClientTest TTC_BINARY PKI_DIR");
             System.exit(2);
         }
         ttcBinary = args[0];
+        pki = args[1];
         run("echo is byte-exact with the initial message first", ClientTest::echoIsByteExactWithInitialMessage);
         run("sink gets every byte, hash checked", ClientTest::sinkGetsEveryByteHashChecked);
         run("fortune: the server closes first", ClientTest::fortuneServerClosesFirst);
@@ -310,6 +517,8 @@ public final class ClientTest {
         run("a refused connection is an error", ClientTest::refusedConnectionIsAnError);
         run("bad options are refused", ClientTest::badOptionsAreRefused);
         run("a proxy that is not there is a proxy error", ClientTest::proxyThatIsNotThereIsAProxyError);
+        run("reconnect with confirm across a server restart", ClientTest::reconnectWithConfirmAcrossAServerRestart);
+        run("TLS with a CA file; a wrong CA refused", ClientTest::tlsWithACaFileAndAWrongCaRefused);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 && passed > 0 ? 0 : 1);
     }

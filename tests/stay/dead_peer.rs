@@ -9,7 +9,7 @@
 //! root, iproute2 and nftables). Host and QEMU alike; the bounds are
 //! generous for a loaded machine and emulation.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +23,7 @@ use ttc::{Config, Control, Keepalive, Phase, Reason, Signal};
 
 /// Extra time any bound here allows: a busy two-core machine, or QEMU.
 fn slack() -> Duration {
-    if std::env::var_os("QEMU_LD_PREFIX").is_some() {
+    if under_qemu() {
         Duration::from_secs(3)
     } else {
         Duration::from_millis(1500)

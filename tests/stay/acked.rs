@@ -8,7 +8,7 @@
 //! which truncates `TCP_INFO`, from samples of `SIOCOUTQ`; the same bounds
 //! hold for both.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! be acted on (at once, or after the linger time for the graceful end),
 //! with the accounting invariant and one final signal.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

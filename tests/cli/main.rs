@@ -9,6 +9,8 @@
 //! Every wait is bounded (`support::SOON`); a child still running when a
 //! test ends is killed.
 
+mod stay;
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};

@@ -3,11 +3,11 @@
 //! servers and, for a link that goes dark, between two test hosts in
 //! network namespaces the test makes (tests/support/netns.rs).
 
-mod support;
+use crate::support;
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::cli::*;
 use support::faults::read_then_reset;
@@ -87,10 +87,6 @@ fn idle_timeout_ends_a_silent_connection_with_a_read_timeout() {
     assert_network_error(&o, "read", "TimedOut");
 }
 
-fn qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
-
 #[test]
 fn reconnect_send_survives_a_link_that_goes_dark_and_exits_0() {
     // `--send` of numbered chunks, paced, from namespace b to a recorder in
@@ -100,7 +96,7 @@ fn reconnect_send_survives_a_link_that_goes_dark_and_exits_0() {
     // 16 MiB at 4 MiB/s on the host; under QEMU 4 MiB at 1 MiB/s.
     use support::netns::*;
     use support::seq::*;
-    let (chunks, rate) = if qemu() {
+    let (chunks, rate) = if under_qemu() {
         (4096u64, "1Mi")
     } else {
         (16384, "4Mi")
@@ -257,4 +253,51 @@ fn reconnect_pipe_finishes_on_one_connection_and_exits_0() {
         "{last}"
     );
     assert_eq!(field(last, "connections"), 1, "{last}");
+}
+
+#[test]
+fn sighup_with_reconnect_reconnects_at_once_without_a_gap() {
+    let server = support::start(Peer::Echo);
+    let port = port_arg(server.addr);
+    let mut t = ttc(&["--reconnect", "127.0.0.1", &port])
+        .stdout(Out::Lines)
+        .spawn();
+    t.wait_line("ttc: connected");
+    t.write(b"ping\n");
+    assert_eq!(t.next_stdout_line().as_deref(), Ok("ping"));
+    let sent_at = Instant::now();
+    t.signal(libc::SIGHUP);
+    let ended = t.wait_line("ttc: disconnected");
+    assert!(ended.contains("reason=network_changed"), "{ended}");
+    t.wait_line("ttc: connected");
+    let took = sent_at.elapsed();
+    let bound = Duration::from_secs(if under_qemu() { 3 } else { 1 });
+    assert!(took < bound, "connected again after {took:?}");
+    t.write(b"pong\n");
+    assert_eq!(t.next_stdout_line().as_deref(), Ok("pong"));
+    t.close_stdin();
+    let o = t.finish();
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let last = o.last_line();
+    assert!(last.contains("reason=finished"), "{last}");
+    assert_eq!(field(last, "connections"), 2, "{last}");
+    assert_eq!(field(last, "acked"), 10, "{last}");
+}
+
+#[test]
+fn sighup_without_reconnect_is_ignored_with_a_note() {
+    let server = support::start(Peer::Echo);
+    let mut t = ttc(&["127.0.0.1", &port_arg(server.addr)])
+        .stdout(Out::Lines)
+        .spawn();
+    t.wait_line("ttc: connected");
+    t.signal(libc::SIGHUP);
+    t.wait_line("ttc: SIGHUP ignored");
+    // The connection goes on.
+    t.write(b"ping\n");
+    assert_eq!(t.next_stdout_line().as_deref(), Ok("ping"));
+    t.close_stdin();
+    let o = t.finish();
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(field(o.last_line(), "received"), 5, "{o:?}");
 }

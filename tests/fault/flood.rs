@@ -2,10 +2,10 @@
 //! while, not at all. Memory stays bounded (the worker stops reading when
 //! the outbox is full, so TCP flow control stops the server) and nothing is
 //! lost (every byte arrives, in order, and the report's `received` equals
-//! what the outbox delivered). One test in this binary, so the process's
-//! memory figures are this test's alone.
+//! what the outbox delivered). The test runs in a process of its own
+//! (`support::alone`), so the process's memory figures are its alone.
 
-mod support;
+use crate::support;
 
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,14 @@ const IN_FLIGHT_BOUND: u64 = 8 << 20;
 
 #[test]
 fn test_flood_with_slow_consumer_keeps_memory_bounded_and_loses_nothing() {
+    support::alone(
+        "flood::test_flood_with_slow_consumer_keeps_memory_bounded_and_loses_nothing",
+        6 * SOON,
+        flood,
+    );
+}
+
+fn flood() {
     let sent = Arc::new(AtomicU64::new(0));
     let s2 = sent.clone();
     let listener = {

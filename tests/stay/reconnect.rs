@@ -10,24 +10,21 @@
 //! Loopback, and for a link that goes dark two test hosts in network
 //! namespaces the test makes (tests/support/netns.rs). Host and QEMU.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read};
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::cli::unread;
-use support::faults::reset;
+use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use support::faults::{reset, SETTLE};
 use support::netns::*;
 use support::seq::*;
 use support::*;
 use ttc::{Backoff, Config, Control, Delivery, Jitter, Phase, Reason, Signal};
-
-fn qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
 
 /// A quick backoff for loopback tests.
 fn quick() -> Backoff {
@@ -84,47 +81,6 @@ fn test_finished_transfer_with_reconnect_on_is_one_connection_all_acknowledged()
     assert_eq!(client.join(), report);
 }
 
-/// A server on one port that stops and starts again: each round accepts
-/// one connection with its listener, closes the listener, processes
-/// `per_round` numbered chunks (sending a receipt `ack N\n` every 16,
-/// N the chunks processed in all), then stops reading, lets its receive
-/// buffer fill and resets with data unread; it stays away a moment before
-/// the next round. The last round reads to the end. Returns each round's
-/// bytes and the unread bytes at each reset.
-fn restarting_server(
-    port: u16,
-    rounds: usize,
-    per_round: u64,
-    initial: &'static [u8],
-) -> JoinHandle<(Vec<Vec<u8>>, Vec<u64>)> {
-    std::thread::spawn(move || {
-        let mut streams = Vec::new();
-        let mut unread_at_reset = Vec::new();
-        let mut processed = 0u64;
-        for round in 0..rounds {
-            let listener = listen_on(port);
-            let (mut s, _) = listener.accept().unwrap();
-            drop(listener);
-            s.set_read_timeout(Some(3 * SOON)).unwrap();
-            let last = round + 1 == rounds;
-            let got = receipt_round(&mut s, initial, per_round, last, &mut processed);
-            if last {
-                streams.push(got);
-                return (streams, unread_at_reset);
-            }
-            // Pacing the peer: the client fills the receive buffer that
-            // this round will never read.
-            std::thread::sleep(Duration::from_millis(100));
-            unread_at_reset.push(unread(s.as_raw_fd()));
-            reset(s);
-            streams.push(got);
-            // Away for a moment: connection attempts are refused.
-            std::thread::sleep(Duration::from_millis(150));
-        }
-        (streams, unread_at_reset)
-    })
-}
-
 #[test]
 fn test_an_initial_message_not_yet_acknowledged_is_sent_again_before_the_end() {
     // Nothing but the initial message to deliver, and the first connection
@@ -171,10 +127,10 @@ fn test_an_initial_message_not_yet_acknowledged_is_sent_again_before_the_end() {
 #[test]
 fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
     const INITIAL: &[u8] = b"HELLO\n";
-    let total: u64 = if qemu() { 1600 } else { 3000 };
+    let total: u64 = if under_qemu() { 1600 } else { 3000 };
     let per_round = total / 5;
     let port = refused_port();
-    let server = restarting_server(port, 4, per_round, INITIAL);
+    let server = restarting_server(port, 4, per_round, INITIAL, SETTLE, accept_plain);
     let client = Config::new("127.0.0.1", port)
         .initial_message(INITIAL.to_vec())
         .reconnect(quick())
@@ -349,7 +305,7 @@ fn refused_client(backoff: Backoff) -> (ttc::Client, JoinHandle<Vec<(Instant, Si
 
 #[test]
 fn test_shutdown_or_abort_during_the_backoff_wait_ends_the_component_at_once() {
-    let bound = if qemu() {
+    let bound = if under_qemu() {
         Duration::from_millis(500)
     } else {
         Duration::from_millis(50)
@@ -440,7 +396,7 @@ fn test_max_elapsed_gives_up_in_time() {
     let waits = count_signals(&signals, |s| matches!(s, Signal::Reconnecting { .. }));
     // About 600 / 50 waits; fewer on a slow machine, never more.
     assert!((3..=12).contains(&waits), "{waits} waits");
-    let slack = if qemu() {
+    let slack = if under_qemu() {
         Duration::from_secs(2)
     } else {
         Duration::from_millis(500)
@@ -460,7 +416,11 @@ fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_withou
     // the link went dark, the client reconnects once it is back, and
     // every chunk arrives. 16 MiB at 4 MiB/s on the host; under QEMU,
     // where an unoptimised test build is far slower, 4 MiB at 1 MiB/s.
-    let (total, rate) = if qemu() { (4096, 1024) } else { (16384, 4096) };
+    let (total, rate) = if under_qemu() {
+        (4096, 1024)
+    } else {
+        (16384, 4096)
+    };
     let pair = NetPair::new("dark");
     let recorder = Recorder::on(pair.listen_a());
     let port = recorder.addr.port();
@@ -503,7 +463,7 @@ fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_withou
         .iter()
         .find_map(|(t, s)| matches!(s, Signal::Disconnected(_)).then_some(*t))
         .expect("the connection never failed");
-    let slack = if qemu() {
+    let slack = if under_qemu() {
         Duration::from_secs(3)
     } else {
         Duration::from_millis(1500)
@@ -543,4 +503,197 @@ fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_withou
     assert_eq!(report.acked, bytes, "{report}");
     assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
     assert!(dropped > 0, "the dark link dropped nothing");
+}
+
+/// A client with a long backoff (a reconnect that waited for it would
+/// show) to a recorder on loopback, with its signal collector.
+fn long_backoff_client() -> (ttc::Client, JoinHandle<Vec<(Instant, Signal)>>, Recorder) {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let long = Backoff::default()
+        .initial(Duration::from_secs(30))
+        .jitter(Jitter::Off);
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .reconnect(long)
+        .spawn()
+        .unwrap();
+    let signals = collect_signals(client.signal().clone(), 4 * SOON);
+    (client, signals, recorder)
+}
+
+#[test]
+fn test_reconnect_control_ends_the_connection_and_connects_again_at_once_without_a_gap() {
+    let (total, rate) = if under_qemu() {
+        (2048, 2048)
+    } else {
+        (4096, 4096)
+    };
+    let (client, signals, recorder) = long_backoff_client();
+    let feeder = feed_chunks(&client, total, Some(rate));
+    let third = total * SEQ_CHUNK as u64 / 3;
+    assert!(
+        eventually(2 * SOON, || recorder.received() >= third),
+        "the upload did not get going"
+    );
+    let asked = Instant::now();
+    client.control().send(Control::Reconnect);
+    assert_eq!(feeder.join().unwrap(), total);
+    let signals = signals.join().unwrap();
+    let report = final_of(&signals);
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 2, "{report}");
+
+    let ended = signals.iter().find_map(|(_, s)| match s {
+        Signal::Disconnected(r) => Some(r.clone()),
+        _ => None,
+    });
+    let ended = ended.expect("the connection did not end");
+    assert_eq!(ended.reason, Reason::NetworkChanged, "{ended}");
+    assert!(ended.error.is_none(), "{ended}");
+    assert!(
+        signals.iter().any(|(_, s)| matches!(
+            s,
+            Signal::Reconnecting {
+                attempt: 1,
+                delay: Duration::ZERO
+            }
+        )),
+        "no immediate reconnect: {signals:?}"
+    );
+    let again = signals
+        .iter()
+        .filter_map(|(t, s)| matches!(s, Signal::Connected(_)).then_some(*t))
+        .nth(1)
+        .expect("no second connection");
+    let bound = Duration::from_secs(if under_qemu() { 3 } else { 1 });
+    assert!(
+        again - asked < bound,
+        "connected again after {:?}",
+        again - asked
+    );
+
+    let bytes = total * SEQ_CHUNK as u64;
+    assert!(eventually(SOON, || recorder.received() >= bytes));
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!(r.chunks, total, "{r:?}");
+    assert_eq!(r.connections, 2, "{r:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.acked, bytes, "{report}");
+    assert_eq!((report.unsent, report.unacked()), (0, 0), "{report}");
+}
+
+#[test]
+fn test_reconnect_control_without_reconnect_is_ignored() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .spawn()
+        .unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    let feeder = feed_chunks(&client, 256, None);
+    client.control().send(Control::Reconnect);
+    assert_eq!(feeder.join().unwrap(), 256);
+    let report = client.join();
+    assert_eq!(report.reason, Reason::Finished, "{report}");
+    assert_eq!(report.connections, 1, "{report}");
+    assert_eq!(report.unsent, 0, "{report}");
+    let r = reassemble(&recorder.streams(), b"").unwrap();
+    assert_eq!((r.chunks, r.connections), (256, 1), "{r:?}");
+}
+
+#[test]
+fn test_reconnect_control_during_the_backoff_wait_tries_at_once() {
+    // One attempt is refused and the 30 s wait starts; the request cuts it
+    // short: the second attempt (refused too) comes at once, and with
+    // max_attempts 1 the component then gives up.
+    let long = Backoff::default()
+        .initial(Duration::from_secs(30))
+        .jitter(Jitter::Off)
+        .max_attempts(Some(1));
+    let client = Config::new("127.0.0.1", refused_port())
+        .reconnect(long)
+        .spawn()
+        .unwrap();
+    loop {
+        let s = next_signal(client.signal());
+        if matches!(s, Signal::Reconnecting { attempt: 1, .. }) {
+            break;
+        }
+        assert!(matches!(s, Signal::Error(_)), "{s:?}");
+    }
+    let asked = Instant::now();
+    client.control().send(Control::Reconnect);
+    let report = client.join();
+    let took = asked.elapsed();
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    assert_eq!(report.attempts, 2, "{report}");
+    let bound = Duration::from_secs(if under_qemu() { 3 } else { 1 });
+    assert!(took < bound, "the wait went on for {took:?}");
+}
+
+/// Counts the sockets the pre-connect hook saw before their connect.
+fn counting_hook(count: &Arc<AtomicU32>) -> impl Fn(BorrowedFd<'_>) -> io::Result<()> {
+    let count = count.clone();
+    move |fd| {
+        let peer = socket2::SockRef::from(&fd).peer_addr();
+        if peer.is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN)) {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn test_pre_connect_hook_runs_before_every_connection() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let hooked = Arc::new(AtomicU32::new(0));
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .reconnect(quick())
+        .before_connect(counting_hook(&hooked))
+        .spawn()
+        .unwrap();
+    assert!(matches!(next_signal(client.signal()), Signal::Connected(_)));
+    assert_eq!(hooked.load(Ordering::SeqCst), 1);
+    client.control().send(Control::Reconnect);
+    loop {
+        let s = next_signal(client.signal());
+        if matches!(s, Signal::Connected(_)) {
+            break;
+        }
+        assert!(
+            matches!(s, Signal::Disconnected(_) | Signal::Reconnecting { .. }),
+            "{s:?}"
+        );
+    }
+    assert_eq!(hooked.load(Ordering::SeqCst), 2, "once per connection");
+    client.control().send(Control::Shutdown);
+    assert_eq!(client.join().connections, 2);
+}
+
+#[test]
+fn test_pre_connect_hook_error_fails_the_attempt_with_its_reason() {
+    let recorder = Recorder::on(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let client = Config::new("127.0.0.1", recorder.addr.port())
+        .before_connect(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "no such network",
+            ))
+        })
+        .spawn()
+        .unwrap();
+    let Signal::Error(e) = next_signal(client.signal()) else {
+        panic!("no error");
+    };
+    assert_eq!(
+        (e.phase, e.kind),
+        (Phase::Connect, io::ErrorKind::PermissionDenied),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("pre-connect hook: no such network"),
+        "{e}"
+    );
+    let report = client.join();
+    assert_eq!(report.reason, Reason::Error, "{report}");
+    assert_eq!(report.connections, 0, "{report}");
+    assert!(recorder.streams().is_empty(), "connected anyway");
 }

@@ -4,17 +4,16 @@
 //! (the initial message and queued chunks) is counted as unsent. `Shutdown`
 //! or `Abort` sent while the attempt is pending ends the connection at
 //! once: the attempts are non-blocking sockets polled with the wake
-//! eventfd. (A peer that drops packets is in tests/netns_links.rs and
-//! tests/netns_connect.rs: it needs a namespace of its own.)
+//! eventfd. (A peer that drops packets is in tests/netns/: it needs a namespace
+//! of its own.)
 
-mod support;
+use crate::support;
 
-use std::io;
 use std::time::{Duration, Instant};
 
 use support::faults::*;
 use support::*;
-use ttc::{Chunk, Config, Control, Phase, Reason, Signal};
+use ttc::{Chunk, Config, Control, Reason, Signal};
 
 #[test]
 fn test_connect_timeout_on_full_backlog_counts_accepted_bytes_as_unsent() {
@@ -41,30 +40,9 @@ fn test_connect_timeout_on_full_backlog_counts_accepted_bytes_as_unsent() {
     let report = client.join();
 
     assert!(!signals.iter().any(|s| matches!(s, Signal::Connected(_))));
-    let err = the_error(&signals).expect("a connect error");
-    assert_eq!(
-        (err.phase, err.kind),
-        (Phase::Connect, io::ErrorKind::TimedOut),
-        "{err}"
-    );
-    assert_eq!(report.reason, Reason::Error);
-    assert!(
-        took >= timeout - Duration::from_millis(50),
-        "gave up after {took:?}"
-    );
-    assert!(took < timeout + Duration::from_secs(2), "took {took:?}");
+    assert_connect_timed_out(&signals, &report, took, timeout);
     assert_accounting(&report, 7, accepted, delivered);
     assert_eq!((report.sent, report.unsent), (0, 7 + accepted));
-}
-
-/// How long after `Shutdown` the final signal may come: the 50 ms
-/// on the host, generously more under QEMU.
-fn stop_bound() -> Duration {
-    if std::env::var_os("QEMU_LD_PREFIX").is_some() {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_millis(50)
-    }
 }
 
 /// Sends `control` while the worker's connect attempt is pending (a

@@ -4,7 +4,7 @@
 //! that what arrived is an exact prefix of what was sent, and that the
 //! signals end with exactly one `SocketShutdown`.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

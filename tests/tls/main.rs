@@ -5,6 +5,8 @@
 //! (tests/support/tls.rs). Runs on the host and under QEMU:
 //! `cargo test --features tls --test tls [--target ...]`.
 
+mod stay;
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::io::{self, Read, Write};

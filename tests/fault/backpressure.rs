@@ -5,7 +5,7 @@
 //! the single final signal, and, once the server reads again, that it gets
 //! exactly the bytes the report says were written.
 
-mod support;
+use crate::support;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64};

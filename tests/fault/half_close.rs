@@ -4,7 +4,7 @@
 //! in `unsent`), or it goes away entirely (a reset on our next write).
 //! Every test checks the accounting invariant and the single final signal.
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::Shutdown;

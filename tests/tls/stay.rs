@@ -7,31 +7,25 @@
 //!
 //! The servers are rustls's own, on loopback, with certificates made by
 //! the openssl CLI (tests/support/tls.rs). Host and QEMU:
-//! `cargo test --features tls --test tls_stay [--target ...]`.
+//! `cargo test --features tls --test tls [--target ...]`.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::cli::unread;
-use support::faults::reset;
+use support::faults::{wait_unread_settles, SETTLE};
 use support::seq::*;
 use support::tls::Pki;
 use support::*;
 use ttc::{Backoff, Config, Control, Delivery, Phase, Reason, ShutdownReport, Signal, TlsConfig};
 
 type Tls = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
-
-fn qemu() -> bool {
-    std::env::var_os("QEMU_LD_PREFIX").is_some()
-}
 
 fn trusting(pki: &Pki) -> TlsConfig {
     TlsConfig::new().ca_file(pki.path("ca.pem")).unwrap()
@@ -66,6 +60,21 @@ fn accept_tls(listener: &TcpListener, config: &Arc<rustls::ServerConfig>) -> Tls
     tls
 }
 
+/// A TLS connection is a [`restarting_server`]'s round too: its last
+/// round ends with the server's `close_notify`.
+impl RoundStream for Tls {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+    fn into_tcp(self) -> TcpStream {
+        self.sock
+    }
+    fn finish(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+    }
+}
+
 /// What a test's TLS server needs: the certificates, its rustls
 /// configuration, and a loopback listener with its port.
 fn tls_peer() -> (Pki, Arc<rustls::ServerConfig>, TcpListener, u16) {
@@ -89,59 +98,17 @@ fn read_to_end(tls: &mut Tls) -> usize {
     }
 }
 
-/// A TLS server that restarts `rounds - 1` times: each round listens on
-/// `port`, takes one connection and its handshake, processes numbered
-/// chunks (after `initial`), writes a receipt `ack N` every 16 chunks
-/// processed in order; after `per_round` chunks (but in the last round)
-/// it stops reading, resets the connection with data unread and is away
-/// for a moment. The last round reads to the client's `close_notify`,
-/// sends the last receipt and its own `close_notify`. Returns each
-/// connection's plaintext and the unread bytes at each reset.
-fn restarting_tls_server(
-    pki: &Pki,
-    port: u16,
-    rounds: usize,
-    per_round: u64,
-    initial: &'static [u8],
-) -> JoinHandle<(Vec<Vec<u8>>, Vec<u64>)> {
-    let config = server_config(pki);
-    std::thread::spawn(move || {
-        let mut streams = Vec::new();
-        let mut unread_at_reset = Vec::new();
-        let mut processed = 0u64;
-        for round in 0..rounds {
-            let listener = listen_on(port);
-            let mut tls = accept_tls(&listener, &config);
-            drop(listener);
-            let last = round + 1 == rounds;
-            let got = receipt_round(&mut tls, initial, per_round, last, &mut processed);
-            if last {
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-                streams.push(got);
-                return (streams, unread_at_reset);
-            }
-            // Pacing the peer: the client fills the receive buffer that
-            // this round will never read.
-            std::thread::sleep(Duration::from_millis(100));
-            unread_at_reset.push(unread(tls.sock.as_raw_fd()));
-            reset(tls.sock);
-            streams.push(got);
-            // Away for a moment: connection attempts are refused.
-            std::thread::sleep(Duration::from_millis(150));
-        }
-        (streams, unread_at_reset)
-    })
-}
-
 #[test]
 fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_exact() {
     const INITIAL: &[u8] = b"HELLO\n";
     let pki = Pki::new();
-    let total: u64 = if qemu() { 1200 } else { 3000 };
+    let total: u64 = if under_qemu() { 1200 } else { 3000 };
     let per_round = total / 5;
     let port = refused_port();
-    let server = restarting_tls_server(&pki, port, 4, per_round, INITIAL);
+    let config = server_config(&pki);
+    let server = restarting_server(port, 4, per_round, INITIAL, SETTLE, move |l| {
+        accept_tls(l, &config)
+    });
     let client = Config::new("127.0.0.1", port)
         .initial_message(INITIAL.to_vec())
         .tls(trusting(&pki))
@@ -206,7 +173,7 @@ fn test_tls_server_restarts_the_kept_window_goes_through_each_new_session_byte_e
 #[test]
 fn test_tls_acked_reaches_sent_after_a_clean_close_and_never_exceeds_it() {
     let (pki, config, listener, port) = tls_peer();
-    let len: usize = if qemu() { 400_000 } else { 2_000_000 };
+    let len: usize = if under_qemu() { 400_000 } else { 2_000_000 };
     let server = std::thread::spawn(move || {
         let mut tls = accept_tls(&listener, &config);
         let got = read_to_end(&mut tls);
@@ -242,22 +209,9 @@ fn test_tls_acked_stays_below_what_the_server_holds_when_it_stops_reading() {
         let tls = accept_tls(&listener, &config);
         let fd = tls.sock.as_raw_fd();
         // Under QEMU the client's TLS is emulated: slow to fill the queue.
-        let settle = Duration::from_millis(if qemu() { 1500 } else { 300 });
-        let mut last = 0;
-        let mut stable_since = Instant::now();
-        let deadline = Instant::now() + 3 * SOON;
-        while Instant::now() < deadline {
-            let now = unread(fd);
-            if now != last {
-                last = now;
-                stable_since = Instant::now();
-            } else if now > 0 && stable_since.elapsed() > settle {
-                break;
-            }
-            // Polling the receive queue until it stops growing.
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        held_tx.send(last).unwrap();
+        let settle = Duration::from_millis(if under_qemu() { 1500 } else { 300 });
+        let held = wait_unread_settles(fd, settle);
+        held_tx.send(held).unwrap();
         // Open (and unread) until the client has ended.
         let _ = done_rx.recv_timeout(3 * SOON);
     });
