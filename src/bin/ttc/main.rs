@@ -29,16 +29,14 @@ pub const EXIT_USAGE: i32 = 2;
 
 fn main() {
     // First, before parsing and before opening any file (opening a FIFO
-    // waits for its writer): a SIGINT, SIGTERM or SIGHUP from then on waits for the
-    // session's watcher, which ends the connection with a final line,
-    // instead of killing the process without one. Commands with no watcher
-    // let them act as usual again below.
-    let blocked = signals::block().is_ok();
+    // waits for its writer): a SIGINT, SIGTERM or SIGHUP from then on
+    // waits for the session's watcher (client, demo, serve), which ends
+    // with a final line, instead of killing the process without one.
+    // Help, version and usage errors exit at once. The session says so if
+    // blocking fails.
+    let _ = signals::block();
     let command = args::parse(std::env::args_os().skip(1))
         .and_then(|c| args::with_env_proxy(c, &|name| std::env::var(name).ok()));
-    if blocked && !matches!(command, Ok(Command::Connect(_) | Command::Serve(_))) {
-        signals::unblock();
-    }
     init_logging(&command);
     let status = match command {
         Ok(Command::Help) => print_stdout(args::HELP),
