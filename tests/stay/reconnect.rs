@@ -157,7 +157,12 @@ fn test_server_restarts_three_times_with_confirmation_and_no_gap() {
     );
     let r = reassemble(&streams, INITIAL).unwrap();
     assert_eq!(r.chunks, total);
-    assert!(r.duplicates > 0, "nothing was sent again: {r:?}");
+    // The bytes unread at each reset had been acknowledged by TCP but not
+    // confirmed: they were sent again (and arrived: no gap above). They
+    // show as duplicates only when the server had also read past its last
+    // receipt, which depends on how its reads split the stream (on an
+    // emulated ARM kernel they ended on chunk boundaries: none).
+    assert!(report.resent > 0, "nothing was sent again: {report} {r:?}");
     let window_chunks = (Config::DEFAULT_RESEND_WINDOW / SEQ_CHUNK) as u64;
     assert!(r.largest_overlap <= window_chunks, "{r:?}");
     assert_eq!(report.connections, 4, "{report}");
@@ -445,8 +450,10 @@ fn test_link_goes_dark_the_user_timeout_ends_it_and_the_client_reconnects_withou
     // Pacing the fault: the link stays dark for 3 s.
     std::thread::sleep(Duration::from_secs(3));
     let dropped = pair.dropped_packets();
-    pair.light();
+    // Taken before: the rule is gone before `nft` has exited and been
+    // waited for, and on an emulated ARM kernel a reconnect fits between.
     let light_at = Instant::now();
+    pair.light();
     assert_eq!(feeder.join().unwrap(), total);
     let signals = signals.join().unwrap();
     let report = final_of(&signals);

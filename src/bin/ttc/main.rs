@@ -28,6 +28,13 @@ pub const EXIT_ERROR: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 fn main() {
+    // First, before parsing and before opening any file (opening a FIFO
+    // waits for its writer): a SIGINT, SIGTERM or SIGHUP from then on
+    // waits for the session's watcher (client, demo, serve), which ends
+    // with a final line, instead of killing the process without one.
+    // Help, version and usage errors exit at once. The session says so if
+    // blocking fails.
+    let _ = signals::block();
     let command = args::parse(std::env::args_os().skip(1))
         .and_then(|c| args::with_env_proxy(c, &|name| std::env::var(name).ok()));
     init_logging(&command);
