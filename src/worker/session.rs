@@ -252,7 +252,10 @@ impl Session {
         };
         if let Some(limit) = self.backoff.max_elapsed {
             if now.saturating_duration_since(lost_at).saturating_add(delay) > limit {
-                log::debug!("giving up: reconnecting for more than {limit:?}");
+                log::debug!(
+                    "giving up: reconnecting for more than {} ms",
+                    limit.as_millis() as u64
+                );
                 return Next::End(ended);
             }
         }
