@@ -16,13 +16,14 @@
 #[cfg(loom)]
 use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::io;
+use std::os::fd::RawFd;
 #[cfg(not(loom))]
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::message::{Control, Reason, ShutdownReport};
-use crate::sys::EventFd;
+use crate::sys::{self, EventFd, Ready};
 
 /// Capacity of the signal outbox. A connection emits at most
 /// `Connected`, `PeerClosed`, one `Error` per phase it can fail in after
@@ -184,6 +185,17 @@ impl Core {
         self.parked.store(false, Ordering::SeqCst);
     }
 
+    /// A look without sleeping: a zero-timeout `poll` at `fd` and the
+    /// eventfd, draining the eventfd if it was notified. For a worker that
+    /// is not parked (it is busy) but has replies to look for.
+    pub(crate) fn look(&self, fd: RawFd, read: bool, write: bool) -> io::Result<Ready> {
+        let ready = sys::poll(fd, read, write, &self.wake, Some(Duration::ZERO));
+        if ready.as_ref().is_ok_and(|r| r.woken) {
+            self.wake.drain();
+        }
+        ready
+    }
+
     /// The eventfd the worker polls beside its socket.
     pub(crate) fn wake_fd(&self) -> &EventFd {
         &self.wake
@@ -224,13 +236,13 @@ pub(crate) trait Woken {
     fn woken(&self) -> bool;
 }
 
-impl Woken for crate::sys::Ready {
+impl Woken for Ready {
     fn woken(&self) -> bool {
         self.woken
     }
 }
 
-impl Woken for (crate::sys::Ready, bool) {
+impl Woken for (Ready, bool) {
     fn woken(&self) -> bool {
         self.0.woken
     }

@@ -39,10 +39,9 @@ use crate::databox::{Boxes, WorkerInbox, WorkerOutbox};
 use crate::message::{Control, Error, Failure, Phase, Reason, ShutdownReport, Signal};
 use crate::ring::Side;
 use crate::routes::Watch;
-use crate::sys;
 
 use acks::Acks;
-use deadlines::{Deadline, Deadlines};
+use deadlines::Deadlines;
 use guard::FinalGuard;
 use session::{Next, Session};
 use state::{end_of_connection, End, EndFacts, Link, ReadState, State, WriteState};
@@ -364,17 +363,11 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         !self.has_pending() && self.inbox.is_closed() && self.inbox.is_empty()
     }
 
-    /// Free outbox bytes the worker waits for before it reads again: half
-    /// the outbox. Waiting for a batch of room instead of any room turns
-    /// "one wake-up per receive" into "one per half outbox" when the
-    /// application is the slower side.
-    fn read_room(&self) -> usize {
-        self.outbox.ring().wake_writer_at()
-    }
-
-    /// The outbox has room for a read (see [`Worker::read_room`]).
+    /// The outbox has room for a read: half the outbox free. Waiting for a
+    /// batch of room instead of any room turns "one wake-up per receive"
+    /// into "one per half outbox" when the application is the slower side.
     fn can_read(&self) -> bool {
-        self.outbox.room() >= self.read_room()
+        self.outbox.room() >= self.outbox.ring().wake_writer_at()
     }
 
     /// One write of pending bytes: the initial message first, then the
@@ -440,57 +433,21 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         self.report.resent -= resent.min(self.report.resent);
     }
 
-    /// Reads into the outbox, straight into its ring, no more than it has
-    /// room for: once (after `poll` said the socket is readable, or TLS has
-    /// input buffered: `polled`), then again without a `poll` while each
-    /// read fills what it was given (plain sockets, never blocking), up to
-    /// [`READ_BURST`]. A receiving thread that sleeps is woken once a
-    /// quarter of the outbox is queued, and at the end of the burst.
+    /// One read step into the outbox ([`Transport::read_burst`], up to
+    /// [`READ_BURST`]); a receiving thread that sleeps is woken at the end
+    /// of the burst.
     fn read_some(&mut self, stream: &mut Transport, polled: bool) -> Result<(), Reason> {
-        let mut total = 0usize;
-        let mut first = polled;
-        let result = loop {
-            if self.outbox.room() == 0 {
-                break Ok(());
-            }
-            let mut asked = 0;
-            let got = self.outbox.read_with(usize::MAX, |buf| {
-                asked = buf.len();
-                if first {
-                    stream.read(buf)
-                } else {
-                    stream
-                        .read_now(buf)
-                        .unwrap_or(Err(io::ErrorKind::WouldBlock.into()))
-                }
-            });
-            first = false;
-            // Reading TLS can queue records to write (an alert, a key
-            // update).
-            self.tls_pending = stream.wants_write();
-            match got {
-                Ok(0) => break self.read_end(),
-                Ok(n) => {
-                    self.report.received += n as u64;
-                    total += n;
-                    // Only a plain socket is read again without a poll.
-                    self.readable = n == asked && !stream.is_tls();
-                    if !self.readable || total >= READ_BURST {
-                        break Ok(());
-                    }
-                    self.outbox.wake_reader(false);
-                }
-                Err(e) if is_transient(&e) => {
-                    self.readable = false;
-                    break Ok(());
-                }
-                Err(e) => {
-                    self.readable = false;
-                    break Err(self.fail(phase_of(&e, Phase::Read), &e));
-                }
-            }
+        let burst = stream.read_burst(&mut self.outbox, polled, self.readable, READ_BURST);
+        // Reading TLS can queue records to write (an alert, a key update).
+        self.tls_pending = stream.wants_write();
+        self.readable = burst.readable;
+        self.report.received += burst.total as u64;
+        let result = match burst.end {
+            Ok(false) => Ok(()),
+            Ok(true) => self.read_end(),
+            Err(e) => Err(self.fail(phase_of(&e, Phase::Read), &e)),
         };
-        if total > 0 {
+        if burst.total > 0 {
             // The server is not idle: the idle time starts over, and so
             // does the linger after our half-close.
             let half_closed = self.state.write == WriteState::HalfClosed;
@@ -703,22 +660,9 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
         let listening = self.state.reading() && self.can_read();
         self.deadlines.idle_listening(now, listening);
         let write_pending = self.state.writing() && self.has_pending();
-        match self.deadlines.expired(now, write_pending) {
-            Some(Deadline::Idle) => {
-                let e = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "idle timeout: nothing from the server",
-                );
-                return Err(self.fail(Phase::Read, &e));
-            }
-            Some(_) => {
-                let e = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "write timed out: the server is not reading",
-                );
-                return Err(self.fail(Phase::Write, &e));
-            }
-            None => {}
+        if let Some(expired) = self.deadlines.expired(now, write_pending) {
+            let (phase, e) = expired.error();
+            return Err(self.fail(phase, &e));
         }
         self.ack_timer = self.waiting_for_acks();
         let next = self
@@ -805,20 +749,8 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             if !(want_read && self.unpolled >= READ_CHECK_EVERY) {
                 return Ok(());
             }
-            // Busy, with replies to look for: a look at the socket (zero
-            // timeout), no sleep.
-            let fd = stream.socket().as_raw_fd();
-            let ready = sys::poll(
-                fd,
-                want_read,
-                want_write,
-                core.wake_fd(),
-                Some(Duration::ZERO),
-            );
-            if ready.as_ref().is_ok_and(|r| r.woken) {
-                core.wake_fd().drain();
-            }
-            ready
+            // Busy, with replies to look for: a look, no sleep.
+            core.look(stream.socket().as_raw_fd(), want_read, want_write)
         } else {
             if self.acks.in_flight(self.report.sent) {
                 // About to sleep with bytes in flight: what was

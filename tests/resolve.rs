@@ -700,6 +700,8 @@ fn dnsproxyd_silence_times_out_and_shutdown_stops_it_at_once() {
     let path = socket_path("silent");
     let listener = UnixListener::bind(&path).unwrap();
     let (tx, ready) = mpsc::channel();
+    // Dropped at the test's end: the server holds its sockets until then.
+    let (_done, end) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for _ in 0..2 {
@@ -711,7 +713,7 @@ fn dnsproxyd_silence_times_out_and_shutdown_stops_it_at_once() {
             let _ = tx.send(());
             held.push(s); // never answers
         }
-        std::thread::sleep(SOON);
+        let _ = end.recv_timeout(4 * SOON);
     });
     let limit = Duration::from_millis(400);
     let (e, took) = fails(via_netd(&path, 7).resolve_timeout(Some(limit)));

@@ -2,10 +2,12 @@
 //! after our half-close, and the wait for acknowledgements; and which of
 //! them fires next.
 
+use std::io;
 use std::time::{Duration, Instant};
 
 use super::acks::ACK_WAIT;
 use crate::config::Config;
+use crate::message::Phase;
 
 /// A clock of idle time that can pause: it measures the time since it was
 /// last started; while paused it does not run, and resuming starts it
@@ -52,6 +54,18 @@ pub(super) enum Deadline {
     /// With reconnect: look again at what the server acknowledged (no
     /// event says that an acknowledgement arrived).
     AckWait,
+}
+
+impl Deadline {
+    /// The error a connection fails with when this deadline expires (the
+    /// write and idle timeouts; the others end no connection).
+    pub(super) fn error(self) -> (Phase, io::Error) {
+        let (phase, text) = match self {
+            Deadline::Idle => (Phase::Read, "idle timeout: nothing from the server"),
+            _ => (Phase::Write, "write timed out: the server is not reading"),
+        };
+        (phase, io::Error::new(io::ErrorKind::TimedOut, text))
+    }
 }
 
 /// The clocks of one connection, and the limits from the configuration.

@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::databox::WorkerOutbox;
 #[cfg(feature = "tls")]
 use crate::message::TlsInfo;
 use crate::message::{Failure, Phase};
@@ -33,6 +34,18 @@ pub(super) enum Transport {
     Plain(TcpStream),
     #[cfg(feature = "tls")]
     Tls(Box<crate::tls::TlsStream>),
+}
+
+/// What one read step put in the outbox ([`Transport::read_burst`]).
+pub(super) struct Burst {
+    /// Bytes read.
+    pub total: usize,
+    /// The last read filled what it was given (a plain socket): more is
+    /// likely there, and the next read is tried before asking `poll`.
+    pub readable: bool,
+    /// `Ok(true)`: the server's end of stream; `Err`: the read failed (not
+    /// for a transient error, which only ends the step).
+    pub end: io::Result<bool>,
 }
 
 impl Transport {
@@ -62,6 +75,63 @@ impl Transport {
             Transport::Plain(s) => Some(sys::recv_now(s.as_raw_fd(), buf)),
             #[cfg(feature = "tls")]
             Transport::Tls(_) => None,
+        }
+    }
+
+    /// Reads into the outbox, straight into its ring, no more than it has
+    /// room for: once (after `poll` said the socket is readable, or TLS has
+    /// input buffered: `polled`), then again without a `poll` while each
+    /// read fills what it was given (plain sockets, never blocking), up to
+    /// `max` bytes. A receiving thread that sleeps is woken once a quarter
+    /// of the outbox is queued. `readable` is what the last step said.
+    pub(super) fn read_burst(
+        &mut self,
+        outbox: &mut WorkerOutbox,
+        polled: bool,
+        mut readable: bool,
+        max: usize,
+    ) -> Burst {
+        let mut total = 0usize;
+        let mut first = polled;
+        let end = loop {
+            if outbox.room() == 0 {
+                break Ok(false);
+            }
+            let mut asked = 0;
+            let got = outbox.read_with(usize::MAX, |buf| {
+                asked = buf.len();
+                if first {
+                    self.read(buf)
+                } else {
+                    self.read_now(buf)
+                        .unwrap_or(Err(io::ErrorKind::WouldBlock.into()))
+                }
+            });
+            first = false;
+            match got {
+                Ok(0) => {
+                    readable = false;
+                    break Ok(true);
+                }
+                Ok(n) => {
+                    total += n;
+                    // Only a plain socket is read again without a poll.
+                    readable = n == asked && !self.is_tls();
+                    if !readable || total >= max {
+                        break Ok(false);
+                    }
+                    outbox.wake_reader(false);
+                }
+                Err(e) => {
+                    readable = false;
+                    break if is_transient(&e) { Ok(false) } else { Err(e) };
+                }
+            }
+        };
+        Burst {
+            total,
+            readable,
+            end,
         }
     }
 
