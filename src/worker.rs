@@ -260,9 +260,7 @@ impl<'a, const C: usize, const I: usize, const O: usize> Worker<'a, C, I, O> {
             log::debug!("error: {e}");
         }
         if self.boxes.signal.room() <= 1 {
-            log::warn!(
-                "signal outbox nearly full (the application does not read it): dropping a signal"
-            );
+            log::warn!("signal outbox nearly full (not read): a signal is dropped");
             return;
         }
         let _ = self.boxes.signal.try_send(sig);
