@@ -3,7 +3,8 @@
 //! line and headers (blank lines before them included), opens the tunnel
 //! only on a 2xx status line, leaves what follows the head unread (it is
 //! the server's), and otherwise fails with an error of the proxy phase
-//! that names the proxy; never a panic.
+//! that names the proxy and never shows the password it was given;
+//! never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -25,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => {
             assert_eq!(e.phase, Phase::Proxy, "{e}");
             assert!(e.message().starts_with("proxy 127.0.0.1:3128: "), "{e}");
-            assert!(!e.message().contains("SECRET"), "{e}");
+            // The reason phrase is quoted as the proxy sent it: the
+            // password may show only if the proxy itself sent it.
+            let echoed = data.windows(9).any(|w| w == b"SECRET-PW");
+            assert!(echoed || !e.message().contains("SECRET-PW"), "{e}");
         }
     }
 });
