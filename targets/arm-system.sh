@@ -125,10 +125,10 @@ apt_update_once() {
     mkdir -p "$CACHE/lists/partial" "$CACHE/apt"
     : >"$CACHE/status"
     ttc_say "apt-get update (armhf, arm64 lists in $CACHE)"
-    apt-get -q -o APT::Architectures::=armhf -o APT::Architectures::=arm64 \
+    ttc_apt_update "$CACHE/update.log" apt-get -q -o APT::Architectures::=armhf -o APT::Architectures::=arm64 \
         -o "Dir::State::Lists=$CACHE/lists" -o "Dir::State::status=$CACHE/status" \
         -o "Dir::Cache=$CACHE/apt" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
-        -o APT::Sandbox::User=root -o Debug::NoLocking=1 update >"$CACHE/update.log" 2>&1 ||
+        -o APT::Sandbox::User=root -o Debug::NoLocking=1 ||
         { tail -n 20 "$CACHE/update.log" >&2; ttc_die "apt-get update failed"; }
     apt_updated=1
 }

@@ -203,6 +203,26 @@ ttc_apt_missing() {
     done
 }
 
+# Runs the apt-get command $2... with "update", its output in the file $1.
+# A mirror caught mid-sync fails an index file ("File has unexpected size.
+# Mirror sync in progress?") and apt exits 100 though it read the others;
+# then this says which indexes were skipped and succeeds: a package that
+# only a skipped index lists fails later, in apt's own words. Any other
+# failure fails.
+ttc_apt_update() {
+    local log=$1 rc=0 failed
+    shift
+    "$@" -o Acquire::Retries=3 update >"$log" 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    if grep -q '^E: Failed to fetch ' "$log" &&
+        ! grep '^E: ' "$log" | grep -qv -e '^E: Failed to fetch ' -e '^E: Some index files failed to download'; then
+        failed=$(sed -n 's/^E: Failed to fetch \([^ ]*\).*/\1/p' "$log" | paste -sd ' ' -)
+        ttc_say "apt-get update: skipped index files the mirror served inconsistently: $failed"
+        return 0
+    fi
+    return "$rc"
+}
+
 # apt-get install the packages of $@ that are missing (as root, or via
 # sudo). Waits for the dpkg lock when other steps hold it; on failure shows
 # the end of apt's output.
@@ -216,8 +236,8 @@ ttc_apt_ensure() {
     }
     ttc_say "apt-get install ${missing[*]}"
     log=$(mktemp)
-    ttc_as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get -q -o DPkg::Lock::Timeout=600 update >"$log" 2>&1 &&
+    ttc_apt_update "$log" ttc_as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -q -o DPkg::Lock::Timeout=600 &&
         ttc_as_root env DEBIAN_FRONTEND=noninteractive \
             apt-get -y -q -o DPkg::Lock::Timeout=600 install "${missing[@]}" >>"$log" 2>&1 ||
         rc=$?

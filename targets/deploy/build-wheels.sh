@@ -84,9 +84,11 @@ for pair in armhf:armv7l:arm arm64:aarch64:aarch64; do
     root=$sysroots/root-$deb_arch
     if [ ! -x "$root/usr/bin/python3.11" ]; then
         mkdir -p "$sysroots/lists/partial" "$sysroots/cache/archives/partial" "$sysroots/debs-$deb_arch"
-        apt-get -q "${apt_dir[@]}" update >/dev/null
+        ttc_apt_update "$sysroots/update.log" apt-get -q "${apt_dir[@]}" ||
+            { tail -n 20 "$sysroots/update.log" >&2; ttc_die "apt-get update failed"; }
         (cd "$sysroots/debs-$deb_arch" &&
-            apt-get -q "${apt_dir[@]}" download "${packages[@]/%/:$deb_arch}" >/dev/null)
+            apt-get -q "${apt_dir[@]}" download "${packages[@]/%/:$deb_arch}" >"$sysroots/download.log" 2>&1) ||
+            { tail -n 20 "$sysroots/download.log" >&2; ttc_die "downloading the $deb_arch Python failed"; }
         rm -rf "$root"
         for d in "$sysroots/debs-$deb_arch"/*.deb; do dpkg-deb -x "$d" "$root"; done
     fi
