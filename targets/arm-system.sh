@@ -129,7 +129,7 @@ apt_update_once() {
         -o "Dir::State::Lists=$CACHE/lists" -o "Dir::State::status=$CACHE/status" \
         -o "Dir::Cache=$CACHE/apt" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
         -o APT::Sandbox::User=root -o Debug::NoLocking=1 ||
-        { tail -n 20 "$CACHE/update.log" >&2; ttc_die "apt-get update failed"; }
+        ttc_die_log "$CACHE/update.log" "apt-get update failed"
     apt_updated=1
 }
 
@@ -181,9 +181,9 @@ ensure_system() {
     mapfile -t pkgs < <(awk '/^Inst / { print $2 }' <<<"$sim")
     apt-get -q -y "${APT_OPTS[@]}" --no-install-recommends --download-only \
         install "${GUEST_PACKAGES[@]}" >"$CACHE/download-$arch.log" 2>&1 ||
-        { tail -n 20 "$CACHE/download-$arch.log" >&2; ttc_die "download failed ($arch)"; }
+        ttc_die_log "$CACHE/download-$arch.log" "download failed ($arch)"
     (cd "$CACHE/debs-$arch" && apt-get -q "${APT_OPTS[@]}" download "$kpkg" >>"$CACHE/download-$arch.log" 2>&1) ||
-        { tail -n 20 "$CACHE/download-$arch.log" >&2; ttc_die "kernel download failed ($arch)"; }
+        ttc_die_log "$CACHE/download-$arch.log" "kernel download failed ($arch)"
 
     local work root p deb
     work=$(mktemp -d)

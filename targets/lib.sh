@@ -93,6 +93,8 @@ ttc_version() {
 ttc_say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 # The same as an error, then exit 1.
 ttc_die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+# The last 20 lines of the log file $1 on stderr, then ttc_die with $2.
+ttc_die_log() { tail -n 20 "$1" >&2; ttc_die "$2"; }
 
 # A banner that stands out in a long CI log.
 ttc_banner() {

@@ -87,12 +87,12 @@ for pair in armhf:armv7l:arm arm64:aarch64:aarch64; do
         # One update serves both architectures' lists.
         if [ "${lists_updated:-0}" != 1 ]; then
             ttc_apt_update "$sysroots/update.log" apt-get -q "${apt_dir[@]}" ||
-                { tail -n 20 "$sysroots/update.log" >&2; ttc_die "apt-get update failed"; }
+                ttc_die_log "$sysroots/update.log" "apt-get update failed"
             lists_updated=1
         fi
         (cd "$sysroots/debs-$deb_arch" &&
             apt-get -q "${apt_dir[@]}" download "${packages[@]/%/:$deb_arch}" >"$sysroots/download.log" 2>&1) ||
-            { tail -n 20 "$sysroots/download.log" >&2; ttc_die "downloading the $deb_arch Python failed"; }
+            ttc_die_log "$sysroots/download.log" "downloading the $deb_arch Python failed"
         rm -rf "$root"
         for d in "$sysroots/debs-$deb_arch"/*.deb; do dpkg-deb -x "$d" "$root"; done
     fi

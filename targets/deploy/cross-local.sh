@@ -72,7 +72,7 @@ build_image() {
     debootstrap --variant=minbase \
         --include=gcc,libc6-dev,gcc-aarch64-linux-gnu,libc6-dev-arm64-cross,gcc-arm-linux-gnueabihf,libc6-dev-armhf-cross,qemu-user,iproute2,nftables \
         "$SUITE" "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
-        { tail -n 20 "$WORK/debootstrap.log" >&2; ttc_die "debootstrap failed (log: $WORK/debootstrap.log)"; }
+        ttc_die_log "$WORK/debootstrap.log" "debootstrap failed (log: $WORK/debootstrap.log)"
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     ttc_say "podman import -> $IMAGE"
     podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
